@@ -1,0 +1,96 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Random;
+
+/** 2-D convolution, NCHW activations, weights [out, in, k, k], then bias. Runs libnd4j's conv2d (oneDNN). */
+public final class Conv2d extends Layer {
+    private final int in;
+    private final int out;
+    private final int kernel;
+    private final int stride;
+    private final int padding;
+    private INDArray weight;
+    private INDArray bias;
+    private INDArray weightGrad;
+    private INDArray biasGrad;
+    private INDArray input;
+
+    public Conv2d(int in, int out, int kernel, int stride, int padding) {
+        this.in = in;
+        this.out = out;
+        this.kernel = kernel;
+        this.stride = stride;
+        this.padding = padding;
+    }
+
+    @Override
+    public long numParams() {
+        return (long) out * in * kernel * kernel + out;
+    }
+
+    @Override
+    void bind(INDArray paramView, INDArray gradView) {
+        super.bind(paramView, gradView);
+        long w = (long) out * in * kernel * kernel;
+        weight = Views.slice(paramView, 0, w, out, in, kernel, kernel);
+        bias = Views.slice(paramView, w, out, out);
+        weightGrad = Views.slice(gradView, 0, w, out, in, kernel, kernel);
+        biasGrad = Views.slice(gradView, w, out, out);
+    }
+
+    @Override
+    void initialize(Random rng) {
+        double bound = 1.0 / Math.sqrt((double) in * kernel * kernel);
+        uniform(weight, bound, rng);
+        uniform(bias, bound, rng);
+    }
+
+    private int[] args() {
+        // kH, kW, sH, sW, pH, pW, dH, dW, sameMode=0, dataFormat=NCHW, weightFormat=[oC,iC,kH,kW]
+        return new int[]{kernel, kernel, stride, stride, padding, padding, 1, 1, 0, 0, 1};
+    }
+
+    @Override
+    public long[] outputShape(long[] s) {
+        requireChannels(s);
+        return new long[]{out, (s[1] + 2L * padding - kernel) / stride + 1, (s[2] + 2L * padding - kernel) / stride + 1};
+    }
+
+    private void requireChannels(long[] s) {
+        if (s.length != 3 || s[0] != in) {
+            throw new IllegalArgumentException(describe() + " expects [" + in + ", h, w] input, got " + java.util.Arrays.toString(s));
+        }
+    }
+
+    @Override
+    public long macsPerSample(long[] s) {
+        long[] o = outputShape(s);
+        return o[0] * o[1] * o[2] * in * kernel * kernel;
+    }
+
+    @Override
+    public INDArray forward(INDArray x) {
+        input = x;
+        return Ops.exec1("conv2d", new INDArray[]{x, weight, bias}, args());
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput) {
+        INDArray[] g = Ops.exec("conv2d_bp", new INDArray[]{input, weight, bias, gradOutput}, args());
+        weightGrad.addi(g[1]);
+        biasGrad.addi(g[2]);
+        return g[0];
+    }
+
+    @Override
+    public void clearCache() {
+        input = null;
+    }
+
+    @Override
+    public String describe() {
+        return "conv" + kernel + "x" + kernel + "x" + out;
+    }
+}

@@ -1,0 +1,96 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Random;
+
+/** Fully connected layer on the last dimension: [b, in] or [b, t, in] to [.., out]. Weights [in, out]. */
+public final class Dense extends Layer {
+    private final int in;
+    private final int out;
+    private INDArray weight;
+    private INDArray bias;
+    private INDArray weightGrad;
+    private INDArray biasGrad;
+    private INDArray input2d;
+    private long[] inputShape;
+
+    public Dense(int in, int out) {
+        this.in = in;
+        this.out = out;
+    }
+
+    @Override
+    public long numParams() {
+        return (long) in * out + out;
+    }
+
+    @Override
+    void bind(INDArray paramView, INDArray gradView) {
+        super.bind(paramView, gradView);
+        long w = (long) in * out;
+        weight = Views.slice(paramView, 0, w, in, out);
+        bias = Views.slice(paramView, w, out, 1, out);
+        weightGrad = Views.slice(gradView, 0, w, in, out);
+        biasGrad = Views.slice(gradView, w, out, 1, out);
+    }
+
+    @Override
+    void initialize(Random rng) {
+        double bound = 1.0 / Math.sqrt(in);
+        uniform(weight, bound, rng);
+        uniform(bias, bound, rng);
+    }
+
+    @Override
+    public long[] outputShape(long[] s) {
+        if (s[s.length - 1] != in) {
+            throw new IllegalArgumentException(describe() + " expects last dimension " + in + ", got " + java.util.Arrays.toString(s));
+        }
+        long[] o = s.clone();
+        o[o.length - 1] = out;
+        return o;
+    }
+
+    @Override
+    public long macsPerSample(long[] s) {
+        long rows = 1;
+        for (int i = 0; i < s.length - 1; i++) {
+            rows *= s[i];
+        }
+        return rows * in * out;
+    }
+
+    @Override
+    public INDArray forward(INDArray x) {
+        inputShape = x.shape();
+        input2d = x.rank() == 2 ? x : x.reshape('c', x.length() / in, in);
+        INDArray y = input2d.mmul(weight).addiRowVector(bias);
+        if (x.rank() == 2) {
+            return y;
+        }
+        long[] o = inputShape.clone();
+        o[o.length - 1] = out;
+        return y.reshape('c', o);
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput) {
+        INDArray g2d = gradOutput.rank() == 2 ? gradOutput : gradOutput.reshape('c', gradOutput.length() / out, out);
+        Nd4j.gemm(input2d, g2d, weightGrad, true, false, 1.0, 1.0);
+        biasGrad.addi(g2d.sum(true, 0));
+        INDArray gradInput = Nd4j.gemm(g2d, weight, false, true);
+        return inputShape.length == 2 ? gradInput : gradInput.reshape('c', inputShape);
+    }
+
+    @Override
+    public void clearCache() {
+        input2d = null;
+    }
+
+    @Override
+    public String describe() {
+        return "dense" + in + "x" + out;
+    }
+}

@@ -1,0 +1,48 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Max pooling over NCHW activations (libnd4j maxpool2d, oneDNN). */
+public final class MaxPool2d extends Layer {
+    private final int kernel;
+    private final int stride;
+    private final int padding;
+    private INDArray input;
+
+    public MaxPool2d(int kernel, int stride, int padding) {
+        this.kernel = kernel;
+        this.stride = stride;
+        this.padding = padding;
+    }
+
+    private int[] args() {
+        // kH, kW, sH, sW, pH, pW, dH, dW, sameMode=0, extraParam0 (unused for max), dataFormat=NCHW
+        return new int[]{kernel, kernel, stride, stride, padding, padding, 1, 1, 0, 0, 0};
+    }
+
+    @Override
+    public long[] outputShape(long[] s) {
+        return new long[]{s[0], (s[1] + 2L * padding - kernel) / stride + 1, (s[2] + 2L * padding - kernel) / stride + 1};
+    }
+
+    @Override
+    public INDArray forward(INDArray x) {
+        input = x;
+        return Ops.exec1("maxpool2d", new INDArray[]{x}, args());
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput) {
+        return Ops.exec1("maxpool2d_bp", new INDArray[]{input, gradOutput}, args());
+    }
+
+    @Override
+    public void clearCache() {
+        input = null;
+    }
+
+    @Override
+    public String describe() {
+        return "maxpool" + kernel + "/" + stride;
+    }
+}

@@ -1,0 +1,139 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A sequence of layers whose parameters live in one flat float vector [1, numParams]. Either side
+ * of a split model is a Network; so is the unsplit model, whose vector is the client's followed by
+ * the server's.
+ */
+public final class Network {
+    private final List<Layer> layers;
+    private final long[] inputShape;
+    private final INDArray params;
+    private final INDArray grads;
+
+    public Network(List<Layer> layers, long[] inputShape) {
+        this(layers, inputShape, DataType.FLOAT);
+    }
+
+    /** A network in another precision; gradient checks run in DOUBLE. */
+    public Network(List<Layer> layers, long[] inputShape, DataType dataType) {
+        this.layers = List.copyOf(layers);
+        this.inputShape = inputShape.clone();
+        long total = 0;
+        long[] shape = inputShape;
+        for (Layer layer : this.layers) {
+            shape = layer.outputShape(shape); // validates the chain of shapes up front
+            total += layer.numParams();
+        }
+        this.params = Nd4j.zeros(dataType, 1, Math.max(total, 1));
+        this.grads = Nd4j.zeros(dataType, 1, Math.max(total, 1));
+        long offset = 0;
+        for (Layer layer : this.layers) {
+            long n = layer.numParams();
+            if (n > 0) {
+                layer.bind(Views.slice(params, offset, n, 1, n), Views.slice(grads, offset, n, 1, n));
+            }
+            offset += n;
+        }
+    }
+
+    /** Draws initial parameters layer by layer from one seeded stream. */
+    public Network initialize(Random rng) {
+        for (Layer layer : layers) {
+            layer.initialize(rng);
+        }
+        return this;
+    }
+
+    public INDArray forward(INDArray x) {
+        INDArray a = x;
+        for (Layer layer : layers) {
+            a = layer.forward(a);
+        }
+        return a;
+    }
+
+    /** Backpropagates dLoss/dOutput, adding to the parameter gradients; returns dLoss/dInput. */
+    public INDArray backward(INDArray gradOutput) {
+        INDArray g = gradOutput;
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            g = layers.get(i).backward(g);
+            layers.get(i).clearCache();
+        }
+        return g;
+    }
+
+    public void zeroGrads() {
+        grads.assign(0);
+    }
+
+    /** Flat parameters [1, n]; writes to it change the network. */
+    public INDArray params() {
+        return params;
+    }
+
+    /** Flat gradients [1, n], laid out like {@link #params()}. */
+    public INDArray grads() {
+        return grads;
+    }
+
+    public void setParams(INDArray flat) {
+        if (flat.length() != numParams()) {
+            throw new IllegalArgumentException("expected " + numParams() + " parameters, got " + flat.length());
+        }
+        params.assign(flat.reshape(1, flat.length()));
+    }
+
+    public long numParams() {
+        long n = 0;
+        for (Layer layer : layers) {
+            n += layer.numParams();
+        }
+        return n;
+    }
+
+    public List<Layer> layers() {
+        return layers;
+    }
+
+    public long[] inputShape() {
+        return inputShape.clone();
+    }
+
+    /** Per-sample output shape. */
+    public long[] outputShape() {
+        long[] s = inputShape;
+        for (Layer layer : layers) {
+            s = layer.outputShape(s);
+        }
+        return s;
+    }
+
+    /** Forward multiply-accumulates for one sample. */
+    public long macsPerSample() {
+        long macs = 0;
+        long[] s = inputShape;
+        for (Layer layer : layers) {
+            macs += layer.macsPerSample(s);
+            s = layer.outputShape(s);
+        }
+        return macs;
+    }
+
+    public String describe() {
+        List<String> names = new ArrayList<>();
+        for (Layer layer : layers) {
+            names.add(layer.describe());
+        }
+        return String.join(" > ", names) + " " + Arrays.toString(inputShape) + "->" + Arrays.toString(outputShape());
+    }
+}

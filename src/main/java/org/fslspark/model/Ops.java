@@ -1,0 +1,30 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** Calls libnd4j's custom ops by name: the same kernels SameDiff runs, with oneDNN where built in. */
+final class Ops {
+    private Ops() {
+    }
+
+    static INDArray[] exec(String name, INDArray[] inputs, int[] intArgs, double... floatArgs) {
+        DynamicCustomOp.DynamicCustomOpsBuilder builder = DynamicCustomOp.builder(name).addInputs(inputs);
+        if (intArgs.length > 0) {
+            builder.addIntegerArguments(intArgs);
+        }
+        if (floatArgs.length > 0) {
+            Double[] boxed = new Double[floatArgs.length];
+            for (int i = 0; i < floatArgs.length; i++) {
+                boxed[i] = floatArgs[i];
+            }
+            builder.addFloatingPointArguments(boxed);
+        }
+        return Nd4j.exec(builder.build());
+    }
+
+    static INDArray exec1(String name, INDArray[] inputs, int[] intArgs, double... floatArgs) {
+        return exec(name, inputs, intArgs, floatArgs)[0];
+    }
+}
