@@ -1,0 +1,26 @@
+package org.fslspark.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code fsl} command. Exits explicitly: Spark's barrier mode leaves non-daemon threads behind. */
+@Command(name = "fsl", mixinStandardHelpOptions = true, version = "fsl-spark 0.1.0",
+        description = "Federated split learning across institutes on Apache Spark.",
+        subcommands = {TrainCommand.class, KeysCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("error: " + ex.getMessage());
+            if (System.getenv("FSL_DEBUG") != null) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            return 2;
+        });
+        return cl;
+    }
+}

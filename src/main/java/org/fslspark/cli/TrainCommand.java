@@ -1,0 +1,93 @@
+package org.fslspark.cli;
+
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.Experiment;
+import org.fslspark.metrics.ResultsWriter;
+import org.fslspark.metrics.RoundRecord;
+import org.fslspark.runtime.FederatedTraining;
+import org.fslspark.runtime.Sparks;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train an experiment on prepared partitions (run `fsl prepare` first) and write per-round results.")
+final class TrainCommand implements Callable<Integer> {
+    @Mixin
+    ExperimentOptions experiment = new ExperimentOptions();
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Output location (any Hadoop URI); overrides the key `output`.")
+    String out;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master; overrides the key `spark.master`.")
+    String master;
+
+    @Option(names = "--overwrite", description = "Replace an existing output location.")
+    boolean overwrite;
+
+    @Override
+    public Integer call() {
+        List<String> extra = new ArrayList<>();
+        if (out != null) {
+            extra.add("output=\"" + out + "\"");
+        }
+        if (master != null) {
+            extra.add("spark.master=\"" + master + "\"");
+        }
+        Experiment e = experiment.load(extra);
+        System.out.printf("%s: %s on %s, %d institutes %s, server at %s, %d rounds%n", e.name(), e.algorithm(),
+                e.model(), e.institutes().size(), e.institutes(), e.serverSite(), e.train().rounds());
+        SparkSession spark = Sparks.session(e);
+        try {
+            ResultsWriter writer = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(),
+                    e.resolvedConfig(), overwrite);
+            FederatedTraining.Summary s;
+            try (ProgressBar bar = progressBar(e)) {
+                s = FederatedTraining.run(e, spark, writer, row -> {
+                    bar.step();
+                    bar.setExtraMessage(String.format(" acc %.4f", row.testAccuracy()));
+                    System.out.println(line(row));
+                });
+            }
+            RoundRecord last = s.last();
+            double best = s.rounds().stream().mapToDouble(RoundRecord::testAccuracy).max().orElse(0);
+            System.out.printf("%nDone: %s.%nFinal test accuracy %.4f (best %.4f), test loss %.4f; payload traffic %.1f MB, "
+                            + "wire traffic %.1f MB; %.1f s of training.%nResults: %s (rounds.csv/.parquet, traffic.csv/.parquet, "
+                            + "config, accuracy_vs_traffic.png, accuracy_vs_time.png)%n",
+                    s.stopReason(), last.testAccuracy(), best, last.testLoss(), last.cumulativePayloadBytes() / 1e6,
+                    last.cumulativeWireBytes() / 1e6, last.cumulativeSeconds(), s.output());
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
+    static String line(RoundRecord r) {
+        return String.format("round %3d  test acc %.4f  loss %.4f  up %8.2f MB  down %8.2f MB  total %9.2f MB  %6.1f s",
+                r.round(), r.testAccuracy(), r.testLoss(), r.payloadBytesUp() / 1e6, r.payloadBytesDown() / 1e6,
+                r.cumulativePayloadBytes() / 1e6, r.roundSeconds());
+    }
+
+    /** Redraws in place on a console; without one (CI, logs) prints a plain line per update. */
+    private static ProgressBar progressBar(Experiment e) {
+        ProgressBarBuilder b = new ProgressBarBuilder().setTaskName("rounds").setInitialMax(e.train().rounds())
+                .showSpeed();
+        if (System.console() == null) {
+            b.setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.out) {
+                @Override
+                public void accept(String rendered) {
+                    System.out.println(rendered.trim());
+                }
+            }).setUpdateIntervalMillis(Integer.MAX_VALUE);
+        }
+        return b.build();
+    }
+}

@@ -1,0 +1,53 @@
+package org.fslspark.config;
+
+import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.model.ModelSpec;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An experiment: the typed, validated value of a config file plus overrides. Built once by
+ * {@link ExperimentLoader}; nothing below the command line reads raw config.
+ */
+public record Experiment(
+        String name,
+        long seed,
+        String algorithm,
+        ModelSpec model,
+        List<String> institutes,
+        String serverSite,
+        Data data,
+        Train train,
+        Stop stop,
+        String output,
+        Spark spark,
+        String resolvedConfig) implements Serializable {
+
+    public record Data(String dataset, String format, List<String> train, List<String> test, int classes,
+                       String scheme, double alpha, String column, int trainSubset, String location)
+            implements Serializable {
+
+        /** Where an institute's prepared share lives. */
+        public String locationOf(String institute) {
+            return location.replaceAll("/+$", "") + "/" + institute;
+        }
+
+        /** Where the prepared test set lives. */
+        public String testLocation() {
+            return locationOf("_test");
+        }
+    }
+
+    public record Train(int rounds, int localEpochs, int batchSize, OptimizerSpec optimizer,
+                        OptimizerSpec serverOptimizer, boolean uniformWeights, ServerOrder serverOrder,
+                        int evalBatchSize) implements Serializable {
+    }
+
+    public record Stop(long trafficBudgetBytes, double targetAccuracy) implements Serializable {
+    }
+
+    public record Spark(String master, Map<String, String> conf) implements Serializable {
+    }
+}

@@ -1,0 +1,238 @@
+package org.fslspark.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
+import org.fslspark.algorithm.Algorithms;
+import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.model.ModelSpec;
+import org.fslspark.model.ModelZoo;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Reads an experiment: built-in defaults, then the config file, then {@code key=value} overrides,
+ * checked once here: unknown keys (with the valid ones listed), wrong types and out-of-range values
+ * are reported with the key's name.
+ */
+public final class ExperimentLoader {
+    private static final String DEFAULTS = "fsl-defaults.conf";
+    /** Keys below these paths are free-form maps. */
+    private static final List<String> OPEN_MAPS = List.of("spark.conf");
+
+    private ExperimentLoader() {
+    }
+
+    public static Config defaults() {
+        return ConfigFactory.parseResources(ExperimentLoader.class, "/" + DEFAULTS,
+                ConfigParseOptions.defaults().setAllowMissing(false));
+    }
+
+    public static Experiment load(File file, List<String> overrides) {
+        if (file != null && !file.isFile()) {
+            throw new ConfigException("config file " + file + " does not exist");
+        }
+        Config fromFile = file == null ? ConfigFactory.empty() : parseFile(file);
+        Config fromCommandLine = parseOverrides(overrides);
+        String origin = file == null ? "the built-in defaults" : file.getPath();
+        checkKeys(fromFile, origin);
+        checkKeys(fromCommandLine, "--set");
+        Config merged;
+        try {
+            merged = fromCommandLine.withFallback(fromFile).withFallback(defaults()).resolve();
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException("cannot resolve config: " + e.getMessage(), e);
+        }
+        return fromConfig(merged);
+    }
+
+    private static Config parseFile(File file) {
+        try {
+            return ConfigFactory.parseFile(file, ConfigParseOptions.defaults().setAllowMissing(false));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException("cannot parse " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Each override is {@code key=value}; the value is read as HOCON, else taken as a plain string (e.g. local[*]). */
+    static Config parseOverrides(List<String> overrides) {
+        Config c = ConfigFactory.empty();
+        for (String o : overrides) {
+            int eq = o.indexOf('=');
+            if (eq <= 0) {
+                throw new ConfigException("override '" + o + "' is not of the form key=value");
+            }
+            String key = o.substring(0, eq).trim();
+            String value = o.substring(eq + 1).trim();
+            Config one;
+            try {
+                one = ConfigFactory.parseString(key + " = " + value);
+            } catch (com.typesafe.config.ConfigException e) {
+                one = ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(value));
+            }
+            c = one.withFallback(c);
+        }
+        return c;
+    }
+
+    private static void checkKeys(Config given, String origin) {
+        Set<String> valid = validKeys();
+        Set<String> unknown = new TreeSet<>();
+        for (Map.Entry<String, ConfigValue> e : given.entrySet()) {
+            String key = e.getKey();
+            if (!valid.contains(key) && OPEN_MAPS.stream().noneMatch(m -> key.startsWith(m + "."))) {
+                unknown.add(key);
+            }
+        }
+        if (!unknown.isEmpty()) {
+            throw new ConfigException("unknown config key" + (unknown.size() > 1 ? "s " : " ") + unknown + " in " + origin
+                    + "; valid keys: " + String.join(", ", new TreeSet<>(valid)));
+        }
+    }
+
+    public static Set<String> validKeys() {
+        Set<String> keys = new HashSet<>();
+        defaults().entrySet().forEach(e -> keys.add(e.getKey()));
+        keys.removeIf(k -> OPEN_MAPS.stream().anyMatch(m -> k.startsWith(m + ".")));
+        return keys;
+    }
+
+    static Experiment fromConfig(Config c) {
+        Reader r = new Reader(c);
+        String name = r.string("experiment");
+        String algorithm = r.oneOf("algorithm", Algorithms.names());
+        List<String> institutes = r.strings("institutes");
+        if (institutes.isEmpty()) {
+            throw new ConfigException("institutes must name at least one institute");
+        }
+        if (new HashSet<>(institutes).size() != institutes.size()) {
+            throw new ConfigException("institutes " + institutes + " names an institute twice");
+        }
+        for (String i : institutes) {
+            if (!i.matches("[a-z0-9][a-z0-9_-]*")) {
+                throw new ConfigException("institutes: '" + i + "' is not a site id (lower-case letters, digits, - and _)");
+            }
+        }
+        List<Long> shape = r.longs("data.input-shape");
+        if (shape.size() != 3 || shape.stream().anyMatch(s -> s < 1)) {
+            throw new ConfigException("data.input-shape must be [channels, height, width] of positive sizes, got " + shape);
+        }
+        int classes = r.intAtLeast("data.classes", 2);
+        ModelSpec model = new ModelSpec(r.oneOf("model.name", ModelZoo.names()),
+                shape.stream().mapToLong(Long::longValue).toArray(), classes, r.intAtLeast("model.cut", 0));
+        try {
+            ModelZoo.cut(model);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage(), e);
+        }
+        String scheme = r.oneOf("data.partition.scheme", List.of("iid", "dirichlet", "column"));
+        double alpha = r.c.getDouble("data.partition.alpha");
+        if (scheme.equals("dirichlet") && !(alpha > 0)) {
+            throw new ConfigException("data.partition.alpha must be > 0, got " + alpha);
+        }
+        Experiment.Data data = new Experiment.Data(r.string("data.dataset"),
+                r.oneOf("data.format", List.of("idx", "cifar", "parquet")),
+                r.strings("data.train"), r.strings("data.test"), classes, scheme, alpha,
+                r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), r.string("data.location"));
+        Experiment.Train train = new Experiment.Train(r.intAtLeast("train.rounds", 1),
+                r.intAtLeast("train.local-epochs", 1), r.intAtLeast("train.batch-size", 1),
+                r.optimizer("train.optimizer"), r.optimizer("train.server-optimizer"),
+                r.oneOf("train.weights", List.of("samples", "uniform")).equals("uniform"),
+                ServerOrder.valueOf(r.oneOf("train.server-order", List.of("arrival", "client-by-client"))
+                        .toUpperCase(Locale.ROOT).replace('-', '_')),
+                r.intAtLeast("train.eval-batch-size", 1));
+        double target = r.c.getDouble("stop.target-accuracy");
+        if (target < 0 || target > 1) {
+            throw new ConfigException("stop.target-accuracy must be in [0, 1], got " + target);
+        }
+        long budget = r.c.getLong("stop.traffic-budget-bytes");
+        if (budget < 0) {
+            throw new ConfigException("stop.traffic-budget-bytes must be >= 0, got " + budget);
+        }
+        Map<String, String> sparkConf = new LinkedHashMap<>();
+        r.c.getConfig("spark.conf").entrySet().forEach(e -> sparkConf.put(
+                e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped())));
+        return new Experiment(name, r.c.getLong("seed"), algorithm, model, institutes, r.string("server-site"), data, train,
+                new Experiment.Stop(budget, target), r.string("output"),
+                new Experiment.Spark(r.string("spark.master"), sparkConf),
+                c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /** Typed reads that turn the library's exceptions into messages naming the key. */
+    private record Reader(Config c) {
+        String string(String key) {
+            try {
+                return c.getString(key);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new ConfigException(key + ": " + e.getMessage(), e);
+            }
+        }
+
+        List<String> strings(String key) {
+            try {
+                return c.getStringList(key);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new ConfigException(key + " must be a list of strings: " + e.getMessage(), e);
+            }
+        }
+
+        List<Long> longs(String key) {
+            try {
+                return c.getLongList(key);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new ConfigException(key + " must be a list of integers: " + e.getMessage(), e);
+            }
+        }
+
+        int intAtLeast(String key, int min) {
+            int v;
+            try {
+                v = c.getInt(key);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new ConfigException(key + " must be an integer: " + e.getMessage(), e);
+            }
+            if (v < min) {
+                throw new ConfigException(key + " must be >= " + min + ", got " + v);
+            }
+            return v;
+        }
+
+        String oneOf(String key, List<String> allowed) {
+            String v = string(key);
+            if (!allowed.contains(v)) {
+                throw new ConfigException(key + " = '" + v + "' is not one of " + allowed);
+            }
+            return v;
+        }
+
+        OptimizerSpec optimizer(String key) {
+            String name = oneOf(key + ".name", OptimizerSpec.NAMES);
+            double lr = c.getDouble(key + ".learning-rate");
+            if (!(lr > 0)) {
+                throw new ConfigException(key + ".learning-rate must be > 0, got " + lr);
+            }
+            return new OptimizerSpec(name, lr, c.getDouble(key + ".momentum"));
+        }
+    }
+
+    /** Lists the valid keys with their default values, for the help text. */
+    public static List<String> describeKeys() {
+        Config d = defaults().resolve();
+        List<String> lines = new ArrayList<>();
+        for (String k : new TreeSet<>(validKeys())) {
+            lines.add(k + " = " + d.getValue(k).render(ConfigRenderOptions.concise()));
+        }
+        return lines;
+    }
+}

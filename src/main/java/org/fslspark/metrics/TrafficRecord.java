@@ -1,0 +1,18 @@
+package org.fslspark.metrics;
+
+import java.io.Serializable;
+
+/**
+ * One row of traffic.parquet: what crossed one institute's link to the server site in one round,
+ * in one direction, for one kind of message (activations, labels, gradients, model, control).
+ */
+public record TrafficRecord(String experiment, String algorithm, int round, String institute, String direction,
+                            String kind, long payloadBytes, long wireBytes, long messages) implements Serializable {
+
+    public static final String[] COLUMNS = {"experiment", "algorithm", "round", "institute", "direction", "kind",
+            "payload_bytes", "wire_bytes", "messages"};
+
+    public Object[] values() {
+        return new Object[]{experiment, algorithm, round, institute, direction, kind, payloadBytes, wireBytes, messages};
+    }
+}

@@ -1,0 +1,44 @@
+package org.fslspark.runtime;
+
+import org.fslspark.data.LabeledImages;
+import org.fslspark.model.CrossEntropy;
+import org.fslspark.model.ModelSpec;
+import org.fslspark.model.ModelZoo;
+import org.fslspark.model.SplitModel;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Arrays;
+
+/** Test loss and accuracy of the global model x_s o x_c on the held-out test set, at the driver. */
+final class Evaluator {
+    private final LabeledImages test;
+    private final SplitModel model;
+    private final int batchSize;
+
+    Evaluator(LabeledImages test, ModelSpec spec, long seed, int batchSize) {
+        this.test = test;
+        this.model = ModelZoo.split(spec, seed);
+        this.batchSize = batchSize;
+    }
+
+    record Result(double accuracy, double loss) {
+    }
+
+    Result evaluate(INDArray clientParams, INDArray serverParams) {
+        model.client().setParams(clientParams);
+        model.server().setParams(serverParams);
+        int n = test.size();
+        int[] all = new int[n];
+        Arrays.setAll(all, i -> i);
+        double lossSum = 0;
+        long correct = 0;
+        for (int start = 0; start < n; start += batchSize) {
+            int[] idx = Arrays.copyOfRange(all, start, Math.min(n, start + batchSize));
+            INDArray logits = model.server().forward(model.client().forward(test.features(idx)));
+            CrossEntropy.Result r = CrossEntropy.evaluate(logits, test.labels(idx), false);
+            lossSum += r.lossSum();
+            correct += r.correct();
+        }
+        return new Result((double) correct / n, lossSum / n);
+    }
+}

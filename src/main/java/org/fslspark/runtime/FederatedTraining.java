@@ -1,0 +1,203 @@
+package org.fslspark.runtime;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.Algorithms;
+import org.fslspark.algorithm.Averaging;
+import org.fslspark.config.Experiment;
+import org.fslspark.data.PartitionStore;
+import org.fslspark.metrics.Plots;
+import org.fslspark.metrics.ResultsWriter;
+import org.fslspark.metrics.RoundRecord;
+import org.fslspark.metrics.TrafficRecord;
+import org.fslspark.model.ModelZoo;
+import org.fslspark.model.SplitModel;
+import org.fslspark.transport.Direction;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.TrafficMeter;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * The driver's loop over rounds: ship the global model, run the round's Spark stage(s), average
+ * what the algorithm averages, evaluate, record, and stop at T rounds, a traffic budget or a target
+ * accuracy. The driver never opens an institute's training data; it only checks that it exists.
+ */
+public final class FederatedTraining {
+    private FederatedTraining() {
+    }
+
+    /** How a run ended. */
+    public record Summary(List<RoundRecord> rounds, String stopReason, Path output) {
+        public RoundRecord last() {
+            return rounds.get(rounds.size() - 1);
+        }
+    }
+
+    public static Summary run(Experiment e, SparkSession spark, ResultsWriter out, Consumer<RoundRecord> onRound) {
+        Algorithm algorithm = Algorithms.byName(e.algorithm());
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Map<String, String> hadoop = hadoopProps(spark);
+        Configuration conf = SiteData.hadoopConf(hadoop);
+        List<String> locations = new ArrayList<>();
+        for (String institute : e.institutes()) {
+            String location = e.data().locationOf(institute);
+            PartitionStore.requirePrepared(conf, new Path(location), institute);
+            locations.add(location);
+        }
+        Evaluator evaluator = new Evaluator(PartitionStore.read(conf, new Path(e.data().testLocation()), PartitionStore.TEST),
+                e.model(), e.seed(), e.train().evalBatchSize());
+        String runId = UUID.randomUUID().toString();
+        SplitModel initial = ModelZoo.split(e.model(), e.seed());
+        INDArray client = initial.client().params().dup();
+        INDArray server = initial.server().params().dup();
+        long cumulativePayload = 0;
+        long cumulativeWire = 0;
+        double cumulativeSeconds = 0;
+        String stopReason = "completed " + e.train().rounds() + " rounds";
+        try {
+            for (int t = 0; t < e.train().rounds(); t++) {
+                RoundPlan plan = new RoundPlan(runId, t, e.algorithm(), e.model(), e.train().optimizer(),
+                        e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(),
+                        e.institutes(), locations, e.serverSite(), e.train().serverOrder(), hadoop,
+                        client.data().asFloat(), server.data().asFloat());
+                long start = System.nanoTime();
+                List<TaskReport> reports = algorithm.flow() == Algorithm.Flow.LOCAL
+                        ? LocalRound.run(sc, plan) : SyncRound.run(sc, plan);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                INDArray[] next = aggregate(algorithm, e, reports, client, server);
+                client = next[0];
+                server = next[1];
+                Evaluator.Result eval = evaluator.evaluate(client, server);
+
+                List<TrafficRecord> traffic = trafficRecords(e, t, reports);
+                long payloadUp = sum(traffic, Direction.UP, true);
+                long payloadDown = sum(traffic, Direction.DOWN, true);
+                long labels = traffic.stream().filter(r -> r.kind().equals(Kind.LABELS.column()))
+                        .mapToLong(TrafficRecord::payloadBytes).sum();
+                long wireUp = traffic.stream().filter(r -> r.direction().equals("up")).mapToLong(TrafficRecord::wireBytes).sum();
+                long wireDown = traffic.stream().filter(r -> r.direction().equals("down")).mapToLong(TrafficRecord::wireBytes).sum();
+                cumulativePayload += payloadUp + payloadDown;
+                cumulativeWire += wireUp + wireDown;
+                cumulativeSeconds += seconds;
+                RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
+                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds);
+                out.append(row, traffic);
+                onRound.accept(row);
+                if (e.stop().targetAccuracy() > 0 && eval.accuracy() >= e.stop().targetAccuracy()) {
+                    stopReason = "reached target accuracy " + e.stop().targetAccuracy() + " in round " + t;
+                    break;
+                }
+                if (e.stop().trafficBudgetBytes() > 0 && cumulativePayload >= e.stop().trafficBudgetBytes()) {
+                    stopReason = "traffic budget of " + e.stop().trafficBudgetBytes() + " bytes used up in round " + t;
+                    break;
+                }
+            }
+        } finally {
+            TaskState.clear(runId);
+        }
+        out.finish(spark);
+        writePlots(out, e.name());
+        return new Summary(out.rounds(), stopReason, out.location());
+    }
+
+    private static Map<String, String> hadoopProps(SparkSession spark) {
+        Map<String, String> props = new HashMap<>();
+        for (scala.Tuple2<String, String> kv : spark.sparkContext().getConf().getAll()) {
+            if (kv._1().startsWith("spark.hadoop.")) {
+                props.put(kv._1().substring("spark.hadoop.".length()), kv._2());
+            }
+        }
+        return props;
+    }
+
+    /** The new global (x_c, x_s) from what the round's tasks returned, as the algorithm says. */
+    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<TaskReport> reports, INDArray client, INDArray server) {
+        int m = e.institutes().size();
+        long[] samples = new long[m];
+        Map<String, byte[]> models = new HashMap<>();
+        for (TaskReport r : reports) {
+            if (r.client() >= 0) {
+                samples[r.client()] = r.samples();
+            }
+            models.putAll(r.models());
+        }
+        double[] weights = Averaging.weights(samples, e.train().uniformWeights());
+        if (algorithm.flow() == Algorithm.Flow.LOCAL) {
+            List<INDArray> clients = new ArrayList<>();
+            List<INDArray> servers = new ArrayList<>();
+            for (int i = 0; i < m; i++) {
+                Message upload = FrameCodec.decode(models.get("client/" + i));
+                clients.add(upload.tensor(0).toArray());
+                servers.add(upload.tensor(1).toArray());
+            }
+            return new INDArray[]{Averaging.average(clients, weights), Averaging.average(servers, weights)};
+        }
+        INDArray nextClient;
+        if (algorithm.sequentialClients()) {
+            nextClient = model(models, "client/" + (m - 1));
+        } else if (algorithm.averaged().contains(Algorithm.Part.CLIENT)) {
+            nextClient = Averaging.average(collect(models, "client/", m), weights);
+        } else {
+            nextClient = client;
+        }
+        INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
+                ? Averaging.average(collect(models, "server/", m), weights) : model(models, "server");
+        return new INDArray[]{nextClient, nextServer};
+    }
+
+    private static List<INDArray> collect(Map<String, byte[]> models, String prefix, int m) {
+        List<INDArray> out = new ArrayList<>();
+        for (int i = 0; i < m; i++) {
+            out.add(model(models, prefix + i));
+        }
+        return out;
+    }
+
+    private static INDArray model(Map<String, byte[]> models, String key) {
+        byte[] frame = models.get(key);
+        if (frame == null) {
+            throw new IllegalStateException("the round returned no model '" + key + "'");
+        }
+        return FrameCodec.decode(frame).tensor(0).toArray();
+    }
+
+    private static List<TrafficRecord> trafficRecords(Experiment e, int round, List<TaskReport> reports) {
+        List<TrafficRecord> rows = new ArrayList<>();
+        for (TaskReport r : reports) {
+            for (TrafficMeter.Count c : r.traffic()) {
+                rows.add(new TrafficRecord(e.name(), e.algorithm(), round, r.institute(), c.direction().column(),
+                        c.kind().column(), c.payloadBytes(), c.wireBytes(), c.messages()));
+            }
+        }
+        return rows;
+    }
+
+    /** Payload in one direction; labels are left out, as the reference counts. */
+    private static long sum(List<TrafficRecord> rows, Direction d, boolean payload) {
+        return rows.stream().filter(r -> r.direction().equals(d.column()) && !r.kind().equals(Kind.LABELS.column()))
+                .mapToLong(r -> payload ? r.payloadBytes() : r.wireBytes()).sum();
+    }
+
+    private static void writePlots(ResultsWriter out, String name) {
+        try {
+            Map<String, List<RoundRecord>> runs = Map.of(name, out.rounds());
+            out.write("accuracy_vs_traffic.png", Plots.accuracyAgainst("cumulative payload traffic (MB)", runs, Plots::megabytes));
+            out.write("accuracy_vs_time.png", Plots.accuracyAgainst("time (s)", runs, RoundRecord::cumulativeSeconds));
+        } catch (IOException ex) {
+            throw new IllegalStateException("cannot write plots to " + out.location() + ": " + ex.getMessage(), ex);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.Algorithms;
+import org.fslspark.algorithm.Client;
+import org.fslspark.algorithm.ServerLink;
+import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.transport.Direction;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+import org.fslspark.transport.TrafficMeter;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A round in which clients train alone (FedAvg): one ordinary Spark stage, a task per client. The
+ * global model goes down as one encoded frame in a broadcast and each client's model comes back
+ * as the task's result; both are metered with the frame's real size.
+ */
+final class LocalRound {
+    private LocalRound() {
+    }
+
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+        Message global = Message.of(Message.Type.MODEL, -1, plan.round(),
+                Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
+        Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(global));
+        Broadcast<RoundPlan> shared = sc.broadcast(plan);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < plan.clients(); i++) {
+            ids.add(i);
+        }
+        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+                .map(id -> clientTask(shared.value(), id, download.value()))
+                .collect();
+        shared.destroy();
+        download.destroy();
+        return reports;
+    }
+
+    private static INDArray row(float[] values) {
+        return Nd4j.create(values, new long[]{1, values.length}, 'c');
+    }
+
+    private static TaskReport clientTask(RoundPlan p, int id, byte[] download) {
+        Algorithm algorithm = Algorithms.byName(p.algorithm());
+        SiteData data = ClientWork.data(p, id);
+        Client client = ClientWork.client(p, algorithm, id);
+        TrafficMeter meter = new TrafficMeter();
+        long start = System.nanoTime();
+        Message global = FrameCodec.decode(download);
+        meter.record(Direction.DOWN, global);
+        client.model().network().setParams(global.tensor(0).toArray());
+        client.top().network().setParams(global.tensor(1).toArray());
+        ClientWork.train(p, algorithm, client, data, NO_SERVER);
+        Message upload = Message.of(Message.Type.MODEL, id, p.round(),
+                Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
+        meter.record(Direction.UP, upload);
+        return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(),
+                SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
+                (System.nanoTime() - start) / 1e9, Map.of("client/" + id, FrameCodec.encode(upload)));
+    }
+
+    private static final ServerLink NO_SERVER = new ServerLink() {
+        @Override
+        public INDArray exchange(SmashedBatch batch) {
+            throw new IllegalStateException("no server is reachable during a local round");
+        }
+
+        @Override
+        public void upload(SmashedBatch batch) {
+            throw new IllegalStateException("no server is reachable during a local round");
+        }
+    };
+}

@@ -1,0 +1,35 @@
+package org.fslspark.runtime;
+
+/**
+ * Where a task runs. An executor learns its site from the environment variable FSL_SITE (set on
+ * each site's workers, inherited by their executors); without it the executor is a local one that
+ * stands for every site, as in local mode.
+ */
+public final class Placement {
+    public static final String SITE_ENV = "FSL_SITE";
+    public static final String LOCAL = "local";
+
+    private Placement() {
+    }
+
+    public static String executorSite() {
+        String site = System.getenv(SITE_ENV);
+        return site == null || site.isBlank() ? LOCAL : site;
+    }
+
+    /** Fails the task unless this executor belongs to {@code site} (or stands for every site). */
+    public static void requireSite(String site) {
+        String here = executorSite();
+        if (!here.equals(LOCAL) && !here.equals(site)) {
+            throw new PlacementException("work of site '" + site + "' was scheduled on an executor of site '" + here
+                    + "'; refusing to run it there");
+        }
+    }
+
+    /** A task ran, or would read data, at the wrong site. */
+    public static final class PlacementException extends RuntimeException {
+        public PlacementException(String message) {
+            super(message);
+        }
+    }
+}

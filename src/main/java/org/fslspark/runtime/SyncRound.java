@@ -1,0 +1,130 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.Algorithms;
+import org.fslspark.algorithm.Client;
+import org.fslspark.algorithm.ServerLink;
+import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.transport.FrameChannel;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+import org.fslspark.transport.TrafficMeter;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import scala.collection.JavaConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A round of an algorithm that exchanges a gradient for every minibatch (SL, SplitFed-V1/V2): one
+ * Spark barrier stage whose tasks 0..m-1 are the clients and task m the server. The barrier makes
+ * Spark start them together; they find the server's address through {@code allGather} and then
+ * talk over a direct, metered TCP channel, so a minibatch costs one network round trip, not a job.
+ */
+final class SyncRound {
+    private SyncRound() {
+    }
+
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+        Broadcast<RoundPlan> shared = sc.broadcast(plan);
+        int tasks = plan.clients() + 1;
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < tasks; i++) {
+            ids.add(i);
+        }
+        Object reports = sc.parallelize(ids, tasks).rdd().barrier()
+                .mapPartitions(new Task(shared), false, ClassTag$.MODULE$.apply(TaskReport.class))
+                .collect();
+        shared.destroy();
+        return Arrays.asList((TaskReport[]) reports);
+    }
+
+    /** The body of every task of the stage; the partition index says which role it plays. */
+    private static final class Task extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<TaskReport>>
+            implements Serializable {
+        private final Broadcast<RoundPlan> plan;
+
+        Task(Broadcast<RoundPlan> plan) {
+            this.plan = plan;
+        }
+
+        @Override
+        public scala.collection.Iterator<TaskReport> apply(scala.collection.Iterator<Integer> ignored) {
+            BarrierTaskContext ctx = BarrierTaskContext.get();
+            RoundPlan p = plan.value();
+            TaskReport report;
+            try {
+                report = ctx.partitionId() == p.clients() ? serve(ctx, p) : client(ctx, p, ctx.partitionId());
+            } catch (IOException e) {
+                throw new IllegalStateException("round " + p.round() + " task " + ctx.partitionId() + ": " + e.getMessage(), e);
+            }
+            return JavaConverters.asScalaIterator(List.of(report).iterator());
+        }
+    }
+
+    private static String host() {
+        return SparkEnv.get().blockManager().blockManagerId().host();
+    }
+
+    private static TaskReport client(BarrierTaskContext ctx, RoundPlan p, int id) throws IOException {
+        Algorithm algorithm = Algorithms.byName(p.algorithm());
+        String institute = p.institutes().get(id);
+        SiteData data = ClientWork.data(p, id);
+        Client client = ClientWork.client(p, algorithm, id);
+        String[] addresses = ctx.allGather("");
+        String[] server = addresses[p.clients()].split(":");
+        TrafficMeter meter = new TrafficMeter();
+        long start = System.nanoTime();
+        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter)) {
+            channel.send(Message.of(Message.Type.HELLO, id, 0));
+            INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
+            client.model().network().setParams(global);
+            ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
+            channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
+        }
+        return new TaskReport("client", id, institute, Placement.executorSite(), host(), data.size(), meter.counts(),
+                (System.nanoTime() - start) / 1e9, java.util.Map.of());
+    }
+
+    private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
+        String serverSite = p.serverSite();
+        Placement.requireSite(serverSite);
+        try (java.net.ServerSocket listener = new java.net.ServerSocket()) {
+            listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
+            ctx.allGather(host() + ":" + listener.getLocalPort());
+            long start = System.nanoTime();
+            SyncServer server = new SyncServer(p, Algorithms.byName(p.algorithm()));
+            server.run(listener);
+            return new TaskReport("server", -1, serverSite, Placement.executorSite(), host(), 0, List.of(),
+                    (System.nanoTime() - start) / 1e9, server.models());
+        }
+    }
+
+    /** The client's end of the channel as the algorithm sees it. */
+    private record ChannelLink(FrameChannel channel, int client) implements ServerLink {
+        @Override
+        public INDArray exchange(SmashedBatch batch) {
+            upload(batch);
+            return channel.expect(Message.Type.GRADIENT).tensor(0).toArray();
+        }
+
+        @Override
+        public void upload(SmashedBatch batch) {
+            channel.send(Message.of(Message.Type.SMASHED, client, batch.iteration(),
+                    Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels())));
+        }
+    }
+}

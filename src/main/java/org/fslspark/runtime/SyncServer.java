@@ -1,0 +1,190 @@
+package org.fslspark.runtime;
+
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.Learner;
+import org.fslspark.algorithm.Server;
+import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.model.ModelZoo;
+import org.fslspark.model.Network;
+import org.fslspark.transport.FrameChannel;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+import org.fslspark.transport.TransportException;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+/**
+ * The server's side of a synchronous round: accepts one channel per client, hands out the client
+ * model, answers smashed batches in the configured order, and collects the clients' final models.
+ */
+final class SyncServer {
+    private static final int ACCEPT_TIMEOUT_MS = 300_000;
+
+    private final RoundPlan plan;
+    private final Algorithm algorithm;
+    private final Server server;
+    private final FrameChannel[] channels;
+    private final Map<String, byte[]> models = new HashMap<>();
+
+    SyncServer(RoundPlan plan, Algorithm algorithm) {
+        this.plan = plan;
+        this.algorithm = algorithm;
+        this.channels = new FrameChannel[plan.clients()];
+        this.server = serverState(plan);
+    }
+
+    /** The server's learners live in its executor across rounds; each round starts from the global x_s. */
+    private static Server serverState(RoundPlan plan) {
+        String key = plan.runId() + "/server/";
+        INDArray global = Nd4j.create(plan.globalServer(), new long[]{1, plan.globalServer().length}, 'c');
+        Learner shared = TaskState.get(key + "shared", () -> learner(plan));
+        shared.network().setParams(global);
+        return new Server(shared, client -> {
+            Learner copy = TaskState.get(key + "copy/" + client, () -> learner(plan));
+            copy.network().setParams(global);
+            return copy;
+        });
+    }
+
+    private static Learner learner(RoundPlan plan) {
+        Network top = ModelZoo.split(plan.model(), plan.seed()).server();
+        return new Learner(top, plan.serverOptimizer().toUpdater());
+    }
+
+    void run(ServerSocket listener) throws IOException {
+        listener.setSoTimeout(ACCEPT_TIMEOUT_MS);
+        try {
+            for (int i = 0; i < channels.length; i++) {
+                FrameChannel ch = new FrameChannel(listener.accept(), null);
+                Message hello = ch.expect(Message.Type.HELLO);
+                channels[hello.client()] = ch;
+            }
+            Tensor clientModel = Tensor.of(Kind.MODEL, Nd4j.create(plan.globalClient(), new long[]{1, plan.globalClient().length}, 'c'));
+            if (algorithm.sequentialClients()) {
+                // SL: the client weights pass through the server from one client to the next.
+                for (int i = 0; i < channels.length; i++) {
+                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
+                    clientModel = serveUntilModel(i);
+                }
+                models.put("client/" + (channels.length - 1), encode(clientModel));
+            } else {
+                for (int i = 0; i < channels.length; i++) {
+                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
+                }
+                if (plan.serverOrder() == ServerOrder.CLIENT_BY_CLIENT) {
+                    for (int i = 0; i < channels.length; i++) {
+                        models.put("client/" + i, encode(serveUntilModel(i)));
+                    }
+                } else {
+                    serveInArrivalOrder();
+                }
+            }
+            models.put("server", encode(Tensor.of(Kind.MODEL, server.shared().network().params())));
+            server.copies().forEach((c, l) -> models.put("server/" + c, encode(Tensor.of(Kind.MODEL, l.network().params()))));
+        } catch (RuntimeException | IOException e) {
+            for (FrameChannel ch : channels) {
+                if (ch != null) {
+                    try {
+                        ch.send(FrameChannel.error("server failed: " + e.getMessage()));
+                    } catch (TransportException ignored) {
+                        // the client may be gone already
+                    }
+                }
+            }
+            throw e;
+        } finally {
+            for (FrameChannel ch : channels) {
+                if (ch != null) {
+                    ch.close();
+                }
+            }
+        }
+    }
+
+    Map<String, byte[]> models() {
+        return models;
+    }
+
+    private static byte[] encode(Tensor model) {
+        return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model));
+    }
+
+    /** Answers one client's batches until it sends its final model. */
+    private Tensor serveUntilModel(int client) {
+        while (true) {
+            Message m = channels[client].receive();
+            if (m.type() == Message.Type.MODEL) {
+                return m.tensor(0);
+            }
+            answer(m);
+        }
+    }
+
+    private void answer(Message m) {
+        if (m.type() != Message.Type.SMASHED) {
+            throw new TransportException("client " + m.client() + " sent " + m.type() + " during training");
+        }
+        SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
+        INDArray g = algorithm.serverStep(server, batch);
+        if (g != null) {
+            channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
+        }
+    }
+
+    /** One reader thread per client feeds a queue; this thread steps the model in arrival order. */
+    private void serveInArrivalOrder() {
+        BlockingQueue<Object> arrivals = new ArrayBlockingQueue<>(4 * channels.length + 4);
+        Thread[] readers = new Thread[channels.length];
+        for (int i = 0; i < channels.length; i++) {
+            FrameChannel ch = channels[i];
+            readers[i] = new Thread(() -> {
+                try {
+                    Message m;
+                    do {
+                        m = ch.receive();
+                        arrivals.put(m);
+                    } while (m.type() != Message.Type.MODEL);
+                } catch (RuntimeException e) {
+                    arrivals.offer(e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "fsl-server-reader-" + i);
+            readers[i].setDaemon(true);
+            readers[i].start();
+        }
+        int finished = 0;
+        try {
+            while (finished < channels.length) {
+                Object next = arrivals.take();
+                if (next instanceof RuntimeException e) {
+                    throw e;
+                }
+                Message m = (Message) next;
+                if (m.type() == Message.Type.MODEL) {
+                    models.put("client/" + m.client(), encode(m.tensor(0)));
+                    finished++;
+                } else {
+                    answer(m);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException("server interrupted", e);
+        } finally {
+            for (Thread t : readers) {
+                t.interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package org.fslspark.runtime;
+
+import org.fslspark.transport.TrafficMeter;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a task of a round returns to the driver: who ran where, what crossed the link, and the
+ * models the driver needs (as encoded frames, the bytes that travelled).
+ *
+ * @param role          "client" or "server"
+ * @param client        client index, -1 for the server
+ * @param institute     the site the task served
+ * @param executorSite  the site the executor reported for itself ("local" in local mode)
+ * @param host          the executor's host
+ * @param samples       training samples of the client (0 for the server)
+ * @param traffic       what crossed the client's link, metered on the channel
+ * @param seconds       wall time of the task's work
+ * @param models        encoded model frames: a client's upload (LOCAL flow) or, from the server,
+ *                      "server", "server/<client>" copies and "client/<client>" received client models
+ */
+public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
+                         List<TrafficMeter.Count> traffic, double seconds,
+                         Map<String, byte[]> models) implements Serializable {
+}

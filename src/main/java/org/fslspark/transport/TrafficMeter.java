@@ -1,0 +1,41 @@
+package org.fslspark.transport;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Counts what crosses one client site's link to the server site, by direction and kind of tensor.
+ * A message's header is booked to the kind of its first tensor (CONTROL when it has none).
+ */
+public final class TrafficMeter implements Serializable {
+    private final Map<Direction, Map<Kind, long[]>> counts = new EnumMap<>(Direction.class);
+
+    /** The totals for one direction and kind: payload bytes, wire bytes, messages. */
+    public record Count(Direction direction, Kind kind, long payloadBytes, long wireBytes, long messages)
+            implements Serializable {
+    }
+
+    public synchronized void record(Direction direction, Message m) {
+        Kind headerKind = m.tensors().isEmpty() ? Kind.CONTROL : m.tensors().get(0).kind();
+        add(direction, headerKind, 0, FrameCodec.HEADER_BYTES, 1);
+        for (Tensor t : m.tensors()) {
+            add(direction, t.kind(), t.payloadBytes(), FrameCodec.tensorHeaderBytes(t) + t.payloadBytes(), 0);
+        }
+    }
+
+    private void add(Direction d, Kind k, long payload, long wire, long messages) {
+        long[] c = counts.computeIfAbsent(d, x -> new EnumMap<>(Kind.class)).computeIfAbsent(k, x -> new long[3]);
+        c[0] += payload;
+        c[1] += wire;
+        c[2] += messages;
+    }
+
+    public synchronized List<Count> counts() {
+        List<Count> out = new ArrayList<>();
+        counts.forEach((d, byKind) -> byKind.forEach((k, c) -> out.add(new Count(d, k, c[0], c[1], c[2]))));
+        return out;
+    }
+}

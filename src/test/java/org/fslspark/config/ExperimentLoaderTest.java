@@ -1,0 +1,82 @@
+package org.fslspark.config;
+
+import org.fslspark.algorithm.ServerOrder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ExperimentLoaderTest {
+    @TempDir
+    Path dir;
+
+    private File write(String text) throws IOException {
+        Path f = dir.resolve("x.conf");
+        Files.writeString(f, text);
+        return f.toFile();
+    }
+
+    private String error(String conf, String... overrides) throws IOException {
+        File f = write(conf);
+        return assertThrows(ConfigException.class, () -> ExperimentLoader.load(f, List.of(overrides))).getMessage();
+    }
+
+    @Test
+    void quickstartConfigLoadsWithItsValues() {
+        Experiment e = ExperimentLoader.load(new File("conf/quickstart.conf"), List.of());
+        assertEquals("quickstart", e.name());
+        assertEquals("splitfed-v2", e.algorithm());
+        assertEquals(List.of("osu", "utaustin", "umich", "iitb"), e.institutes());
+        assertEquals("out/quickstart", e.output());
+        assertEquals("out/data/quickstart/osu", e.data().locationOf("osu"));
+    }
+
+    @Test
+    void overridesWinOverTheFileAndTheDefaults() throws IOException {
+        Experiment e = ExperimentLoader.load(write("train.rounds = 4\nexperiment = a"), List.of(
+                "train.rounds=2", "experiment=b", "spark.master=local[3]", "train.server-order=client-by-client",
+                "train.optimizer.learning-rate=0.01", "institutes=[osu, iitb]"));
+        assertEquals(2, e.train().rounds());
+        assertEquals("b", e.name());
+        assertEquals("out/b", e.output());
+        assertEquals("local[3]", e.spark().master());
+        assertEquals(ServerOrder.CLIENT_BY_CLIENT, e.train().serverOrder());
+        assertEquals(0.01, e.train().optimizer().learningRate());
+        assertEquals(List.of("osu", "iitb"), e.institutes());
+    }
+
+    @Test
+    void unknownKeyIsNamedWithTheValidOnes() throws IOException {
+        String m = error("train.epochs = 3");
+        assertTrue(m.contains("unknown config key [train.epochs]"), m);
+        assertTrue(m.contains("train.local-epochs"), m);
+        String fromOverride = error("", "trian.rounds=3");
+        assertTrue(fromOverride.contains("[trian.rounds] in --set"), fromOverride);
+    }
+
+    @Test
+    void outOfRangeValuesNameTheirKey() throws IOException {
+        assertEquals("train.rounds must be >= 1, got -1", error("train.rounds = -1"));
+        assertEquals("data.partition.alpha must be > 0, got 0.0", error("data.partition.alpha = 0"));
+        assertTrue(error("model.cut = 40").startsWith("model.cut = 40 is outside 1..9 for fmnist_cnn"));
+        assertTrue(error("algorithm = fedsgd").contains("algorithm = 'fedsgd' is not one of"));
+        assertTrue(error("stop.target-accuracy = 1.5").startsWith("stop.target-accuracy must be in [0, 1]"));
+        assertTrue(error("institutes = [osu, osu]").contains("names an institute twice"));
+        assertTrue(error("train.optimizer.learning-rate = -1").startsWith("train.optimizer.learning-rate must be > 0"));
+    }
+
+    @Test
+    void missingConfigFileIsNamed() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ExperimentLoader.load(new File("conf/nope.conf"), List.of()));
+        assertEquals("config file conf/nope.conf does not exist", e.getMessage());
+    }
+}
