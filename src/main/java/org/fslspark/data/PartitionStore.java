@@ -71,6 +71,7 @@ public final class PartitionStore {
      * @throws DataException      if the location is missing, incomplete or corrupt
      */
     public static LabeledImages read(Configuration conf, Path location, String institute) {
+        location = normalize(location);
         String where = DataFiles.qualified(conf, location);
         requireComplete(conf, location, where);
         Path file = new Path(location, DATA_FILE);
@@ -109,6 +110,7 @@ public final class PartitionStore {
 
     /** The summary in {@code location/_SUCCESS}; opens no data file. */
     public static PartitionInfo describe(Configuration conf, Path location) {
+        location = normalize(location);
         String where = DataFiles.qualified(conf, location);
         requireComplete(conf, location, where);
         Map<String, String> kv = new LinkedHashMap<>();
@@ -162,6 +164,11 @@ public final class PartitionStore {
         }
     }
 
+    /** Drops a trailing slash ({@code Path(URI)} keeps it), so the location's name and parent are right. */
+    static Path normalize(Path p) {
+        return new Path(p.toString());
+    }
+
     /** Checks a share's institute name: it becomes metadata and, in prepare, a key in messages. */
     static void checkInstituteName(String institute) {
         if (institute == null || institute.isBlank() || !institute.equals(institute.strip())
@@ -176,6 +183,7 @@ public final class PartitionStore {
      */
     static Staged stage(Configuration conf, Path location, String institute, String dataset, LabeledImages data) {
         checkInstituteName(institute);
+        location = normalize(location);
         String where = DataFiles.qualified(conf, location);
         if (location.getParent() == null) {
             throw new DataException(where + ": a partition cannot be written to a file system root");
