@@ -54,7 +54,7 @@ public final class ParquetImages {
     public static final String META_HEIGHT = "height";
     public static final String META_WIDTH = "width";
     public static final String META_CLASSES = "classes";
-    public static final String META_FORMAT_VERSION = "fsl.format.version";
+    public static final String META_FORMAT_VERSION = "format_version";
     static final String FORMAT_VERSION = "1";
 
     private ParquetImages() {

@@ -73,7 +73,9 @@ public final class PartitionStore {
     public static LabeledImages read(Configuration conf, Path location, String institute) {
         location = normalize(location);
         String where = DataFiles.qualified(conf, location);
-        requireComplete(conf, location, where);
+        // Refuse from the summary first, so another institute's data file is not even opened; then check the
+        // footer too, which travels with the data and so is the authority.
+        checkOwner(describe(conf, location).institute(), institute, where);
         Path file = new Path(location, DATA_FILE);
         try (ParquetImages.FileHandle h = new ParquetImages.FileHandle(conf, file)) {
             String owner = h.meta.get(ParquetImages.META_INSTITUTE);
