@@ -244,6 +244,7 @@ public final class PartitionStore {
         private final Path tmp;
         final PartitionInfo info;
         private boolean committed;
+        private boolean replaced;
 
         private Staged(FileSystem fs, Path location, String where, Path tmp, PartitionInfo info) {
             this.fs = fs;
@@ -274,11 +275,23 @@ public final class PartitionStore {
                     throw new DataException(where + ": cannot rename the written partition into place");
                 }
                 committed = true;
+                replaced = old != null;
                 if (old != null) {
                     deleteQuietly(fs, old);
                 }
             } catch (IOException e) {
                 throw new DataException(where + ": cannot move the written partition into place: " + e, e);
+            }
+        }
+
+        /**
+         * Undoes a commit that created the location (a replaced share cannot come back: its old copy is gone),
+         * for when a later share of the same prepare fails.
+         */
+        void rollback() {
+            if (committed && !replaced) {
+                deleteQuietly(fs, location);
+                committed = false;
             }
         }
 

@@ -108,8 +108,15 @@ public final class Prepare {
                 testShare = new Share(PartitionStore.TEST, DataFiles.qualified(conf, new Path(spec.testLocation())),
                         testData.size(), testData.labelHistogram());
             }
-            for (PartitionStore.Staged s : staged) {
-                s.commit(spec.overwrite());
+            List<PartitionStore.Staged> done = new ArrayList<>();
+            try {
+                for (PartitionStore.Staged s : staged) {
+                    s.commit(spec.overwrite());
+                    done.add(s);
+                }
+            } catch (RuntimeException e) {
+                done.forEach(PartitionStore.Staged::rollback);
+                throw e;
             }
         } finally {
             staged.forEach(PartitionStore.Staged::abort);

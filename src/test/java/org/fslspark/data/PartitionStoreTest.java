@@ -141,4 +141,15 @@ class PartitionStoreTest {
         DataException e = assertThrows(DataException.class, () -> PartitionStore.read(CONF, hadoop(loc), "osu"));
         assertTrue(e.getMessage().contains(PartitionStore.DATA_FILE), e.getMessage());
     }
+
+    @Test
+    void theFooterIsCheckedEvenWhenTheSummaryWasAlteredToNameTheReader() throws IOException {
+        Path loc = dir.resolve("utaustin");
+        PartitionStore.write(CONF, hadoop(loc), "utaustin", "synthetic", data, false);
+        Path success = loc.resolve(PartitionStore.SUCCESS);
+        Files.writeString(success, Files.readString(success).replace("institute=utaustin", "institute=osu"));
+        Files.deleteIfExists(loc.resolve("." + PartitionStore.SUCCESS + ".crc"));
+        PlacementException e = assertThrows(PlacementException.class, () -> PartitionStore.read(CONF, hadoop(loc), "osu"));
+        assertTrue(e.getMessage().contains("'osu'") && e.getMessage().contains("'utaustin'"), e.getMessage());
+    }
 }
