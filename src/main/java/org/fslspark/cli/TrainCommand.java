@@ -6,7 +6,6 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
-import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.runtime.FederatedTraining;
 import org.fslspark.runtime.Sparks;
@@ -47,11 +46,9 @@ final class TrainCommand implements Callable<Integer> {
                 e.model(), e.institutes().size(), e.institutes(), e.serverSite(), e.train().rounds());
         SparkSession spark = Sparks.session(e);
         try {
-            ResultsWriter writer = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(),
-                    e.resolvedConfig(), overwrite);
             FederatedTraining.Summary s;
             try (ProgressBar bar = progressBar(e)) {
-                s = FederatedTraining.run(e, spark, writer, row -> {
+                s = FederatedTraining.run(e, spark, overwrite, row -> {
                     bar.step();
                     bar.setExtraMessage(String.format(" acc %.4f", row.testAccuracy()));
                     System.out.println(line(row));
@@ -61,7 +58,7 @@ final class TrainCommand implements Callable<Integer> {
             double best = s.rounds().stream().mapToDouble(RoundRecord::testAccuracy).max().orElse(0);
             System.out.printf("%nDone: %s.%nFinal test accuracy %.4f (best %.4f), test loss %.4f; payload traffic %.1f MB, "
                             + "wire traffic %.1f MB; %.1f s of training.%nResults: %s (rounds.csv/.parquet, traffic.csv/.parquet, "
-                            + "config, accuracy_vs_traffic.png, accuracy_vs_time.png)%n",
+                            + "config, model, accuracy_vs_traffic.png, accuracy_vs_time.png)%n",
                     s.stopReason(), last.testAccuracy(), best, last.testLoss(), last.cumulativePayloadBytes() / 1e6,
                     last.cumulativeWireBytes() / 1e6, last.cumulativeSeconds(), s.output());
         } finally {

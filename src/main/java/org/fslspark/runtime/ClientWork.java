@@ -32,12 +32,16 @@ final class ClientWork {
                 () -> SiteData.read(plan.hadoopConf(), plan.dataLocations().get(id), institute));
     }
 
+    /** The seeded order of a client's minibatches in one local epoch: reproducible, different per round, client, epoch. */
+    static Random batchOrder(long seed, int round, int client, int epoch) {
+        return new Random(seed * 1_000_003L + round * 7919L + client * 131L + epoch);
+    }
+
     /** Runs E local epochs; k counts local iterations across them from 0. */
     static void train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
         long k = 0;
         for (int epoch = 0; epoch < plan.localEpochs(); epoch++) {
-            Random order = new Random(plan.seed() * 1_000_003L + plan.round() * 7919L + client.id() * 131L + epoch);
-            for (int[] indices : data.epoch(plan.batchSize(), order)) {
+            for (int[] indices : data.epoch(plan.batchSize(), batchOrder(plan.seed(), plan.round(), client.id(), epoch))) {
                 algorithm.clientStep(client, data.batch(indices), k++, server);
             }
         }

@@ -19,6 +19,7 @@ import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -39,14 +40,19 @@ public final class FederatedTraining {
     private FederatedTraining() {
     }
 
-    /** How a run ended. */
-    public record Summary(List<RoundRecord> rounds, String stopReason, Path output) {
+    /** How a run ended, and the final global model (x_c, x_s as flat vectors). */
+    public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,
+                          INDArray serverParams) {
         public RoundRecord last() {
             return rounds.get(rounds.size() - 1);
         }
     }
 
-    public static Summary run(Experiment e, SparkSession spark, ResultsWriter out, Consumer<RoundRecord> onRound) {
+    /**
+     * Runs the experiment. Inputs are checked (every institute's partition and the test set are
+     * prepared) before anything is written to the output location.
+     */
+    public static Summary run(Experiment e, SparkSession spark, boolean overwrite, Consumer<RoundRecord> onRound) {
         Algorithm algorithm = Algorithms.byName(e.algorithm());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Map<String, String> hadoop = hadoopProps(spark);
@@ -57,8 +63,9 @@ public final class FederatedTraining {
             PartitionStore.requirePrepared(conf, new Path(location), institute);
             locations.add(location);
         }
-        Evaluator evaluator = new Evaluator(PartitionStore.read(conf, new Path(e.data().testLocation()), PartitionStore.TEST),
+        Evaluator evaluator = new Evaluator(PartitionStore.readTest(conf, new Path(e.data().testLocation())),
                 e.model(), e.seed(), e.train().evalBatchSize());
+        ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
         String runId = UUID.randomUUID().toString();
         SplitModel initial = ModelZoo.split(e.model(), e.seed());
         INDArray client = initial.client().params().dup();
@@ -83,8 +90,8 @@ public final class FederatedTraining {
                 Evaluator.Result eval = evaluator.evaluate(client, server);
 
                 List<TrafficRecord> traffic = trafficRecords(e, t, reports);
-                long payloadUp = sum(traffic, Direction.UP, true);
-                long payloadDown = sum(traffic, Direction.DOWN, true);
+                long payloadUp = payload(traffic, Direction.UP);
+                long payloadDown = payload(traffic, Direction.DOWN);
                 long labels = traffic.stream().filter(r -> r.kind().equals(Kind.LABELS.column()))
                         .mapToLong(TrafficRecord::payloadBytes).sum();
                 long wireUp = traffic.stream().filter(r -> r.direction().equals("up")).mapToLong(TrafficRecord::wireBytes).sum();
@@ -110,7 +117,13 @@ public final class FederatedTraining {
         }
         out.finish(spark);
         writePlots(out, e.name());
-        return new Summary(out.rounds(), stopReason, out.location());
+        try {
+            out.write("model", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
+                    Tensor.of(Kind.MODEL, client), Tensor.of(Kind.MODEL, server))));
+        } catch (IOException ex) {
+            throw new IllegalStateException("cannot write the model to " + out.location() + ": " + ex.getMessage(), ex);
+        }
+        return new Summary(out.rounds(), stopReason, out.location(), client, server);
     }
 
     private static Map<String, String> hadoopProps(SparkSession spark) {
@@ -186,9 +199,9 @@ public final class FederatedTraining {
     }
 
     /** Payload in one direction; labels are left out, as the reference counts. */
-    private static long sum(List<TrafficRecord> rows, Direction d, boolean payload) {
+    private static long payload(List<TrafficRecord> rows, Direction d) {
         return rows.stream().filter(r -> r.direction().equals(d.column()) && !r.kind().equals(Kind.LABELS.column()))
-                .mapToLong(r -> payload ? r.payloadBytes() : r.wireBytes()).sum();
+                .mapToLong(TrafficRecord::payloadBytes).sum();
     }
 
     private static void writePlots(ResultsWriter out, String name) {
