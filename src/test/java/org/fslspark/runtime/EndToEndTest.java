@@ -1,0 +1,68 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.Experiment;
+import org.fslspark.metrics.RoundRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Files;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Four institutes, a non-IID Fashion-MNIST subset of 6,000 images, the full 10,000-image test
+ * set: every algorithm trains three rounds in local[*] and reaches at least 70% test accuracy
+ * (an untrained model scores about 10%).
+ */
+@Tag("e2e")
+class EndToEndTest {
+    static final double LEVEL = 0.70;
+    static SparkSession spark;
+    @TempDir
+    static java.nio.file.Path dir;
+    static final String[] SETUP = {"data.train-subset=6000", "train.rounds=3", "data.partition.alpha=1.0"};
+
+    @BeforeAll
+    static void start() {
+        spark = Fixtures.spark();
+        Fixtures.prepare(Fixtures.experiment(dir, SETUP));
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fedavg", "sl", "splitfed-v1", "splitfed-v2"})
+    void fourInstitutesTrainAboveTheStatedLevel(String algorithm) throws Exception {
+        java.nio.file.Path out = dir.resolve("out-" + algorithm);
+        Experiment e = Fixtures.experiment(dir, concat(SETUP, "algorithm=" + algorithm, "output=\"" + out + "\""));
+        List<RoundRecord> rounds = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r)).rounds();
+        assertEquals(3, rounds.size());
+        double last = rounds.get(2).testAccuracy();
+        assertTrue(last >= LEVEL, algorithm + " reached only " + last);
+        assertTrue(last > rounds.get(0).testAccuracy() - 0.02, algorithm + " got worse: " + rounds);
+        for (String f : List.of("rounds.csv", "traffic.csv", "config", "model", "accuracy_vs_traffic.png")) {
+            assertTrue(Files.size(out.resolve(f)) > 0, f);
+        }
+        assertTrue(Files.isDirectory(out.resolve("rounds.parquet")));
+        List<org.apache.spark.sql.Row> rows = spark.read().parquet(out.resolve("rounds.parquet").toString())
+                .orderBy("round").collectAsList();
+        assertEquals(3, rows.size());
+        assertEquals(last, rows.get(2).getDouble(rows.get(2).fieldIndex("test_accuracy")));
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
