@@ -18,12 +18,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Four institutes, a non-IID Fashion-MNIST subset of 6,000 images, the full 10,000-image test
- * set: every algorithm trains three rounds in local[*] and reaches at least 70% test accuracy
+ * set: every algorithm trains three rounds in local[*] and reaches at least 65% test accuracy
  * (an untrained model scores about 10%).
  */
 @Tag("e2e")
 class EndToEndTest {
-    static final double LEVEL = 0.70;
+    static final double LEVEL = 0.65;
     static SparkSession spark;
     @TempDir
     static java.nio.file.Path dir;
