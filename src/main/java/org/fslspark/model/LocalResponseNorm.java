@@ -29,12 +29,15 @@ public final class LocalResponseNorm extends Layer {
     @Override
     public INDArray forward(INDArray x) {
         input = x;
-        return Ops.exec1("lrn", new INDArray[]{x}, new int[]{radius}, bias, alpha, beta);
+        INDArray y = buffer("out", x.dataType(), x.shape());
+        return Ops.execInto("lrn", new INDArray[]{x}, new INDArray[]{y}, new int[]{radius}, bias, alpha, beta)[0];
     }
 
     @Override
     public INDArray backward(INDArray gradOutput) {
-        return Ops.exec1("lrn_bp", new INDArray[]{input, gradOutput}, new int[]{radius}, bias, alpha, beta);
+        INDArray g = buffer("gradIn", input.dataType(), input.shape());
+        return Ops.execInto("lrn_bp", new INDArray[]{input, gradOutput}, new INDArray[]{g}, new int[]{radius},
+                bias, alpha, beta)[0];
     }
 
     @Override
