@@ -20,12 +20,12 @@ final class FiniteDifferences {
 
     /** Random double array with entries in [-1, 1), reproducible from the seed. */
     static INDArray random(long seed, long... shape) {
-        Random rng = new Random(seed);
-        INDArray a = Nd4j.create(DataType.DOUBLE, shape);
-        for (long i = 0; i < a.length(); i++) {
-            a.putScalar(i, rng.nextDouble() * 2 - 1);
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
         }
-        return a;
+        double[] values = new Random(seed).doubles(n, -1, 1).toArray();
+        return Nd4j.createFromArray(values).reshape('c', shape);
     }
 
     /**
