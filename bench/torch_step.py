@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """PyTorch side of StepBenchmark: the same models, step and timing rules as the Java side.
 
-Prints one JSON object per line: {"model", "mode", "batch", "samples_per_s": [one per repeat]}.
+Prints one line per figure, "rate <model> <mode> <samples/s of each repeat>...", then
+"peak_rss_kib <KiB>" and "torch <version>" (plain words: the Java side needs no JSON parser).
 mode is "split" (client forward, server forward, loss, backward, gradient at the cut, client
 backward, both Adam steps), "unsplit" (one network, one Adam step) or "eval" (forward only, no grad).
 Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores.
 """
 import argparse
-import json
 import resource
 import time
 
@@ -87,10 +87,9 @@ def main():
                 for i in range(a.steps):
                     fn(*batches[i % len(batches)])
                 rates.append(a.steps * a.batch / (time.perf_counter() - t0))
-            print(json.dumps({"model": name, "mode": mode, "batch": a.batch, "threads": torch.get_num_threads(),
-                              "torch": torch.__version__, "samples_per_s": rates}), flush=True)
-    print(json.dumps({"torch": torch.__version__, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
-          flush=True)
+            print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
+    print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
+    print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 package org.fslspark.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
@@ -84,6 +82,7 @@ public final class StepBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        loadBefore = loadAverage();
         Map<String, Map<String, Stats>> ours = new LinkedHashMap<>();
         Map<String, Long> macs = new LinkedHashMap<>();
         for (String name : models) {
@@ -158,22 +157,23 @@ public final class StepBenchmark implements Callable<Integer> {
                 "--repeats", "" + repeats, "--threads", "" + threads);
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         Map<String, Map<String, Stats>> result = new LinkedHashMap<>();
-        ObjectMapper json = new ObjectMapper();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
-                JsonNode n = json.readTree(line);
-                if (n.has("peak_rss_kib")) {
-                    torchPeakKiB = n.get("peak_rss_kib").asLong();
-                    torchVersion = n.get("torch").asText();
-                    continue;
+                String[] w = line.trim().split("\\s+");
+                switch (w[0]) {
+                    case "peak_rss_kib" -> torchPeakKiB = Long.parseLong(w[1]);
+                    case "torch" -> torchVersion = w[1];
+                    case "rate" -> {
+                        double[] rates = new double[w.length - 3];
+                        for (int i = 0; i < rates.length; i++) {
+                            rates[i] = Double.parseDouble(w[i + 3]);
+                        }
+                        Stats s = Stats.of(rates);
+                        result.computeIfAbsent(w[1], k -> new LinkedHashMap<>()).put(w[2], s);
+                        System.err.printf("torch %-12s %-8s %s samples/s%n", w[1], w[2], s.format());
+                    }
+                    default -> System.err.println("torch_step.py: " + line);
                 }
-                double[] rates = new double[n.get("samples_per_s").size()];
-                for (int i = 0; i < rates.length; i++) {
-                    rates[i] = n.get("samples_per_s").get(i).asDouble();
-                }
-                Stats s = Stats.of(rates);
-                result.computeIfAbsent(n.get("model").asText(), k -> new LinkedHashMap<>()).put(n.get("mode").asText(), s);
-                System.err.printf("torch %-12s %-8s %s samples/s%n", n.get("model").asText(), n.get("mode").asText(), s.format());
             }
         }
         if (p.waitFor() != 0) {
@@ -207,6 +207,8 @@ public final class StepBenchmark implements Callable<Integer> {
         System.out.printf("ND4J backend %s, javacpp platform.extension=%s; PyTorch %s, %d threads%n",
                 Nd4j.getBackend().getClass().getSimpleName(), System.getProperty("org.bytedeco.javacpp.platform.extension", ""),
                 torchVersion, threads);
+        System.out.printf("Load average (/proc/loadavg) before: %s, after: %s; other processes on the cores skew both sides%n",
+                loadBefore, loadAverage());
         System.out.println("FLOPs: forward = 2 x Network.macsPerSample() (conv and dense multiply-adds only);"
                 + " a training step (split or unsplit) = 3 x forward; eval = forward.");
         System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle"
@@ -233,6 +235,17 @@ public final class StepBenchmark implements Callable<Integer> {
                 System.getProperty("org.bytedeco.javacpp.maxbytes", "default"),
                 System.getProperty("org.bytedeco.javacpp.maxphysicalbytes", "default"),
                 torchPeakKiB > 0 ? String.format("; PyTorch process %.0f MiB", torchPeakKiB / 1024.0) : "");
+    }
+
+    private String loadBefore = "?";
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
     }
 
     static long vmHwmKiB() {
