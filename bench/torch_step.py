@@ -8,7 +8,6 @@ backward, both Adam steps), "unsplit" (one network, one Adam step) or "eval" (fo
 Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores.
 """
 import argparse
-import resource
 import time
 
 import torch
@@ -89,7 +88,16 @@ def main():
                 rates.append(a.steps * a.batch / (time.perf_counter() - t0))
             print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
-    print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    print("peak_rss_kib", peak_rss_kib(), flush=True)
+
+
+def peak_rss_kib():
+    # VmHWM, not getrusage's ru_maxrss: the latter survives exec and reports the launching JVM's peak.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
 
 
 if __name__ == "__main__":

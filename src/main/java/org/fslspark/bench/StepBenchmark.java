@@ -3,6 +3,7 @@ package org.fslspark.bench;
 import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
+import org.fslspark.model.Natives;
 import org.fslspark.model.Network;
 import org.fslspark.model.Optimizer;
 import org.fslspark.model.SplitModel;
@@ -204,9 +205,9 @@ public final class StepBenchmark implements Callable<Integer> {
         System.out.println();
         System.out.printf("StepBenchmark: batch %d, %d warm-up steps, %d repeats x %d steps; samples/s as median [min..max]%n",
                 batch, warmup, repeats, steps);
-        System.out.printf("ND4J backend %s, javacpp platform.extension=%s; PyTorch %s, %d threads%n",
-                Nd4j.getBackend().getClass().getSimpleName(), System.getProperty("org.bytedeco.javacpp.platform.extension", ""),
-                torchVersion, threads);
+        System.out.printf("ND4J backend %s, libnd4j %s (oneDNN: %s); PyTorch %s, %d threads%n",
+                Nd4j.getBackend().getClass().getSimpleName(), Natives.libnd4jPath().replaceAll(".*/bindings/", ""),
+                Natives.oneDnn(), torchVersion, threads);
         System.out.printf("Load average (/proc/loadavg) before: %s, after: %s; other processes on the cores skew both sides%n",
                 loadBefore, loadAverage());
         System.out.println("FLOPs: forward = 2 x Network.macsPerSample() (conv and dense multiply-adds only);"
