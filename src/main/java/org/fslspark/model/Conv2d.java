@@ -73,15 +73,26 @@ public final class Conv2d extends Layer {
     @Override
     public INDArray forward(INDArray x) {
         input = x;
-        return Ops.exec1("conv2d", new INDArray[]{x, weight, bias}, args());
+        long[] o = outputShape(new long[]{x.size(1), x.size(2), x.size(3)});
+        INDArray y = buffer("out", x.dataType(), x.size(0), o[0], o[1], o[2]);
+        return Ops.execInto("conv2d", new INDArray[]{x, weight, bias}, new INDArray[]{y}, args())[0];
     }
 
     @Override
     public INDArray backward(INDArray gradOutput) {
-        INDArray[] g = Ops.exec("conv2d_bp", new INDArray[]{input, weight, bias, gradOutput}, args());
-        weightGrad.addi(g[1]);
-        biasGrad.addi(g[2]);
-        return g[0];
+        return backward(gradOutput, true);
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput, boolean inputGradient) {
+        // conv2d_bp overwrites its outputs, so the parameter gradients land in scratch and are added.
+        INDArray gradIn = buffer("gradIn", input.dataType(), input.shape());
+        INDArray gw = buffer("gradW", weight.dataType(), weight.shape());
+        INDArray gb = buffer("gradB", bias.dataType(), bias.shape());
+        Ops.execInto("conv2d_bp", new INDArray[]{input, weight, bias, gradOutput}, new INDArray[]{gradIn, gw, gb}, args());
+        weightGrad.addi(gw);
+        biasGrad.addi(gb);
+        return gradIn;
     }
 
     @Override

@@ -66,7 +66,9 @@ public final class Dense extends Layer {
     public INDArray forward(INDArray x) {
         inputShape = x.shape();
         input2d = x.rank() == 2 ? x : x.reshape('c', x.length() / in, in);
-        INDArray y = input2d.mmul(weight).addiRowVector(bias);
+        INDArray y = buffer("out", x.dataType(), input2d.size(0), out);
+        Nd4j.gemm(input2d, weight, y, false, false, 1.0, 0.0);
+        y.addiRowVector(bias);
         if (x.rank() == 2) {
             return y;
         }
@@ -77,10 +79,19 @@ public final class Dense extends Layer {
 
     @Override
     public INDArray backward(INDArray gradOutput) {
+        return backward(gradOutput, true);
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput, boolean inputGradient) {
         INDArray g2d = gradOutput.rank() == 2 ? gradOutput : gradOutput.reshape('c', gradOutput.length() / out, out);
         Nd4j.gemm(input2d, g2d, weightGrad, true, false, 1.0, 1.0);
         biasGrad.addi(g2d.sum(true, 0));
-        INDArray gradInput = Nd4j.gemm(g2d, weight, false, true);
+        if (!inputGradient) {
+            return null;
+        }
+        INDArray gradInput = buffer("gradIn", g2d.dataType(), g2d.size(0), in);
+        Nd4j.gemm(g2d, weight, gradInput, false, true, 1.0, 0.0);
         return inputShape.length == 2 ? gradInput : gradInput.reshape('c', inputShape);
     }
 

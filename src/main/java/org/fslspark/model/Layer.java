@@ -1,7 +1,12 @@
 package org.fslspark.model;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -10,10 +15,19 @@ import java.util.Random;
  * that is what optimizers step, what FedAvg averages and what the transport sends.
  *
  * <p>A layer caches what its backward pass needs during {@link #forward}; it is not thread-safe.
+ *
+ * <p>Layers write their outputs and input gradients into buffers they own and reuse from call to
+ * call (see {@link #buffer}): an array returned by {@link #forward} or {@link #backward} is valid
+ * until the next call of the same method on the same layer. {@link Network} copies what it hands
+ * out, so this holds only inside a network.
  */
 public abstract class Layer {
+    /** Distinct shapes kept per layer before the buffers are dropped (train, eval, last partial batch...). */
+    private static final int MAX_BUFFERS = 16;
+
     protected INDArray params;
     protected INDArray grads;
+    private final Map<String, INDArray> buffers = new HashMap<>();
 
     /** Number of trainable scalars. */
     public long numParams() {
@@ -43,8 +57,39 @@ public abstract class Layer {
     /** Accumulates parameter gradients (adds to the gradient view) and returns dLoss/dInput. */
     public abstract INDArray backward(INDArray gradOutput);
 
+    /**
+     * As {@link #backward(INDArray)}; with {@code inputGradient == false} the layer may skip
+     * dLoss/dInput and return null (a network's first layer: nobody needs the gradient of the data).
+     */
+    public INDArray backward(INDArray gradOutput, boolean inputGradient) {
+        return backward(gradOutput);
+    }
+
     /** Drops cached activations so their off-heap memory can be reused. */
     public void clearCache() {
+    }
+
+    /**
+     * A reusable array of the given shape for the named role, allocated on first use. Fresh large
+     * off-heap arrays are expensive here (page faults dominate the elementwise ops), so each layer
+     * keeps one per role and shape. The contents are garbage until written.
+     */
+    protected final INDArray buffer(String role, DataType type, long... shape) {
+        String key = role + type + Arrays.toString(shape);
+        INDArray b = buffers.get(key);
+        if (b == null) {
+            if (buffers.size() >= MAX_BUFFERS) {
+                buffers.clear(); // shapes keep changing: let the GC take the old ones rather than grow
+            }
+            b = Nd4j.createUninitialized(type, shape, 'c');
+            buffers.put(key, b);
+        }
+        return b;
+    }
+
+    /** Drops all reusable buffers (e.g. after a one-off large batch). */
+    public void releaseBuffers() {
+        buffers.clear();
     }
 
     /** A short description such as {@code conv5x5x64}. */

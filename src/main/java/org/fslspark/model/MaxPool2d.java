@@ -28,12 +28,15 @@ public final class MaxPool2d extends Layer {
     @Override
     public INDArray forward(INDArray x) {
         input = x;
-        return Ops.exec1("maxpool2d", new INDArray[]{x}, args());
+        long[] o = outputShape(new long[]{x.size(1), x.size(2), x.size(3)});
+        INDArray y = buffer("out", x.dataType(), x.size(0), o[0], o[1], o[2]);
+        return Ops.execInto("maxpool2d", new INDArray[]{x}, new INDArray[]{y}, args())[0];
     }
 
     @Override
     public INDArray backward(INDArray gradOutput) {
-        return Ops.exec1("maxpool2d_bp", new INDArray[]{input, gradOutput}, args());
+        INDArray g = buffer("gradIn", input.dataType(), input.shape());
+        return Ops.execInto("maxpool2d_bp", new INDArray[]{input, gradOutput}, new INDArray[]{g}, args())[0];
     }
 
     @Override

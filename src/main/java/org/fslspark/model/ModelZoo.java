@@ -1,5 +1,7 @@
 package org.fslspark.model;
 
+import org.nd4j.linalg.api.buffer.DataType;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -90,17 +92,27 @@ public final class ModelZoo {
 
     /** The unsplit network with seeded initial parameters. */
     public static Network full(ModelSpec spec, long seed) {
-        return new Network(layers(spec), spec.inputShape()).initialize(new Random(seed));
+        return full(spec, seed, DataType.FLOAT);
+    }
+
+    /** As {@link #full(ModelSpec, long)} in another precision (gradient checks run in DOUBLE). */
+    public static Network full(ModelSpec spec, long seed, DataType dataType) {
+        return new Network(layers(spec), spec.inputShape(), dataType).initialize(new Random(seed));
     }
 
     /** The same network cut in two; the parameters equal those of {@link #full} for the same seed. */
     public static SplitModel split(ModelSpec spec, long seed) {
+        return split(spec, seed, DataType.FLOAT);
+    }
+
+    /** As {@link #split(ModelSpec, long)} in another precision. */
+    public static SplitModel split(ModelSpec spec, long seed, DataType dataType) {
         List<Layer> layers = layers(spec);
         int cut = cut(spec);
-        Network client = new Network(layers.subList(0, cut), spec.inputShape());
-        Network server = new Network(layers.subList(cut, layers.size()), client.outputShape());
+        Network client = new Network(layers.subList(0, cut), spec.inputShape(), dataType);
+        Network server = new Network(layers.subList(cut, layers.size()), client.outputShape(), dataType);
         SplitModel model = new SplitModel(client, server);
-        model.setFullParams(full(spec, seed).params());
+        model.setFullParams(full(spec, seed, dataType).params());
         return model;
     }
 }

@@ -54,22 +54,31 @@ public final class Network {
         return this;
     }
 
+    /** The output for input [b, ...]; a fresh array the caller may keep (layers reuse their own buffers). */
     public INDArray forward(INDArray x) {
         INDArray a = x;
         for (Layer layer : layers) {
             a = layer.forward(a);
         }
-        return a;
+        return a.dup();
     }
 
-    /** Backpropagates dLoss/dOutput, adding to the parameter gradients; returns dLoss/dInput. */
+    /** Backpropagates dLoss/dOutput, adding to the parameter gradients; returns dLoss/dInput (a fresh array). */
     public INDArray backward(INDArray gradOutput) {
+        return backward(gradOutput, true);
+    }
+
+    /**
+     * As {@link #backward(INDArray)}; with {@code inputGradient == false} the first layer may skip
+     * dLoss/dInput (a client's input is data, its gradient is never used) and null is returned.
+     */
+    public INDArray backward(INDArray gradOutput, boolean inputGradient) {
         INDArray g = gradOutput;
         for (int i = layers.size() - 1; i >= 0; i--) {
-            g = layers.get(i).backward(g);
+            g = layers.get(i).backward(g, inputGradient || i > 0);
             layers.get(i).clearCache();
         }
-        return g;
+        return inputGradient && g != null ? g.dup() : null;
     }
 
     public void zeroGrads() {

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""PyTorch side of StepBenchmark: the same models, step and timing rules as the Java side.
+
+Prints one line per figure, "rate <model> <mode> <samples/s of each repeat>...", then
+"peak_rss_kib <KiB>" and "torch <version>" (plain words: the Java side needs no JSON parser).
+mode is "split" (client forward, server forward, loss, backward, gradient at the cut, client
+backward, both Adam steps), "unsplit" (one network, one Adam step) or "eval" (forward only, no grad).
+Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores.
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def simple_conv(classes):
+    # libnd4j lrn(radius 4, alpha 0.001/9) == torch LocalResponseNorm(size 9, alpha 0.001): torch divides alpha by size.
+    client = nn.Sequential(
+        nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1),
+        nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0),
+        nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(),
+        nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0), nn.MaxPool2d(3, 2, padding=1))
+    server = nn.Sequential(nn.Flatten(), nn.Linear(3136, 384), nn.ReLU(), nn.Linear(384, 192), nn.ReLU(),
+                           nn.Linear(192, classes))
+    return client, server
+
+
+def fmnist_cnn(classes):
+    client = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2))
+    server = nn.Sequential(nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, classes))
+    return client, server
+
+
+MODELS = {"simple_conv": simple_conv, "fmnist_cnn": fmnist_cnn}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", default="simple_conv,fmnist_cnn")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    for name in a.models.split(","):
+        client, server = MODELS[name](10)
+        full = nn.Sequential(*client, *server)
+        batches = [(torch.rand(a.batch, 1, 28, 28), torch.randint(0, 10, (a.batch,))) for _ in range(4)]
+        opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
+        opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
+        opt_f = torch.optim.Adam(full.parameters(), lr=1e-3)
+
+        def split_step(x, y):
+            opt_c.zero_grad(set_to_none=False)
+            opt_s.zero_grad(set_to_none=False)
+            cut = client(x)
+            smashed = cut.detach().requires_grad_()  # what crosses the wire
+            loss = F.cross_entropy(server(smashed), y)
+            loss.backward()
+            opt_s.step()
+            cut.backward(smashed.grad)  # the gradient sent back to the client
+            opt_c.step()
+
+        def unsplit_step(x, y):
+            opt_f.zero_grad(set_to_none=False)
+            F.cross_entropy(full(x), y).backward()
+            opt_f.step()
+
+        def eval_step(x, y):
+            with torch.no_grad():
+                full(x).argmax(1)
+
+        for mode, fn in (("split", split_step), ("unsplit", unsplit_step), ("eval", eval_step)):
+            for i in range(a.warmup):
+                fn(*batches[i % len(batches)])
+            rates = []
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                for i in range(a.steps):
+                    fn(*batches[i % len(batches)])
+                rates.append(a.steps * a.batch / (time.perf_counter() - t0))
+            print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
+    print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
+    print("peak_rss_kib", peak_rss_kib(), flush=True)
+
+
+def peak_rss_kib():
+    # VmHWM, not getrusage's ru_maxrss: the latter survives exec and reports the launching JVM's peak.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+package org.fslspark.model;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/**
+ * Each layer's analytic gradients (parameters and input) match central finite differences in
+ * DOUBLE precision for the loss sum(output * R) with a fixed random R, i.e. dLoss/dOutput = R.
+ */
+class LayerGradientTest {
+
+    private static void checkLayer(Layer layer, long... inputShape) {
+        long[] sample = java.util.Arrays.copyOfRange(inputShape, 1, inputShape.length);
+        Network net = new Network(List.of(layer), sample, DataType.DOUBLE).initialize(new Random(3));
+        INDArray x = FiniteDifferences.random(5, inputShape);
+        long[] outShape = net.forward(x).shape();
+        INDArray r = FiniteDifferences.random(7, outShape);
+
+        net.zeroGrads();
+        net.forward(x);
+        INDArray gradInput = net.backward(r);
+        INDArray paramGrads = net.grads().dup();
+        java.util.function.DoubleSupplier loss = () -> net.forward(x).mul(r).sumNumber().doubleValue();
+
+        if (net.numParams() > 0) {
+            FiniteDifferences.check(layer.describe() + " params", net.params(), paramGrads,
+                    FiniteDifferences.parameterProbes(net, 12, 11), loss);
+        }
+        FiniteDifferences.check(layer.describe() + " input", x, gradInput,
+                FiniteDifferences.randomProbes(x.length(), 16, 13), loss);
+    }
+
+    @Test
+    void conv2dGradientsMatchFiniteDifferences() {
+        checkLayer(new Conv2d(3, 4, 3, 1, 1), 2, 3, 6, 6);
+    }
+
+    @Test
+    void stridedUnpaddedConv2dGradientsMatchFiniteDifferences() {
+        checkLayer(new Conv2d(2, 3, 3, 2, 0), 2, 2, 7, 7);
+    }
+
+    @Test
+    void conv5x5Pad2GradientsMatchFiniteDifferences() {
+        checkLayer(new Conv2d(1, 4, 5, 1, 2), 2, 1, 8, 8);
+    }
+
+    @Test
+    void denseGradientsMatchFiniteDifferences() {
+        checkLayer(new Dense(5, 4), 3, 5);
+    }
+
+    @Test
+    void denseOnSequencesGradientsMatchFiniteDifferences() {
+        checkLayer(new Dense(5, 4), 2, 3, 5);
+    }
+
+    @Test
+    void reluGradientsMatchFiniteDifferences() {
+        checkLayer(new Relu(), 2, 3, 4, 4);
+    }
+
+    @Test
+    void overlappingPaddedMaxPoolGradientsMatchFiniteDifferences() {
+        checkLayer(new MaxPool2d(3, 2, 1), 2, 3, 7, 7);
+    }
+
+    @Test
+    void maxPool2x2GradientsMatchFiniteDifferences() {
+        checkLayer(new MaxPool2d(2, 2, 0), 2, 3, 6, 6);
+    }
+
+    @Test
+    void localResponseNormGradientsMatchFiniteDifferences() {
+        // Strong normalisation so that the x^2 term matters (the zoo's alpha is nearly the identity).
+        checkLayer(new LocalResponseNorm(2, 2.0, 0.5, 0.75), 2, 7, 3, 3);
+    }
+
+    @Test
+    void zooLocalResponseNormGradientsMatchFiniteDifferences() {
+        checkLayer(new LocalResponseNorm(4, 1.0, 0.001 / 9.0, 0.75), 2, 12, 3, 3);
+    }
+
+    @Test
+    void flattenGradientsMatchFiniteDifferences() {
+        checkLayer(new Flatten(), 2, 3, 2, 2);
+    }
+
+    @Test
+    void skippingTheInputGradientLeavesParameterGradientsUnchanged() {
+        Network net = new Network(List.of(new Conv2d(1, 4, 5, 1, 2), new Relu()), new long[]{1, 8, 8}).initialize(new Random(1));
+        INDArray x = FiniteDifferences.random(2, 3, 1, 8, 8).castTo(DataType.FLOAT);
+        INDArray r = FiniteDifferences.random(4, 3, 4, 8, 8).castTo(DataType.FLOAT);
+        net.zeroGrads();
+        net.forward(x);
+        net.backward(r, true);
+        INDArray withInput = net.grads().dup();
+        net.zeroGrads();
+        net.forward(x);
+        assertNull(net.backward(r, false));
+        assertEquals(withInput, net.grads());
+    }
+}
