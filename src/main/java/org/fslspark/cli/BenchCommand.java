@@ -1,0 +1,10 @@
+package org.fslspark.cli;
+
+import org.fslspark.bench.StepBenchmark;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+@Command(name = "bench", description = "Benchmarks that print figures (see docs/PERFORMANCE.md).",
+        subcommands = {StepBenchmark.class, CommandLine.HelpCommand.class})
+final class BenchCommand {
+}
