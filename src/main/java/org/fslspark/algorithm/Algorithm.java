@@ -41,6 +41,21 @@ public interface Algorithm {
         return false;
     }
 
+    /** Whether clients hold an auxiliary model a_i (CSE-FSL, FSL-SAGE). */
+    default boolean usesAuxiliary() {
+        return false;
+    }
+
+    /** Whether the server aligns the auxiliary models at the start of {@code round}. */
+    default boolean alignsAt(int round, boolean alignedBefore) {
+        return false;
+    }
+
+    /** Aligns client {@code client}'s auxiliary model at the server; null when there is nothing to align on. */
+    default AlignmentReport align(Server server, int client) {
+        throw new UnsupportedOperationException(name() + " does not align auxiliary models");
+    }
+
     /** Parts averaged (weighted FedAvg) at the end of each round. */
     Set<Part> averaged();
 

@@ -13,7 +13,7 @@ public final class Learner {
 
     public Learner(Network network, IUpdater updater) {
         this.network = network;
-        this.optimizer = new Optimizer(updater, network.numParams());
+        this.optimizer = new Optimizer(updater, network);
     }
 
     public Network network() {
@@ -29,6 +29,11 @@ public final class Learner {
         INDArray inputGradient = network.backward(outputGradient);
         optimizer.step(network);
         return inputGradient;
+    }
+
+    /** Steps on the gradients already in the network (and clears them). */
+    public void step() {
+        optimizer.step(network);
     }
 
     /** Forward, batch-mean cross-entropy, backward and a step; returns the loss and dLoss/dInput. */

@@ -6,16 +6,35 @@ import java.util.function.IntFunction;
 
 /**
  * The server part as the server site holds it: one shared model, or one copy per client
- * (SplitFed-V1), each with its own optimizer.
+ * (SplitFed-V1), each with its own optimizer; and, for FSL-SAGE, each client's alignment buffer and
+ * auxiliary model.
  */
 public final class Server {
     private final Learner shared;
     private final IntFunction<Learner> copyFactory;
+    private final IntFunction<AlignmentBuffer> buffers;
+    private final IntFunction<Learner> auxiliaries;
     private final Map<Integer, Learner> copies = new TreeMap<>();
 
-    public Server(Learner shared, IntFunction<Learner> copyFactory) {
+    /**
+     * @param copyFactory  makes client i's copy of the server part (SplitFed-V1)
+     * @param buffers      client i's alignment buffer, kept across rounds (FSL-SAGE)
+     * @param auxiliaries  the server's copy of client i's auxiliary model, kept across rounds (FSL-SAGE)
+     */
+    public Server(Learner shared, IntFunction<Learner> copyFactory, IntFunction<AlignmentBuffer> buffers,
+                  IntFunction<Learner> auxiliaries) {
         this.shared = shared;
         this.copyFactory = copyFactory;
+        this.buffers = buffers;
+        this.auxiliaries = auxiliaries;
+    }
+
+    public AlignmentBuffer buffer(int client) {
+        return buffers.apply(client);
+    }
+
+    public Learner auxiliary(int client) {
+        return auxiliaries.apply(client);
     }
 
     /** The one server model x_s. */

@@ -1,5 +1,6 @@
 package org.fslspark.config;
 
+import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelSpec;
 
@@ -15,6 +16,7 @@ public record Experiment(
         String name,
         long seed,
         String algorithm,
+        AlgorithmSettings settings,
         ModelSpec model,
         List<String> institutes,
         String serverSite,

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
+import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelSpec;
@@ -163,7 +164,16 @@ public final class ExperimentLoader {
         Map<String, String> sparkConf = new LinkedHashMap<>();
         r.c.getConfig("spark.conf").entrySet().forEach(e -> sparkConf.put(
                 e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped())));
-        return new Experiment(name, r.c.getLong("seed"), algorithm, model, institutes, r.string("server-site"), data, train,
+        double epsilon = r.c.getDouble("alignment.epsilon");
+        if (!(epsilon > 0)) {
+            throw new ConfigException("alignment.epsilon must be > 0, got " + epsilon);
+        }
+        AlgorithmSettings settings = new AlgorithmSettings(r.intAtLeast("server-interval", 1),
+                r.intAtLeast("alignment.interval", 1), r.intAtLeast("alignment.buffer-capacity", 1),
+                r.intAtLeast("alignment.epochs", 1), r.intAtLeast("alignment.batch-size", 0),
+                r.optimizer("alignment.optimizer"), r.oneOf("auxiliary.model", ModelZoo.AUXILIARY),
+                r.intAtLeast("auxiliary.hidden", 1), r.c.getBoolean("warm-start"), epsilon);
+        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, institutes, r.string("server-site"), data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(r.string("spark.master"), sparkConf),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));

@@ -26,7 +26,8 @@ import java.util.function.Function;
 /**
  * Writes a run's results under its output location (any Hadoop file system): the resolved config,
  * rounds and traffic as CSV after every round (so a notebook can follow a run) and as Parquet at
- * the end, plus plots. The schemas are {@link #ROUNDS} and {@link #TRAFFIC}, documented in data-schemas/.
+ * the end, plus plots. The schemas are {@link #ROUNDS}, {@link #TRAFFIC} and {@link #ALIGNMENT},
+ * documented in data-schemas/.
  */
 public final class ResultsWriter {
     public static final StructType ROUNDS = schema(RoundRecord.COLUMNS, new DataType[]{DataTypes.StringType,
@@ -37,10 +38,16 @@ public final class ResultsWriter {
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.StringType,
             DataTypes.StringType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType});
 
+    public static final StructType ALIGNMENT = schema(AlignmentRecord.COLUMNS, new DataType[]{DataTypes.StringType,
+            DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.IntegerType,
+            DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType,
+            DataTypes.DoubleType, DataTypes.DoubleType});
+
     private final Path out;
     private final FileSystem fs;
     private final List<RoundRecord> rounds = new ArrayList<>();
     private final List<TrafficRecord> traffic = new ArrayList<>();
+    private final List<AlignmentRecord> alignment = new ArrayList<>();
 
     private static StructType schema(String[] names, DataType[] types) {
         StructField[] fields = new StructField[names.length];
@@ -87,6 +94,12 @@ public final class ResultsWriter {
         writeCsv("traffic.csv", TrafficRecord.COLUMNS, traffic, TrafficRecord::values);
     }
 
+    /** Alignment rows (FSL-SAGE) of the current round; written with the round's other rows. */
+    public void appendAlignment(List<AlignmentRecord> rows) {
+        alignment.addAll(rows);
+        writeCsv("alignment.csv", AlignmentRecord.COLUMNS, alignment, AlignmentRecord::values);
+    }
+
     public List<RoundRecord> rounds() {
         return rounds;
     }
@@ -95,6 +108,9 @@ public final class ResultsWriter {
     public void finish(SparkSession spark) {
         parquet(spark, "rounds.parquet", ROUNDS, rounds, RoundRecord::values);
         parquet(spark, "traffic.parquet", TRAFFIC, traffic, TrafficRecord::values);
+        if (!alignment.isEmpty()) {
+            parquet(spark, "alignment.parquet", ALIGNMENT, alignment, AlignmentRecord::values);
+        }
     }
 
     private <T> void parquet(SparkSession spark, String name, StructType schema, List<T> rows, Function<T, Object[]> values) {

@@ -115,4 +115,25 @@ public final class ModelZoo {
         model.setFullParams(full(spec, seed, dataType).params());
         return model;
     }
+
+    /** Auxiliary model kinds: {@code linear} (one dense layer) or {@code mlp} (dense, ReLU, dense). */
+    public static final List<String> AUXILIARY = List.of("linear", "mlp");
+
+    /**
+     * An auxiliary model a_i from the cut activations of {@code spec} to its classes, seeded
+     * independently of the main model.
+     */
+    public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed) {
+        long[] cut = split(spec, seed).cutShape();
+        long in = 1;
+        for (long d : cut) {
+            in *= d;
+        }
+        List<Layer> layers = switch (kind) {
+            case "linear" -> List.of(new Flatten(), new Dense((int) in, spec.classes()));
+            case "mlp" -> List.of(new Flatten(), new Dense((int) in, hidden), new Relu(), new Dense(hidden, spec.classes()));
+            default -> throw new IllegalArgumentException("unknown auxiliary model '" + kind + "'; known: " + AUXILIARY);
+        };
+        return new Network(layers, cut).initialize(new Random(seed ^ 0x5A6EL));
+    }
 }

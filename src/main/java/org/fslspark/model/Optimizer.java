@@ -15,8 +15,17 @@ public final class Optimizer {
     private int iteration;
 
     public Optimizer(IUpdater config, long numParams) {
+        this(config, numParams, DataType.FLOAT);
+    }
+
+    /** An optimizer whose state has the precision of the network it steps. */
+    public Optimizer(IUpdater config, Network network) {
+        this(config, network.numParams(), network.params().dataType());
+    }
+
+    private Optimizer(IUpdater config, long numParams, DataType dataType) {
         long stateSize = config.stateSize(numParams);
-        INDArray state = stateSize > 0 ? Nd4j.zeros(DataType.FLOAT, 1, stateSize) : null;
+        INDArray state = stateSize > 0 ? Nd4j.zeros(dataType, 1, stateSize) : null;
         this.updater = config.instantiate(state, true);
     }
 

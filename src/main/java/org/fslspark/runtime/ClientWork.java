@@ -6,6 +6,10 @@ import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.Direction;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.TrafficMeter;
 
 import java.util.Random;
 
@@ -20,8 +24,20 @@ final class ClientWork {
             SplitModel m = ModelZoo.split(plan.model(), plan.seed());
             Learner top = algorithm.flow() == Algorithm.Flow.LOCAL
                     ? new Learner(m.server(), plan.clientOptimizer().toUpdater()) : null;
-            return new Client(id, new Learner(m.client(), plan.clientOptimizer().toUpdater()), top, null);
+            Learner auxiliary = algorithm.usesAuxiliary()
+                    ? new Learner(ServerState.auxiliaryNetwork(plan), plan.clientOptimizer().toUpdater()) : null;
+            return new Client(id, new Learner(m.client(), plan.clientOptimizer().toUpdater()), top, auxiliary);
         });
+    }
+
+    /** Installs the auxiliary model sent to this client for the round, if any, metering its download. */
+    static void receiveAuxiliary(RoundPlan plan, Client client, TrafficMeter meter) {
+        byte[] frame = plan.auxiliaryDownloads().get(client.id());
+        if (frame != null) {
+            Message m = FrameCodec.decode(frame);
+            meter.record(Direction.DOWN, m);
+            client.auxiliary().network().setParams(m.tensor(0).toArray());
+        }
     }
 
     /** The client's partition, read once by its own task and kept in its executor. */

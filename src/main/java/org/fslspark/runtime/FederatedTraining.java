@@ -5,10 +5,12 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.AlignmentReport;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Averaging;
 import org.fslspark.config.Experiment;
 import org.fslspark.data.PartitionStore;
+import org.fslspark.metrics.AlignmentRecord;
 import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
@@ -53,7 +55,6 @@ public final class FederatedTraining {
      * prepared) before anything is written to the output location.
      */
     public static Summary run(Experiment e, SparkSession spark, boolean overwrite, Consumer<RoundRecord> onRound) {
-        Algorithm algorithm = Algorithms.byName(e.algorithm());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Map<String, String> hadoop = hadoopProps(spark);
         Configuration conf = SiteData.hadoopConf(hadoop);
@@ -70,23 +71,47 @@ public final class FederatedTraining {
         SplitModel initial = ModelZoo.split(e.model(), e.seed());
         INDArray client = initial.client().params().dup();
         INDArray server = initial.server().params().dup();
+        INDArray auxiliary = null; // a head every client receives at the next round's start (CSE-FSL's average)
+        boolean alignedBefore = false;
         long cumulativePayload = 0;
         long cumulativeWire = 0;
         double cumulativeSeconds = 0;
         String stopReason = "completed " + e.train().rounds() + " rounds";
         try {
             for (int t = 0; t < e.train().rounds(); t++) {
-                RoundPlan plan = new RoundPlan(runId, t, e.algorithm(), e.model(), e.train().optimizer(),
-                        e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(),
-                        e.institutes(), locations, e.serverSite(), e.train().serverOrder(), hadoop,
-                        client.data().asFloat(), server.data().asFloat());
+                // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
+                String rules = t == 0 && e.settings().warmStart() && e.algorithm().equals("fsl-sage") ? "cse-fsl" : e.algorithm();
+                Algorithm algorithm = Algorithms.byName(rules, e.settings());
+                Map<Integer, byte[]> downloads = new HashMap<>();
+                if (auxiliary != null) {
+                    byte[] frame = FrameCodec.encode(Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, auxiliary)));
+                    for (int i = 0; i < e.institutes().size(); i++) {
+                        downloads.put(i, frame);
+                    }
+                }
+                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
                 long start = System.nanoTime();
-                List<TaskReport> reports = algorithm.flow() == Algorithm.Flow.LOCAL
-                        ? LocalRound.run(sc, plan) : SyncRound.run(sc, plan);
+                List<AlignmentRecord> alignments = new ArrayList<>();
+                if (algorithm.alignsAt(t, alignedBefore)) {
+                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan)) {
+                        if (r.report() != null) {
+                            downloads.put(r.client(), r.auxiliaryFrame());
+                            alignments.add(alignmentRecord(e, t, r));
+                            alignedBefore = true;
+                        }
+                    }
+                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
+                }
+                List<TaskReport> reports = switch (algorithm.flow()) {
+                    case LOCAL -> LocalRound.run(sc, plan);
+                    case PER_BATCH -> SyncRound.run(sc, plan);
+                    case ONE_WAY -> OneWayRound.run(sc, plan);
+                };
                 double seconds = (System.nanoTime() - start) / 1e9;
                 INDArray[] next = aggregate(algorithm, e, reports, client, server);
                 client = next[0];
                 server = next[1];
+                auxiliary = next[2];
                 Evaluator.Result eval = evaluator.evaluate(client, server);
 
                 List<TrafficRecord> traffic = trafficRecords(e, t, reports);
@@ -101,6 +126,9 @@ public final class FederatedTraining {
                 cumulativeSeconds += seconds;
                 RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                         payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds);
+                if (!alignments.isEmpty()) {
+                    out.appendAlignment(alignments);
+                }
                 out.append(row, traffic);
                 onRound.accept(row);
                 if (e.stop().targetAccuracy() > 0 && eval.accuracy() >= e.stop().targetAccuracy()) {
@@ -126,6 +154,19 @@ public final class FederatedTraining {
         return new Summary(out.rounds(), stopReason, out.location(), client, server);
     }
 
+    private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
+                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads) {
+        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
+                e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
+                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads));
+    }
+
+    private static AlignmentRecord alignmentRecord(Experiment e, int t, AlignmentRound.Result r) {
+        AlignmentReport a = r.report();
+        return new AlignmentRecord(e.name(), e.algorithm(), t, e.institutes().get(r.client()), a.samples(),
+                a.before().nmse(), a.before().cosine(), a.after().nmse(), a.after().cosine(), a.finalLoss(), r.seconds());
+    }
+
     private static Map<String, String> hadoopProps(SparkSession spark) {
         Map<String, String> props = new HashMap<>();
         for (scala.Tuple2<String, String> kv : spark.sparkContext().getConf().getAll()) {
@@ -136,7 +177,10 @@ public final class FederatedTraining {
         return props;
     }
 
-    /** The new global (x_c, x_s) from what the round's tasks returned, as the algorithm says. */
+    /**
+     * The new global (x_c, x_s, head for every client or null) from what the round's tasks
+     * returned, as the algorithm says.
+     */
     static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<TaskReport> reports, INDArray client, INDArray server) {
         int m = e.institutes().size();
         long[] samples = new long[m];
@@ -156,7 +200,7 @@ public final class FederatedTraining {
                 clients.add(upload.tensor(0).toArray());
                 servers.add(upload.tensor(1).toArray());
             }
-            return new INDArray[]{Averaging.average(clients, weights), Averaging.average(servers, weights)};
+            return new INDArray[]{Averaging.average(clients, weights), Averaging.average(servers, weights), null};
         }
         INDArray nextClient;
         if (algorithm.sequentialClients()) {
@@ -168,7 +212,9 @@ public final class FederatedTraining {
         }
         INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
                 ? Averaging.average(collect(models, "server/", m), weights) : model(models, "server");
-        return new INDArray[]{nextClient, nextServer};
+        INDArray nextAuxiliary = algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
+                ? Averaging.average(collect(models, "auxiliary/", m), weights) : null;
+        return new INDArray[]{nextClient, nextServer, nextAuxiliary};
     }
 
     private static List<INDArray> collect(Map<String, byte[]> models, String prefix, int m) {

@@ -4,7 +4,6 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.fslspark.algorithm.Algorithm;
-import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
@@ -52,7 +51,7 @@ final class LocalRound {
     }
 
     private static TaskReport clientTask(RoundPlan p, int id, byte[] download) {
-        Algorithm algorithm = Algorithms.byName(p.algorithm());
+        Algorithm algorithm = p.rules();
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
         TrafficMeter meter = new TrafficMeter();

@@ -1,5 +1,8 @@
 package org.fslspark.runtime;
 
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.AlgorithmSettings;
+import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.config.OptimizerSpec;
 import org.fslspark.model.ModelSpec;
@@ -14,12 +17,21 @@ import java.util.Map;
  *
  * @param globalClient client part x_c (flat)
  * @param globalServer server part x_s (flat)
+ * @param auxiliaryDownloads encoded auxiliary models each client receives at the start of the round
+ *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
  */
-public record RoundPlan(String runId, int round, String algorithm, ModelSpec model, OptimizerSpec clientOptimizer,
+public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
+                        OptimizerSpec clientOptimizer,
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
-                        Map<String, String> hadoopConf, float[] globalClient, float[] globalServer)
+                        Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
+                        Map<Integer, byte[]> auxiliaryDownloads)
         implements Serializable {
+
+    /** The rules this round follows. */
+    public Algorithm rules() {
+        return Algorithms.byName(algorithm, settings);
+    }
 
     public int clients() {
         return institutes.size();

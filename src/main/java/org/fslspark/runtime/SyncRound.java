@@ -5,7 +5,6 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.fslspark.algorithm.Algorithm;
-import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
@@ -80,7 +79,7 @@ final class SyncRound {
     }
 
     private static TaskReport client(BarrierTaskContext ctx, RoundPlan p, int id) throws IOException {
-        Algorithm algorithm = Algorithms.byName(p.algorithm());
+        Algorithm algorithm = p.rules();
         String institute = p.institutes().get(id);
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
@@ -106,7 +105,7 @@ final class SyncRound {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
             ctx.allGather(host() + ":" + listener.getLocalPort());
             long start = System.nanoTime();
-            SyncServer server = new SyncServer(p, Algorithms.byName(p.algorithm()));
+            SyncServer server = new SyncServer(p, p.rules());
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(), host(), 0, List.of(),
                     (System.nanoTime() - start) / 1e9, server.models());

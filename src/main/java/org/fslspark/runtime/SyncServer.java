@@ -1,12 +1,9 @@
 package org.fslspark.runtime;
 
 import org.fslspark.algorithm.Algorithm;
-import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.Server;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.algorithm.SmashedBatch;
-import org.fslspark.model.ModelZoo;
-import org.fslspark.model.Network;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
@@ -14,7 +11,6 @@ import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -40,25 +36,7 @@ final class SyncServer {
         this.plan = plan;
         this.algorithm = algorithm;
         this.channels = new FrameChannel[plan.clients()];
-        this.server = serverState(plan);
-    }
-
-    /** The server's learners live in its executor across rounds; each round starts from the global x_s. */
-    private static Server serverState(RoundPlan plan) {
-        String key = plan.runId() + "/server/";
-        INDArray global = Nd4j.create(plan.globalServer(), new long[]{1, plan.globalServer().length}, 'c');
-        Learner shared = TaskState.get(key + "shared", () -> learner(plan));
-        shared.network().setParams(global);
-        return new Server(shared, client -> {
-            Learner copy = TaskState.get(key + "copy/" + client, () -> learner(plan));
-            copy.network().setParams(global);
-            return copy;
-        });
-    }
-
-    private static Learner learner(RoundPlan plan) {
-        Network top = ModelZoo.split(plan.model(), plan.seed()).server();
-        return new Learner(top, plan.serverOptimizer().toUpdater());
+        this.server = ServerState.forRound(plan);
     }
 
     void run(ServerSocket listener) throws IOException {
@@ -69,7 +47,7 @@ final class SyncServer {
                 Message hello = ch.expect(Message.Type.HELLO);
                 channels[hello.client()] = ch;
             }
-            Tensor clientModel = Tensor.of(Kind.MODEL, Nd4j.create(plan.globalClient(), new long[]{1, plan.globalClient().length}, 'c'));
+            Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
                 for (int i = 0; i < channels.length; i++) {

@@ -43,9 +43,9 @@ class PlacementTest {
     void aClientTaskRefusesAnotherInstitutesPartition() {
         List<String> swapped = List.of(experiment.data().locationOf("iitb"), experiment.data().locationOf("umich"),
                 experiment.data().locationOf("osu"));
-        RoundPlan plan = new RoundPlan("swap", 0, "splitfed-v2", experiment.model(), experiment.train().optimizer(),
-                experiment.train().serverOptimizer(), 50, 1, 1, experiment.institutes(), swapped, "osu",
-                experiment.train().serverOrder(), Map.of(), new float[1], new float[1]);
+        RoundPlan plan = new RoundPlan("swap", 0, "splitfed-v2", experiment.settings(), experiment.model(),
+                experiment.train().optimizer(), experiment.train().serverOptimizer(), 50, 1, 1, experiment.institutes(),
+                swapped, "osu", experiment.train().serverOrder(), Map.of(), new float[1], new float[1], Map.of());
         SparkException e = assertThrows(SparkException.class,
                 () -> SyncRound.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), plan));
         assertTrue(e.getMessage().contains("placement violation: a task serving 'osu' was given the partition of 'iitb'")

@@ -1,0 +1,108 @@
+package org.fslspark.algorithm;
+
+import org.fslspark.model.CrossEntropy;
+import org.fslspark.model.Network;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.util.Set;
+
+/**
+ * FSL-SAGE (Nair et al. 2025): the client backpropagates the gradient its auxiliary model
+ * estimates instead of waiting for the server's; every q-th smashed batch goes up, steps the
+ * server and joins the client's alignment buffer; every l rounds the server fits each auxiliary
+ * model so that its input-gradient imitates the server's, and sends it down. Only client models
+ * are averaged.
+ */
+public final class FslSage implements Algorithm {
+    private final AlgorithmSettings settings;
+
+    public FslSage(AlgorithmSettings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public String name() {
+        return "fsl-sage";
+    }
+
+    @Override
+    public Flow flow() {
+        return Flow.ONE_WAY;
+    }
+
+    @Override
+    public boolean usesAuxiliary() {
+        return true;
+    }
+
+    @Override
+    public Set<Part> averaged() {
+        return Set.of(Part.CLIENT);
+    }
+
+    @Override
+    public void clientStep(Client client, Batch batch, long k, ServerLink server) {
+        INDArray z = client.model().forward(batch.features());
+        // grad of the batch-mean loss: per-sample / b, the scale the server's gradient would have.
+        Network aux = client.auxiliary().network();
+        INDArray estimate = aux.backward(CrossEntropy.evaluate(aux.forward(z), batch.labels(), true).gradient());
+        aux.zeroGrads();
+        client.model().backwardAndStep(estimate);
+        if (k % settings.serverInterval() == 0) {
+            server.upload(new SmashedBatch(client.id(), k, z, batch.labels()));
+        }
+    }
+
+    @Override
+    public INDArray serverStep(Server server, SmashedBatch batch) {
+        server.shared().trainOn(batch.activations(), batch.labels());
+        server.buffer(batch.client()).add(batch);
+        return null;
+    }
+
+    /** At the start of rounds t with t mod l == 0; round 0's alignment waits until the buffer holds data. */
+    @Override
+    public boolean alignsAt(int round, boolean alignedBefore) {
+        return round % settings.alignInterval() == 0 || !alignedBefore;
+    }
+
+    /**
+     * Refreshes the targets with the current server model and fits a_i for E_align epochs. The
+     * newest uploaded batch is held out of the fit to measure the estimate before and after.
+     */
+    @Override
+    public AlignmentReport align(Server server, int client) {
+        AlignmentBuffer buffer = server.buffer(client);
+        SmashedBatch held = buffer.newest();
+        SmashedBatch fit = buffer.contents(true);
+        if (held == null) {
+            return null;
+        }
+        if (fit == null) {
+            fit = held;
+            held = null;
+        }
+        Network top = server.shared().network();
+        Learner aux = server.auxiliary(client);
+        Alignment.Quality before = Alignment.quality(aux.network(), top, held);
+        INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels());
+        int n = fit.labels().length;
+        int batch = settings.alignBatchSize() <= 0 ? n : Math.min(n, settings.alignBatchSize());
+        double loss = 0;
+        Alignment.Fit fitter = new Alignment.Fit(aux.network(), settings.epsilon());
+        for (int epoch = 0; epoch < settings.alignEpochs(); epoch++) {
+            for (int start = 0; start < n; start += batch) {
+                int end = Math.min(n, start + batch);
+                loss = fitter.lossAndGradient(rows(fit.activations(), start, end),
+                        java.util.Arrays.copyOfRange(fit.labels(), start, end), rows(targets, start, end));
+                aux.step();
+            }
+        }
+        return new AlignmentReport(client, n, before, Alignment.quality(aux.network(), top, held), loss);
+    }
+
+    private static INDArray rows(INDArray a, int start, int end) {
+        return start == 0 && end == a.size(0) ? a : a.get(NDArrayIndex.interval(start, end)).dup();
+    }
+}

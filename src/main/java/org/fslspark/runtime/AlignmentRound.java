@@ -1,0 +1,53 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.fslspark.algorithm.AlignmentReport;
+import org.fslspark.algorithm.Learner;
+import org.fslspark.algorithm.Server;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * FSL-SAGE's alignment at the server site: a task per client, in parallel, each fitting that
+ * client's auxiliary model on its buffer against a private copy of the current x_s. Only the
+ * aligned model leaves, as the frame the client will receive.
+ */
+final class AlignmentRound {
+    private AlignmentRound() {
+    }
+
+    /** A client's alignment and its aligned model (null when its buffer was empty). */
+    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds) implements Serializable {
+    }
+
+    static List<Result> run(JavaSparkContext sc, RoundPlan plan) {
+        Broadcast<RoundPlan> shared = sc.broadcast(plan);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < plan.clients(); i++) {
+            ids.add(i);
+        }
+        List<Result> results = sc.parallelize(ids, ids.size()).map(id -> align(shared.value(), id)).collect();
+        shared.destroy();
+        return results;
+    }
+
+    private static Result align(RoundPlan p, int client) {
+        Placement.requireSite(p.serverSite());
+        long start = System.nanoTime();
+        // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
+        Learner top = TaskState.get(p.runId() + "/align-top/" + client, () -> ServerState.serverLearner(p));
+        top.network().setParams(ServerState.row(p.globalServer()));
+        Server server = ServerState.withShared(p, top);
+        AlignmentReport report = p.rules().align(server, client);
+        byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
+                Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
+        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9);
+    }
+}

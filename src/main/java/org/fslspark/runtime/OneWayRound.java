@@ -1,0 +1,148 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.Partitioner;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.Client;
+import org.fslspark.algorithm.Server;
+import org.fslspark.algorithm.ServerLink;
+import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.transport.Direction;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+import org.fslspark.transport.TrafficMeter;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import scala.Tuple2;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A round of an algorithm whose clients never wait for the server (CSE-FSL, FSL-SAGE), in Spark's
+ * bulk model: a client stage (a task per institute) emits the smashed batches it uploads and, last,
+ * its model; a shuffle moves them to the one server partition, sorted by (local iteration k,
+ * client) so the server steps in the order parallel clients would deliver them, deterministically;
+ * the server stage steps x_s on each upload in that order and passes the client models on.
+ */
+final class OneWayRound {
+    private OneWayRound() {
+    }
+
+    /** What travels through the shuffle: an encoded frame and, with a client's last record, its report. */
+    record Parcel(byte[] frame, TaskReport report) implements Serializable {
+    }
+
+    /** Everything goes to partition 0, the server's. */
+    private static final class ToServer extends Partitioner {
+        @Override
+        public int numPartitions() {
+            return 1;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            return 0;
+        }
+    }
+
+    private static final int CLIENT_BITS = 20;
+
+    static long uploadKey(long k, int client) {
+        return (k << CLIENT_BITS) | client;
+    }
+
+    static long finalKey(int client) {
+        return Long.MAX_VALUE - (1L << CLIENT_BITS) + client;
+    }
+
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+        Broadcast<RoundPlan> shared = sc.broadcast(plan);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < plan.clients(); i++) {
+            ids.add(i);
+        }
+        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+                .flatMapToPair(id -> clientTask(shared.value(), id))
+                .repartitionAndSortWithinPartitions(new ToServer())
+                .mapPartitions(records -> serverTask(shared.value(), records))
+                .collect();
+        shared.destroy();
+        return reports;
+    }
+
+    private static Iterator<Tuple2<Long, Parcel>> clientTask(RoundPlan p, int id) {
+        Algorithm algorithm = p.rules();
+        SiteData data = ClientWork.data(p, id);
+        Client client = ClientWork.client(p, algorithm, id);
+        TrafficMeter meter = new TrafficMeter();
+        long start = System.nanoTime();
+        Message global = Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient())));
+        meter.record(Direction.DOWN, global);
+        client.model().network().setParams(global.tensor(0).toArray());
+        ClientWork.receiveAuxiliary(p, client, meter);
+        List<Tuple2<Long, Parcel>> out = new ArrayList<>();
+        ClientWork.train(p, algorithm, client, data, new ServerLink() {
+            @Override
+            public INDArray exchange(SmashedBatch batch) {
+                throw new IllegalStateException(algorithm.name() + " waits for no gradient");
+            }
+
+            @Override
+            public void upload(SmashedBatch batch) {
+                Message m = Message.of(Message.Type.SMASHED, id, batch.iteration(),
+                        Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels()));
+                meter.record(Direction.UP, m);
+                out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(FrameCodec.encode(m), null)));
+            }
+        });
+        List<Tensor> model = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, client.model().network().params())));
+        if (algorithm.averaged().contains(Algorithm.Part.AUXILIARY)) {
+            model.add(Tensor.of(Kind.AUXILIARY_MODEL, client.auxiliary().network().params()));
+        }
+        Message upload = new Message(Message.Type.MODEL, id, p.round(), model);
+        meter.record(Direction.UP, upload);
+        TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(), host(),
+                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, Map.of());
+        out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
+        return out.iterator();
+    }
+
+    private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
+        Placement.requireSite(p.serverSite());
+        Algorithm algorithm = p.rules();
+        Server server = ServerState.forRound(p);
+        long start = System.nanoTime();
+        List<TaskReport> out = new ArrayList<>();
+        Map<String, byte[]> models = new HashMap<>();
+        while (records.hasNext()) {
+            Parcel parcel = records.next()._2();
+            Message m = FrameCodec.decode(parcel.frame());
+            if (m.type() == Message.Type.SMASHED) {
+                algorithm.serverStep(server, new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints()));
+            } else {
+                models.put("client/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(0))));
+                if (m.tensors().size() > 1) {
+                    models.put("auxiliary/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(1))));
+                }
+                out.add(parcel.report());
+            }
+        }
+        models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
+                Tensor.of(Kind.MODEL, server.shared().network().params()))));
+        out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(), host(), 0, List.of(),
+                (System.nanoTime() - start) / 1e9, models));
+        return out.iterator();
+    }
+
+    private static String host() {
+        return SparkEnv.get().blockManager().blockManagerId().host();
+    }
+}

@@ -1,0 +1,146 @@
+package org.fslspark.algorithm;
+
+import org.fslspark.model.Dense;
+import org.fslspark.model.Flatten;
+import org.fslspark.model.Network;
+import org.fslspark.model.Relu;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The alignment objective's gradient, computed from two first-order passes, against exact oracles. */
+class AlignmentTest {
+    static final long[] CUT = {4, 2, 2};
+    static final int IN = 16;
+    static final int CLASSES = 5;
+    static final int N = 7;
+
+    private static INDArray random(Random rng, double scale, long... shape) {
+        INDArray a = Nd4j.zeros(DataType.DOUBLE, shape);
+        for (long i = 0; i < a.length(); i++) {
+            a.putScalar(i, rng.nextGaussian() * scale);
+        }
+        return a;
+    }
+
+    private static int[] labels(Random rng) {
+        int[] y = new int[N];
+        for (int i = 0; i < N; i++) {
+            y[i] = rng.nextInt(CLASSES);
+        }
+        return y;
+    }
+
+    private static double alignmentLoss(Network aux, INDArray z, int[] y, INDArray g) {
+        double norm = Alignment.perSampleInputGradient(aux, z, y).sub(g).norm2Number().doubleValue();
+        return norm * norm;
+    }
+
+    @Test
+    void alignmentGradientMatchesClosedFormForALinearModel() {
+        Random rng = new Random(3);
+        Network aux = new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT, DataType.DOUBLE).initialize(rng);
+        INDArray z = random(rng, 1.0, N, 4, 2, 2);
+        int[] y = labels(rng);
+        INDArray g = random(rng, 0.3, N, 4, 2, 2);
+        double loss = Alignment.lossAndGradient(aux, z, y, g, 1e-5);
+        INDArray got = aux.grads().dup();
+
+        // Closed form of ALGORITHMS.md, with our Dense weight W [in, classes] (the spec's W transposed).
+        INDArray w = aux.params().get(org.nd4j.linalg.indexing.NDArrayIndex.point(0),
+                org.nd4j.linalg.indexing.NDArrayIndex.interval(0, IN * CLASSES)).reshape(IN, CLASSES);
+        INDArray c = aux.params().get(org.nd4j.linalg.indexing.NDArrayIndex.point(0),
+                org.nd4j.linalg.indexing.NDArrayIndex.interval(IN * CLASSES, IN * CLASSES + CLASSES)).reshape(1, CLASSES);
+        INDArray zf = z.reshape(N, IN);
+        INDArray p = Transforms.softmax(zf.mmul(w).addRowVector(c), true);
+        INDArray e = p.dup();
+        for (int n = 0; n < N; n++) {
+            e.putScalar(n, y[n], e.getDouble(n, y[n]) - 1);
+        }
+        INDArray r = e.mmul(w.transpose()).sub(g.reshape(N, IN));  // rows: r_n = W e_n - g_n
+        INDArray u = r.mmul(w);                                       // rows: u_n = W^T r_n
+        INDArray pu = p.mul(u).sum(true, 1);                          // p^T u per row
+        INDArray v = p.mul(u.subColumnVector(pu));                    // p . (u - (p^T u) 1)
+        INDArray dW = r.transpose().mmul(e).add(zf.transpose().mmul(v)).mul(2);
+        INDArray dc = v.sum(true, 0).mul(2);
+        INDArray expected = Nd4j.hstack(dW.reshape(1, IN * CLASSES), dc);
+
+        assertEquals(r.norm2Number().doubleValue() * r.norm2Number().doubleValue(), loss, 1e-9 * loss);
+        double err = got.sub(expected).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
+        assertTrue(err < 1e-6, "relative error " + err);
+    }
+
+    @Test
+    void alignmentGradientMatchesFiniteDifferencesForAnMlp() {
+        Random rng = new Random(5);
+        Network aux = new Network(List.of(new Flatten(), new Dense(IN, 6), new Relu(), new Dense(6, CLASSES)), CUT,
+                DataType.DOUBLE).initialize(rng);
+        INDArray z = random(rng, 1.0, N, 4, 2, 2);
+        int[] y = labels(rng);
+        INDArray g = random(rng, 0.3, N, 4, 2, 2);
+        Alignment.lossAndGradient(aux, z, y, g, 1e-5);
+        INDArray got = aux.grads().dup();
+        aux.zeroGrads();
+        INDArray params = aux.params();
+        double h = 1e-6;
+        double worst = 0;
+        for (long j = 0; j < params.length(); j++) {
+            double keep = params.getDouble(j);
+            params.putScalar(j, keep + h);
+            double up = alignmentLoss(aux, z, y, g);
+            params.putScalar(j, keep - h);
+            double down = alignmentLoss(aux, z, y, g);
+            params.putScalar(j, keep);
+            double numeric = (up - down) / (2 * h);
+            worst = Math.max(worst, Math.abs(numeric - got.getDouble(j)) / Math.max(1e-3, Math.abs(numeric)));
+        }
+        assertTrue(worst < 1e-4, "worst relative error " + worst);
+    }
+
+    @Test
+    void alignmentLowersTheErrorOnHeldOutBatches() {
+        // The server part: a small MLP; a linear auxiliary model learns to imitate its input-gradients.
+        Random rng = new Random(11);
+        Network top = new Network(List.of(new Flatten(), new Dense(IN, 12), new Relu(), new Dense(12, CLASSES)), CUT,
+                DataType.DOUBLE).initialize(rng);
+        Learner aux = new Learner(new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT, DataType.DOUBLE)
+                .initialize(rng), new org.nd4j.linalg.learning.config.Adam(1e-2));
+        INDArray z = random(rng, 1.0, 200, 4, 2, 2);
+        int[] y = new int[200];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = rng.nextInt(CLASSES);
+        }
+        SmashedBatch held = new SmashedBatch(0, 0, random(rng, 1.0, 50, 4, 2, 2), java.util.Arrays.copyOf(y, 50));
+        INDArray targets = Alignment.perSampleInputGradient(top, z, y);
+        Alignment.Quality before = Alignment.quality(aux.network(), top, held);
+        Alignment.Fit fit = new Alignment.Fit(aux.network(), 1e-4);
+        for (int epoch = 0; epoch < 300; epoch++) {
+            fit.lossAndGradient(z, y, targets);
+            aux.step();
+        }
+        Alignment.Quality after = Alignment.quality(aux.network(), top, held);
+        assertTrue(after.nmse() < 0.5 * before.nmse(), before + " -> " + after);
+        assertTrue(after.cosine() > before.cosine(), before + " -> " + after);
+
+        // Scale: on a client minibatch, the estimate a client backpropagates (gradient of the batch-mean
+        // loss) has the scale of the gradient the server would return for it, not b times more or less.
+        INDArray estimate = batchMeanInputGradient(aux.network(), held);
+        INDArray truth = batchMeanInputGradient(top, held);
+        double ratio = estimate.norm2Number().doubleValue() / truth.norm2Number().doubleValue();
+        assertTrue(ratio > 0.6 && ratio < 1.6, "estimate/true gradient norm ratio " + ratio);
+    }
+
+    private static INDArray batchMeanInputGradient(Network net, SmashedBatch b) {
+        INDArray g = net.backward(org.fslspark.model.CrossEntropy.evaluate(net.forward(b.activations()), b.labels(), true).gradient());
+        net.zeroGrads();
+        return g;
+    }
+}
