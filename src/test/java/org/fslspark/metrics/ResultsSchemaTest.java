@@ -11,8 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /** data-schemas/ is the documented truth of the results tables; the writer must match it. */
 class ResultsSchemaTest {
     @Test
-    void roundsAndTrafficTablesMatchTheDocumentedSchemas() throws Exception {
+    void resultsTablesMatchTheDocumentedSchemas() throws Exception {
         assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/rounds.json"))), ResultsWriter.ROUNDS);
         assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/traffic.json"))), ResultsWriter.TRAFFIC);
+        assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/alignment.json"))), ResultsWriter.ALIGNMENT);
     }
 }

@@ -41,7 +41,7 @@ class EndToEndTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"fedavg", "sl", "splitfed-v1", "splitfed-v2"})
+    @ValueSource(strings = {"fedavg", "sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage"})
     void fourInstitutesTrainAboveTheStatedLevel(String algorithm) throws Exception {
         java.nio.file.Path out = dir.resolve("out-" + algorithm);
         Experiment e = Fixtures.experiment(dir, concat(SETUP, "algorithm=" + algorithm, "output=\"" + out + "\""));
