@@ -9,7 +9,15 @@ import picocli.CommandLine.Command;
         subcommands = {TrainCommand.class, PrepareCommand.class, BenchCommand.class, KeysCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int code = 1;
+        try {
+            code = commandLine().execute(args);
+        } catch (Throwable t) {
+            // Errors (e.g. a class missing from the classpath) bypass picocli's handler; still exit.
+            t.printStackTrace();
+        } finally {
+            System.exit(code);
+        }
     }
 
     public static CommandLine commandLine() {

@@ -26,8 +26,7 @@ import java.util.function.Function;
 /**
  * Writes a run's results under its output location (any Hadoop file system): the resolved config,
  * rounds and traffic as CSV after every round (so a notebook can follow a run) and as Parquet at
- * the end, plus plots. The schemas are {@link #ROUNDS}, {@link #TRAFFIC} and {@link #ALIGNMENT},
- * documented in data-schemas/.
+ * the end, plus plots. Schemas: {@link #ROUNDS}, {@link #TRAFFIC}, {@link #ALIGNMENT}, documented in data-schemas/.
  */
 public final class ResultsWriter {
     public static final StructType ROUNDS = schema(RoundRecord.COLUMNS, new DataType[]{DataTypes.StringType,

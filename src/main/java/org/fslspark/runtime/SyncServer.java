@@ -44,8 +44,12 @@ final class SyncServer {
         try {
             for (int i = 0; i < channels.length; i++) {
                 FrameChannel ch = new FrameChannel(listener.accept(), null);
-                Message hello = ch.expect(Message.Type.HELLO);
-                channels[hello.client()] = ch;
+                int client = ch.expect(Message.Type.HELLO).client();
+                if (client < 0 || client >= channels.length || channels[client] != null) {
+                    ch.send(FrameChannel.error("unexpected HELLO from client " + client));
+                    throw new TransportException("unexpected HELLO from client " + client);
+                }
+                channels[client] = ch;
             }
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
