@@ -73,6 +73,9 @@ public final class FslSage implements Algorithm {
      */
     @Override
     public AlignmentReport align(Server server, int client) {
+        // The server's copy of a_i exists from the first alignment round on, even with nothing to fit yet,
+        // so it starts from the head the client holds (a warm start's average).
+        Learner aux = server.auxiliary(client);
         AlignmentBuffer buffer = server.buffer(client);
         SmashedBatch held = buffer.newest();
         SmashedBatch fit = buffer.contents(true);
@@ -84,7 +87,6 @@ public final class FslSage implements Algorithm {
             held = null;
         }
         Network top = server.shared().network();
-        Learner aux = server.auxiliary(client);
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);
         INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels());
         int n = fit.labels().length;

@@ -150,6 +150,27 @@ class AuxiliaryScheduleTest {
         assertTrue(!Files.exists(out.resolve("alignment.csv")));
     }
 
+    @Test
+    void warmStartRunsRoundZeroAsCseFsl() throws Exception {
+        java.nio.file.Path out = dir.resolve("warm");
+        FederatedTraining.run(Fixtures.experiment(dir, EndToEndTest.concat(SETUP, "algorithm=fsl-sage", "warm-start=true",
+                "train.rounds=3", "output=\"" + out + "\"")), spark, true, r -> { });
+        Map<String, String[]> traffic = rows(out.resolve("traffic.csv"), 6);
+        for (String institute : List.of("osu", "iitb")) {
+            // Round 0 follows CSE-FSL: the head goes up to be averaged, nothing comes down.
+            assertTrue(traffic.containsKey("0/" + institute + "/up/auxiliary_model"));
+            assertTrue(!traffic.containsKey("0/" + institute + "/down/auxiliary_model"));
+            // Round 1 is FSL-SAGE's: the averaged head comes down, none goes up. CSE-FSL filled no
+            // alignment buffer, so the first alignment waits for round 2, and sends a_i down again.
+            for (int t = 1; t <= 2; t++) {
+                assertEquals(1, Long.parseLong(traffic.get(t + "/" + institute + "/down/auxiliary_model")[8]));
+                assertTrue(!traffic.containsKey(t + "/" + institute + "/up/auxiliary_model"));
+            }
+        }
+        Map<String, String[]> alignment = rows(out.resolve("alignment.csv"), 4);
+        assertEquals(java.util.Set.of("2/osu", "2/iitb"), alignment.keySet());
+    }
+
     private static List<String> withoutTiming(java.nio.file.Path csv, int... columns) throws Exception {
         List<String> out = new ArrayList<>();
         for (String line : Files.readAllLines(csv)) {
