@@ -5,9 +5,14 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * Softmax cross-entropy averaged over the rows of a batch: logits [n, classes] (or [b, t, classes]
- * for sequences, every position a row). The gradient is that of the batch-mean loss, i.e. the
- * per-sample gradient divided by n, which is what a server returns for a minibatch.
+ * Softmax cross-entropy averaged over the rows of a batch: logits [n, classes], or [b, t, vocab]
+ * for a language model, where every position is a row and the targets are the next tokens,
+ * {@code labels[i * t + j]} for sample i and position j (sample-major, as the logits are laid out).
+ * The mean is over all rows, i.e. over all tokens of a sequence batch. The gradient is that of the
+ * mean loss, i.e. the per-row gradient divided by n, which is what a server returns for a minibatch.
+ *
+ * <p>The targets are never expanded to a one-hot matrix (a [b * t, vocab] array as large as the
+ * logits): the target log-probabilities are gathered, and 1 is subtracted at the targets in place.
  */
 public final class CrossEntropy {
     private CrossEntropy() {
@@ -27,16 +32,17 @@ public final class CrossEntropy {
         if (labels.length != n) {
             throw new IllegalArgumentException("got " + labels.length + " labels for " + n + " rows of logits");
         }
-        INDArray logProbs = Ops.exec1("log_softmax", new INDArray[]{z}, new int[]{1});
-        float[] oneHot = new float[(int) (n * classes)];
+        long[] targets = new long[n]; // flat indices of the targets in the [n * classes] logits
         for (int i = 0; i < n; i++) {
             if (labels[i] < 0 || labels[i] >= classes) {
                 throw new IllegalArgumentException("label " + labels[i] + " outside [0, " + classes + ")");
             }
-            oneHot[(int) (i * classes + labels[i])] = 1f;
+            targets[i] = i * classes + labels[i];
         }
-        INDArray targets = Nd4j.create(oneHot, new long[]{n, classes}, 'c').castTo(z.dataType());
-        double lossSum = -logProbs.mul(targets).sumNumber().doubleValue();
+        INDArray targetIndex = Nd4j.createFromArray(targets);
+        INDArray logProbs = Ops.exec1("log_softmax", new INDArray[]{z}, new int[]{1});
+        INDArray flat = logProbs.reshape('c', new long[]{n * classes}); // reshape('c', n) would mean shape [99, n]
+        double lossSum = -Ops.exec1("gather", new INDArray[]{flat, targetIndex}, new int[]{0}).sumNumber().doubleValue();
         int[] predicted = logProbs.argMax(1).toIntVector();
         long correct = 0;
         for (int i = 0; i < n; i++) {
@@ -46,7 +52,10 @@ public final class CrossEntropy {
         }
         INDArray gradient = null;
         if (withGradient) {
-            gradient = Transforms.exp(logProbs, false).subi(targets).divi(n);
+            Transforms.exp(flat, false); // now the probabilities; the targets are distinct, so no lock is needed
+            Ops.execInto("scatter_sub", new INDArray[]{flat, targetIndex, Nd4j.ones(flat.dataType(), n)},
+                    new INDArray[]{flat}, new int[0]);
+            gradient = logProbs.divi(n);
             if (logits.rank() != 2) {
                 gradient = gradient.reshape('c', logits.shape());
             }

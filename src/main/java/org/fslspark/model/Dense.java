@@ -9,6 +9,8 @@ import java.util.Random;
 public final class Dense extends Layer {
     private final int in;
     private final int out;
+    /** Standard deviation of normal initial weights (biases start at 0); 0 selects PyTorch's default uniform. */
+    private final double initStd;
     private INDArray weight;
     private INDArray bias;
     private INDArray weightGrad;
@@ -16,9 +18,16 @@ public final class Dense extends Layer {
     private INDArray input2d;
     private long[] inputShape;
 
+    /** PyTorch's default initialisation: weights and bias uniform in +-1/sqrt(in). */
     public Dense(int in, int out) {
+        this(in, out, 0);
+    }
+
+    /** GPT-2's initialisation: weights normal(0, initStd), bias 0. */
+    public Dense(int in, int out, double initStd) {
         this.in = in;
         this.out = out;
+        this.initStd = initStd;
     }
 
     @Override
@@ -38,6 +47,11 @@ public final class Dense extends Layer {
 
     @Override
     void initialize(Random rng) {
+        if (initStd > 0) {
+            normal(weight, initStd, rng);
+            bias.assign(0);
+            return;
+        }
         double bound = 1.0 / Math.sqrt(in);
         uniform(weight, bound, rng);
         uniform(bias, bound, rng);

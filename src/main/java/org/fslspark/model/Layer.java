@@ -95,6 +95,15 @@ public abstract class Layer {
     /** A short description such as {@code conv5x5x64}. */
     public abstract String describe();
 
+    /** Normal(0, std) in float: GPT-2's initialisation of weights and embeddings. */
+    static void normal(INDArray target, double std, Random rng) {
+        float[] values = new float[(int) target.length()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (rng.nextGaussian() * std);
+        }
+        target.assign(Nd4j.createFromArray(values).reshape(target.shape()));
+    }
+
     /** Uniform(-bound, bound) in float, the PyTorch default for weights and biases (bound = 1/sqrt(fanIn)). */
     static void uniform(INDArray target, double bound, Random rng) {
         float[] values = new float[(int) target.length()];

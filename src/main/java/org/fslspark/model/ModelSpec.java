@@ -2,30 +2,60 @@ package org.fslspark.model;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * What to build: a zoo model, its per-sample input shape, the number of classes and the cut (how
- * many of its layers run on the client side). Small and serializable, so every task builds its own
- * copy of the model; only flat parameter vectors travel.
+ * What to build: a zoo model, its per-sample input shape, the number of classes, the cut and the
+ * model's own integer hyper-parameters. Small and serializable, so every task builds its own copy
+ * of the model; only flat parameter vectors travel.
+ *
+ * <p>For image models the input shape is [channels, height, width], the classes are the labels,
+ * the cut is how many layers run on the client and there are no options. For the {@code gpt}
+ * language model the input shape is [context] (token ids), the classes are the vocabulary, the cut
+ * is the block after which the model is cut, and the options are {@code width}, {@code depth} and
+ * {@code heads} (see {@link #gpt}). Each zoo entry validates its options.
  */
-public record ModelSpec(String name, long[] inputShape, int classes, int cut) implements Serializable {
+public record ModelSpec(String name, long[] inputShape, int classes, int cut, Map<String, Integer> options)
+        implements Serializable {
     public ModelSpec {
         inputShape = inputShape.clone();
+        options = Collections.unmodifiableMap(new TreeMap<>(options)); // sorted: stable toString
+    }
+
+    /** A model without options (the image models). */
+    public ModelSpec(String name, long[] inputShape, int classes, int cut) {
+        this(name, inputShape, classes, cut, Map.of());
+    }
+
+    /**
+     * A GPT-style decoder over {@code vocab} token ids and sequences of up to {@code context} tokens,
+     * {@code depth} blocks of {@code width} channels and {@code heads} attention heads, cut after
+     * block {@code cutBlock} (0: the zoo's default).
+     */
+    public static ModelSpec gpt(int vocab, int context, int width, int depth, int heads, int cutBlock) {
+        return new ModelSpec("gpt", new long[]{context}, vocab, cutBlock, Map.of("width", width, "depth", depth, "heads", heads));
+    }
+
+    /** The option's value, or {@code fallback} when the spec does not set it. */
+    public int option(String key, int fallback) {
+        return options.getOrDefault(key, fallback);
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof ModelSpec m && name.equals(m.name) && Arrays.equals(inputShape, m.inputShape)
-                && classes == m.classes && cut == m.cut;
+                && classes == m.classes && cut == m.cut && options.equals(m.options);
     }
 
     @Override
     public int hashCode() {
-        return name.hashCode() * 31 + Arrays.hashCode(inputShape) + classes * 7 + cut;
+        return name.hashCode() * 31 + Arrays.hashCode(inputShape) + classes * 7 + cut + options.hashCode() * 13;
     }
 
     @Override
     public String toString() {
-        return name + Arrays.toString(inputShape) + "/" + classes + " cut " + cut;
+        return name + Arrays.toString(inputShape) + "/" + classes + " cut " + cut + (options.isEmpty() ? "" : " " + options);
     }
 }

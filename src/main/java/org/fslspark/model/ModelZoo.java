@@ -3,25 +3,36 @@ package org.fslspark.model;
 import org.nd4j.linalg.api.buffer.DataType;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
- * The models a config can name. Each is a flat list of layers; {@link ModelSpec#cut()} says how
- * many of them form the client part. A cut of 0 selects the model's default cut.
+ * The models a config can name. Each is a flat list of layers; {@link ModelSpec#cut()} says where
+ * the client part ends, counted in the model's cut units: layers for the image models, blocks for
+ * the GPT (whose client part also holds the embeddings). A cut of 0 selects the model's default.
  */
 public final class ModelZoo {
     private ModelZoo() {
     }
 
-    private record Entry(int defaultCut, Function<ModelSpec, List<Layer>> layers) {
+    /**
+     * A zoo model. The client part is its first {@code leading} layers plus {@code cut} more; the
+     * server part keeps at least its last {@code trailing} layers. Options not in
+     * {@code optionDefaults} are refused.
+     */
+    private record Entry(int defaultCut, int leading, int trailing, Map<String, Integer> optionDefaults,
+                         Function<ModelSpec, List<Layer>> layers) {
     }
 
     private static final Map<String, Entry> MODELS = Map.of(
-            "fmnist_cnn", new Entry(6, ModelZoo::fmnistCnn),
-            "simple_conv", new Entry(8, ModelZoo::simpleConv));
+            "fmnist_cnn", new Entry(6, 0, 1, Map.of(), ModelZoo::fmnistCnn),
+            "simple_conv", new Entry(8, 0, 1, Map.of(), ModelZoo::simpleConv),
+            // embeddings | blocks | final norm, head; the default client runs the embeddings and one block
+            "gpt", new Entry(1, 1, 2, Map.of("width", 128, "depth", 4, "heads", 4), ModelZoo::gpt));
 
     public static List<String> names() {
         return MODELS.keySet().stream().sorted().toList();
@@ -62,24 +73,72 @@ public final class ModelZoo {
         return new LocalResponseNorm(4, 1.0, 0.001 / 9.0, 0.75);
     }
 
+    /**
+     * A GPT-style decoder (GPT-2's architecture without dropout): token and learned position
+     * embeddings, {@code depth} pre-norm transformer blocks, a final layer norm and an untied
+     * language-model head [width, vocab] giving next-token logits [b, t, vocab].
+     */
+    private static List<Layer> gpt(ModelSpec s) {
+        if (s.inputShape().length != 1 || s.inputShape()[0] < 1) {
+            throw new IllegalArgumentException("gpt expects an input shape [context] (tokens per sequence), got "
+                    + Arrays.toString(s.inputShape()));
+        }
+        if (s.classes() < 2) {
+            throw new IllegalArgumentException("gpt needs a vocabulary of at least 2 tokens, got " + s.classes());
+        }
+        Map<String, Integer> defaults = MODELS.get("gpt").optionDefaults;
+        int width = s.option("width", defaults.get("width"));
+        int depth = s.option("depth", defaults.get("depth"));
+        int heads = s.option("heads", defaults.get("heads"));
+        if (width < 1 || depth < 1 || heads < 1 || width % heads != 0) {
+            throw new IllegalArgumentException("gpt needs width, depth, heads >= 1 with width divisible by heads, got width "
+                    + width + ", depth " + depth + ", heads " + heads);
+        }
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new Embedding(s.classes(), (int) s.inputShape()[0], width));
+        for (int i = 0; i < depth; i++) {
+            layers.add(new TransformerBlock(width, heads, depth));
+        }
+        layers.add(new LayerNorm(width));
+        layers.add(new Dense(width, s.classes(), 0.02));
+        return layers;
+    }
+
     /** All layers of the named model, validated against its input shape. */
     public static List<Layer> layers(ModelSpec spec) {
-        Entry e = MODELS.get(spec.name());
-        if (e == null) {
-            throw new IllegalArgumentException("unknown model '" + spec.name() + "'; known models: " + names());
+        Entry e = entry(spec);
+        for (String key : spec.options().keySet()) {
+            if (!e.optionDefaults.containsKey(key)) {
+                throw new IllegalArgumentException("model option '" + key + "' is not one of "
+                        + new TreeSet<>(e.optionDefaults.keySet()) + " for " + spec.name());
+            }
         }
         return e.layers.apply(spec);
     }
 
-    /** The cut a spec selects, validated: 1 <= cut < number of layers. */
-    public static int cut(ModelSpec spec) {
-        int n = layers(spec).size();
-        int cut = spec.cut() == 0 ? MODELS.get(spec.name()).defaultCut : spec.cut();
-        if (cut < 1 || cut >= n) {
-            throw new IllegalArgumentException("model.cut = " + spec.cut() + " is outside 1.." + (n - 1) + " for "
-                    + spec.name() + " (layers: " + describe(layers(spec)) + ")");
+    private static Entry entry(ModelSpec spec) {
+        Entry e = MODELS.get(spec.name());
+        if (e == null) {
+            throw new IllegalArgumentException("unknown model '" + spec.name() + "'; known models: " + names());
         }
-        return cut;
+        return e;
+    }
+
+    /**
+     * How many layers the cut a spec selects puts on the client, validated: the cut is in
+     * 1..(layers - leading - trailing), e.g. 1..depth blocks for the GPT.
+     */
+    public static int cut(ModelSpec spec) {
+        Entry e = entry(spec);
+        List<Layer> layers = layers(spec);
+        int max = layers.size() - e.leading - e.trailing;
+        int cut = spec.cut() == 0 ? e.defaultCut : spec.cut();
+        if (cut < 1 || cut > max) {
+            throw new IllegalArgumentException("model.cut = " + spec.cut() + " is outside 1.." + max + " for "
+                    + spec.name() + " (layers: " + describe(layers) + (e.leading > 0 ? "; counted after the first "
+                    + e.leading + ")" : ")"));
+        }
+        return e.leading + cut;
     }
 
     private static String describe(List<Layer> layers) {
@@ -125,6 +184,10 @@ public final class ModelZoo {
      */
     public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed) {
         long[] cut = split(spec, seed).cutShape();
+        if (cut.length == 2) {
+            // [time, width]: these heads would predict one label per sequence, not a token per position
+            throw new IllegalArgumentException("no auxiliary model for sequence models such as " + spec.name() + " yet");
+        }
         long in = 1;
         for (long d : cut) {
             in *= d;

@@ -22,7 +22,16 @@ final class Ops {
      * a fresh 12 MB off-heap array costs ~35 ms in page faults, more than the op that fills it.
      */
     static INDArray[] execInto(String name, INDArray[] inputs, INDArray[] outputs, int[] intArgs, double... floatArgs) {
+        return execInto(name, inputs, outputs, new boolean[0], intArgs, floatArgs);
+    }
+
+    /** As {@link #execInto(String, INDArray[], INDArray[], int[], double...)} with boolean arguments. */
+    static INDArray[] execInto(String name, INDArray[] inputs, INDArray[] outputs, boolean[] boolArgs, int[] intArgs,
+                               double... floatArgs) {
         DynamicCustomOp.DynamicCustomOpsBuilder builder = DynamicCustomOp.builder(name).addInputs(inputs);
+        if (boolArgs.length > 0) {
+            builder.addBooleanArguments(boolArgs);
+        }
         if (outputs != null) {
             builder.addOutputs(outputs);
         }

@@ -50,6 +50,40 @@ final class FiniteDifferences {
         assertTrue(failures.isEmpty(), String.join("\n", failures));
     }
 
+    /**
+     * Checks a layer's analytic parameter and input gradients against central differences in
+     * DOUBLE for the loss sum(output * R) with a fixed random R, i.e. dLoss/dOutput = R. With
+     * {@code randomParams} the parameters are drawn from [-0.5, 0.5) instead of the layer's
+     * initialisation (e.g. a layer norm's gain starts at 1, where a missing factor goes unseen).
+     */
+    static void checkLayer(Layer layer, boolean randomParams, long... inputShape) {
+        checkLayers(List.of(layer), randomParams, 12, inputShape);
+    }
+
+    /** As {@link #checkLayer} for a stack of layers, probing {@code probesPerLayer} random parameters of each. */
+    static void checkLayers(List<Layer> layers, boolean randomParams, int probesPerLayer, long... inputShape) {
+        long[] sample = java.util.Arrays.copyOfRange(inputShape, 1, inputShape.length);
+        Network net = new Network(layers, sample, DataType.DOUBLE).initialize(new Random(3));
+        String what = net.describe();
+        if (randomParams) {
+            net.params().assign(random(4, net.params().shape()).muli(0.5));
+        }
+        INDArray x = random(5, inputShape);
+        long[] outShape = net.forward(x).shape();
+        INDArray r = random(7, outShape);
+
+        net.zeroGrads();
+        net.forward(x);
+        INDArray gradInput = net.backward(r);
+        INDArray paramGrads = net.grads().dup();
+        DoubleSupplier loss = () -> net.forward(x).mul(r).sumNumber().doubleValue();
+
+        if (net.numParams() > 0) {
+            check(what + " params", net.params(), paramGrads, parameterProbes(net, probesPerLayer, 11), loss);
+        }
+        check(what + " input", x, gradInput, randomProbes(x.length(), 16, 13), loss);
+    }
+
     /** Indices to probe: a few random ones in each layer's slice of the flat vector, plus its ends (biases). */
     static long[] parameterProbes(Network net, int perLayer, long seed) {
         Random rng = new Random(seed);

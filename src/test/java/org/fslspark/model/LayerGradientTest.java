@@ -17,24 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 class LayerGradientTest {
 
     private static void checkLayer(Layer layer, long... inputShape) {
-        long[] sample = java.util.Arrays.copyOfRange(inputShape, 1, inputShape.length);
-        Network net = new Network(List.of(layer), sample, DataType.DOUBLE).initialize(new Random(3));
-        INDArray x = FiniteDifferences.random(5, inputShape);
-        long[] outShape = net.forward(x).shape();
-        INDArray r = FiniteDifferences.random(7, outShape);
-
-        net.zeroGrads();
-        net.forward(x);
-        INDArray gradInput = net.backward(r);
-        INDArray paramGrads = net.grads().dup();
-        java.util.function.DoubleSupplier loss = () -> net.forward(x).mul(r).sumNumber().doubleValue();
-
-        if (net.numParams() > 0) {
-            FiniteDifferences.check(layer.describe() + " params", net.params(), paramGrads,
-                    FiniteDifferences.parameterProbes(net, 12, 11), loss);
-        }
-        FiniteDifferences.check(layer.describe() + " input", x, gradInput,
-                FiniteDifferences.randomProbes(x.length(), 16, 13), loss);
+        FiniteDifferences.checkLayer(layer, false, inputShape);
     }
 
     @Test

@@ -1,0 +1,53 @@
+package org.fslspark.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Tanh;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * GELU, the tanh approximation of GPT-2 (PyTorch's {@code gelu(x, approximate='tanh')}):
+ * {@code y = x/2 (1 + tanh(c (x + 0.044715 x^3)))}, {@code c = sqrt(2/pi)}.
+ *
+ * <p>Built from elementwise ops: ND4J 1.0.0-M2.1's {@code GELU} is the sigmoid approximation
+ * {@code x sigmoid(1.702 x)}, and its {@code PreciseGELU} is neither the tanh approximation nor the
+ * exact GELU (-0.0247 at x = -3, where both give -0.004), with a derivative that matches neither.
+ */
+public final class Gelu extends Layer {
+    private static final double C = Math.sqrt(2 / Math.PI);
+    private static final double A = 0.044715;
+
+    private INDArray input;
+    private INDArray tanh;
+
+    @Override
+    public long[] outputShape(long[] s) {
+        return s;
+    }
+
+    @Override
+    public INDArray forward(INDArray x) {
+        input = x;
+        tanh = buffer("tanh", x.dataType(), x.shape()).assign(x).muli(x).muli(x).muli(A).addi(x).muli(C);
+        Nd4j.exec(new Tanh(tanh, tanh));
+        return buffer("out", x.dataType(), x.shape()).assign(tanh).addi(1).muli(x).muli(0.5);
+    }
+
+    @Override
+    public INDArray backward(INDArray gradOutput) {
+        // dy/dx = (1 + tanh)/2 + x/2 (1 - tanh^2) c (1 + 3 A x^2)
+        INDArray slope = buffer("slope", input.dataType(), input.shape()).assign(input).muli(input).muli(3 * A).addi(1).muli(C);
+        INDArray g = buffer("gradIn", input.dataType(), input.shape()).assign(tanh).muli(tanh).rsubi(1).muli(input).muli(slope);
+        return g.addi(tanh).addi(1).muli(0.5).muli(gradOutput);
+    }
+
+    @Override
+    public void clearCache() {
+        input = null;
+        tanh = null;
+    }
+
+    @Override
+    public String describe() {
+        return "gelu";
+    }
+}
