@@ -1,8 +1,6 @@
 package org.fslspark.model;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Tanh;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * GELU, the tanh approximation of GPT-2 (PyTorch's {@code gelu(x, approximate='tanh')}):
@@ -11,6 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Built from elementwise ops: ND4J 1.0.0-M2.1's {@code GELU} is the sigmoid approximation
  * {@code x sigmoid(1.702 x)}, and its {@code PreciseGELU} is neither the tanh approximation nor the
  * exact GELU (-0.0247 at x = -3, where both give -0.004), with a derivative that matches neither.
+ * The tanh is libnd4j's {@code tanh} custom op: in float it took 0.57 ms on 1M values here, the
+ * legacy transform ({@code Transforms.tanh}, the {@code Tanh} op class) 5.4 ms.
  */
 public final class Gelu extends Layer {
     private static final double C = Math.sqrt(2 / Math.PI);
@@ -27,8 +27,8 @@ public final class Gelu extends Layer {
     @Override
     public INDArray forward(INDArray x) {
         input = x;
-        tanh = buffer("tanh", x.dataType(), x.shape()).assign(x).muli(x).muli(x).muli(A).addi(x).muli(C);
-        Nd4j.exec(new Tanh(tanh, tanh));
+        INDArray u = buffer("u", x.dataType(), x.shape()).assign(x).muli(x).muli(x).muli(A).addi(x).muli(C);
+        tanh = Ops.execInto("tanh", new INDArray[]{u}, new INDArray[]{buffer("tanh", x.dataType(), x.shape())}, new int[0])[0];
         return buffer("out", x.dataType(), x.shape()).assign(tanh).addi(1).muli(x).muli(0.5);
     }
 
