@@ -22,8 +22,11 @@ import java.util.Random;
  * out, so this holds only inside a network.
  */
 public abstract class Layer {
-    /** Distinct shapes kept per layer before the buffers are dropped (train, eval, last partial batch...). */
-    private static final int MAX_BUFFERS = 16;
+    /**
+     * Buffers (role and shape) kept per layer before they are all dropped: room for the training,
+     * evaluation and last partial batch shapes of an attention layer, which has ten roles.
+     */
+    private static final int MAX_BUFFERS = 32;
 
     protected INDArray params;
     protected INDArray grads;

@@ -76,7 +76,8 @@ public final class ModelZoo {
     /**
      * A GPT-style decoder (GPT-2's architecture without dropout): token and learned position
      * embeddings, {@code depth} pre-norm transformer blocks, a final layer norm and an untied
-     * language-model head [width, vocab] giving next-token logits [b, t, vocab].
+     * language-model head [width, vocab] giving next-token logits [b, t, vocab]. Its layers are this
+     * package's own on ND4J ops, not DL4J layers or SameDiff (see {@link TransformerBlock}).
      */
     private static List<Layer> gpt(ModelSpec s) {
         if (s.inputShape().length != 1 || s.inputShape()[0] < 1) {

@@ -10,6 +10,11 @@ import java.util.List;
  * Parameters, in order: norm1, attention, norm2, the two MLP layers. GPT-2's initialisation:
  * weights normal(0, 0.02), except the two projections that feed a residual sum, whose standard
  * deviation is 0.02 / sqrt(2 depth) so that the residual stream's variance does not grow with depth.
+ *
+ * <p>Like every layer of this package, the GPT's layers are written on ND4J (DL4J's tensor library)
+ * and libnd4j's ops, with parameters as views of one flat vector, explicit backward passes and
+ * reused buffers, rather than as DL4J layers or a SameDiff graph: that is the project's deliberate
+ * choice for speed and for backpropagating the gradient at the cut (docs/PERFORMANCE.md).
  */
 public final class TransformerBlock extends CompositeLayer {
     private static final double INIT_STD = 0.02;
