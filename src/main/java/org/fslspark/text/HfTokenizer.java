@@ -19,7 +19,8 @@ import java.util.Objects;
  * A Hugging Face {@code tokenizer.json} (BPE, WordPiece, Unigram, ...) through DJL's binding of the
  * Rust {@code tokenizers} library ({@code ai.djl.huggingface:tokenizers}). The jar carries the
  * native library for linux-x86_64 and extracts it to DJL's cache ({@code ~/.djl.ai}, or
- * {@code DJL_CACHE_DIR}); nothing is downloaded, and the file is read from the local path given.
+ * {@code DJL_CACHE_DIR}); DJL runs in offline mode, so nothing is downloaded, and the file is read
+ * from the local path given.
  *
  * <p>Encoding adds no special tokens and never truncates: DJL's default is to truncate to 512
  * tokens without a word (checked: 8,000 characters came back as exactly 512 ids), which would
@@ -28,6 +29,14 @@ import java.util.Objects;
  * which the library would silently drop.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    static {
+        // DJL falls back to downloading its native library when the jar lacks one for this platform;
+        // offline mode turns that into an error (nothing may be downloaded at run time).
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+    }
+
     private final Path file;
     private final HuggingFaceTokenizer tokenizer;
     private final boolean[] known;
