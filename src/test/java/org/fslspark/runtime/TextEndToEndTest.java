@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,5 +73,19 @@ class TextEndToEndTest {
         List<org.apache.spark.sql.Row> rows = spark.read().parquet(out.resolve("rounds.parquet").toString())
                 .orderBy("round").collectAsList();
         assertEquals(last.testPerplexity(), rows.get(2).getDouble(rows.get(2).fieldIndex("test_perplexity")));
+    }
+
+    @org.junit.jupiter.api.Test
+    void aClientTaskRefusesAnotherInstitutesTokenPartition() {
+        Experiment e = experiment();
+        List<String> swapped = List.of(e.data().locationOf("iitb"), e.data().locationOf("osu"));
+        RoundPlan plan = new RoundPlan("swap-text", 0, "splitfed-v2", e.settings(), e.model(), e.train().optimizer(),
+                e.train().serverOptimizer(), 16, 1, 1, e.institutes(), swapped, "osu", e.train().serverOrder(), Map.of(),
+                new float[1], new float[1], Map.of());
+        org.apache.spark.SparkException x = org.junit.jupiter.api.Assertions.assertThrows(org.apache.spark.SparkException.class,
+                () -> SyncRound.run(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext()), plan));
+        assertTrue(x.getMessage().contains("placement violation: a task serving 'osu' was given the partition of 'iitb'")
+                || x.getMessage().contains("placement violation: a task serving 'iitb' was given the partition of 'osu'"),
+                x.getMessage());
     }
 }
