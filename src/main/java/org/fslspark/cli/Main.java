@@ -9,6 +9,16 @@ import picocli.CommandLine.Command;
         subcommands = {TrainCommand.class, PrepareCommand.class, BenchCommand.class, KeysCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
+        if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
+            // The driver runs inside YARN's application master, which
+            // reports the final status when main returns or throws and exits by itself; an exit here
+            // would be reported as a failure.
+            int code = commandLine().execute(args);
+            if (code != 0) {
+                throw new IllegalStateException("fsl " + String.join(" ", args) + " failed with exit code " + code);
+            }
+            return;
+        }
         int code = 1;
         try {
             code = commandLine().execute(args);

@@ -37,7 +37,9 @@ public final class Sparks {
                 .set("spark.kryo.registrator", KryoRegistration.class.getName())
                 .set("spark.ui.enabled", "false")
                 .set("spark.sql.shuffle.partitions", "4");
-        String master = master(e.spark().master(), e.institutes().size() + 1);
+        // Under spark-submit, its --master decides where the job runs.
+        String submitted = System.getProperty("spark.master");
+        String master = master(submitted != null ? submitted : e.spark().master(), e.institutes().size() + 1);
         conf.setMaster(master);
         if (master.startsWith("local")) {
             // Local runs stay on loopback: never bind Spark to the machine's external interface.
