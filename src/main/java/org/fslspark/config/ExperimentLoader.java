@@ -143,6 +143,10 @@ public final class ExperimentLoader {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("data.tokenizer: " + e.getMessage(), e);
             }
+            if (algorithm.equals("cse-fsl") || algorithm.equals("fsl-sage")) {
+                throw new ConfigException("algorithm = " + algorithm + " needs an auxiliary model for language models,"
+                        + " which does not exist yet; with data.format = text use fedavg, sl, splitfed-v1 or splitfed-v2");
+            }
             model = ModelSpec.gpt(classes, context, r.intAtLeast("model.width", 1), r.intAtLeast("model.depth", 1),
                     r.intAtLeast("model.heads", 1), r.intAtLeast("model.cut", 0));
         } else {
