@@ -25,18 +25,19 @@ public final class AlignmentBuffer {
 
     public synchronized void add(SmashedBatch batch) {
         batches.addLast(new SmashedBatch(batch.client(), batch.iteration(), batch.activations().dup(), batch.labels().clone()));
-        samples += batch.labels().length;
+        samples += (int) batch.activations().size(0);
         while (samples > capacity) {
             SmashedBatch oldest = batches.removeFirst();
             int excess = samples - capacity;
-            int n = oldest.labels().length;
+            int n = (int) oldest.activations().size(0);
             samples -= n;
             if (excess < n) {
-                // Keep the newest (n - excess) samples of the oldest batch.
+                // Keep the newest (n - excess) samples of the oldest batch, with their targets (a sequence has several).
+                int perSample = oldest.labels().length / n;
                 INDArray keep = oldest.activations().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(excess, n)).dup();
-                int[] labels = java.util.Arrays.copyOfRange(oldest.labels(), excess, n);
+                int[] labels = java.util.Arrays.copyOfRange(oldest.labels(), excess * perSample, n * perSample);
                 batches.addFirst(new SmashedBatch(oldest.client(), oldest.iteration(), keep, labels));
-                samples += labels.length;
+                samples += n - excess;
             }
         }
     }

@@ -28,8 +28,14 @@ public record Experiment(
         String resolvedConfig) implements Serializable {
 
     public record Data(String dataset, String format, List<String> train, List<String> test, int classes,
-                       String scheme, double alpha, String column, int trainSubset, String location)
+                       String scheme, double alpha, String column, int trainSubset, String location,
+                       String tokenizer, int context, String delimiter, double testFraction)
             implements Serializable {
+
+        /** Whether the experiment is a language model on token sequences ({@code data.format = text}). */
+        public boolean isText() {
+            return "text".equals(format);
+        }
 
         /** Where an institute's prepared share lives. */
         public String locationOf(String institute) {

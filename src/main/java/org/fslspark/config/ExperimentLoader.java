@@ -11,6 +11,7 @@ import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
+import org.fslspark.text.Tokenizers;
 
 import java.io.File;
 import java.util.ArrayList;
@@ -125,27 +126,65 @@ public final class ExperimentLoader {
                 throw new ConfigException("institutes: '" + i + "' is not a site id (lower-case letters, digits, - and _)");
             }
         }
-        List<Long> shape = r.longs("data.input-shape");
-        if (shape.size() != 3 || shape.stream().anyMatch(s -> s < 1)) {
-            throw new ConfigException("data.input-shape must be [channels, height, width] of positive sizes, got " + shape);
+        String format = r.oneOf("data.format", List.of("idx", "cifar", "parquet", "text"));
+        boolean text = format.equals("text");
+        String modelName = r.oneOf("model.name", ModelZoo.names());
+        String tokenizer = r.string("data.tokenizer");
+        int context = r.intAtLeast("data.context", 1);
+        int classes;
+        ModelSpec model;
+        if (text) {
+            if (!modelName.equals("gpt")) {
+                throw new ConfigException("model.name = '" + modelName + "' is an image model, but data.format = text;"
+                        + " a language model needs model.name = gpt");
+            }
+            try {
+                classes = Tokenizers.named(tokenizer).vocabSize();
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("data.tokenizer: " + e.getMessage(), e);
+            }
+            if (algorithm.equals("cse-fsl") || algorithm.equals("fsl-sage")) {
+                throw new ConfigException("algorithm = " + algorithm + " needs an auxiliary model for language models,"
+                        + " which does not exist yet; with data.format = text use fedavg, sl, splitfed-v1 or splitfed-v2");
+            }
+            model = ModelSpec.gpt(classes, context, r.intAtLeast("model.width", 1), r.intAtLeast("model.depth", 1),
+                    r.intAtLeast("model.heads", 1), r.intAtLeast("model.cut", 0));
+        } else {
+            if (modelName.equals("gpt")) {
+                throw new ConfigException("model.name = gpt is a language model; it needs data.format = text, got '"
+                        + format + "'");
+            }
+            List<Long> shape = r.longs("data.input-shape");
+            if (shape.size() != 3 || shape.stream().anyMatch(s -> s < 1)) {
+                throw new ConfigException("data.input-shape must be [channels, height, width] of positive sizes, got " + shape);
+            }
+            classes = r.intAtLeast("data.classes", 2);
+            model = new ModelSpec(modelName, shape.stream().mapToLong(Long::longValue).toArray(), classes,
+                    r.intAtLeast("model.cut", 0));
         }
-        int classes = r.intAtLeast("data.classes", 2);
-        ModelSpec model = new ModelSpec(r.oneOf("model.name", ModelZoo.names()),
-                shape.stream().mapToLong(Long::longValue).toArray(), classes, r.intAtLeast("model.cut", 0));
         try {
             ModelZoo.cut(model);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
-        String scheme = r.oneOf("data.partition.scheme", List.of("iid", "dirichlet", "column"));
+        String scheme = r.oneOf("data.partition.scheme", text ? List.of("iid", "document")
+                : List.of("iid", "dirichlet", "column"));
         double alpha = r.c.getDouble("data.partition.alpha");
         if (scheme.equals("dirichlet") && !(alpha > 0)) {
             throw new ConfigException("data.partition.alpha must be > 0, got " + alpha);
         }
-        Experiment.Data data = new Experiment.Data(r.string("data.dataset"),
-                r.oneOf("data.format", List.of("idx", "cifar", "parquet")),
+        double testFraction = r.c.getDouble("data.test-fraction");
+        if (!(testFraction > 0 && testFraction < 1)) {
+            throw new ConfigException("data.test-fraction must be in (0, 1), got " + testFraction);
+        }
+        String delimiter = r.string("data.delimiter");
+        if (delimiter.contains("\n")) {
+            throw new ConfigException("data.delimiter must be one line, got '" + delimiter + "'");
+        }
+        Experiment.Data data = new Experiment.Data(r.string("data.dataset"), format,
                 r.strings("data.train"), r.strings("data.test"), classes, scheme, alpha,
-                r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), r.string("data.location"));
+                r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), r.string("data.location"),
+                tokenizer, context, delimiter, testFraction);
         Experiment.Train train = new Experiment.Train(r.intAtLeast("train.rounds", 1),
                 r.intAtLeast("train.local-epochs", 1), r.intAtLeast("train.batch-size", 1),
                 r.optimizer("train.optimizer"), r.optimizer("train.server-optimizer"),

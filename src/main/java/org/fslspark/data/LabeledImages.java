@@ -12,7 +12,7 @@ import java.util.Arrays;
  * to [0, 1] floats on demand. Each sample keeps the id it had in its source dataset, so shares written by
  * {@code prepare} can be traced back and checked for overlap.
  */
-public final class LabeledImages implements Serializable {
+public final class LabeledImages implements Samples, Serializable {
     private static final long serialVersionUID = 1L;
 
     private final int channels;
@@ -67,6 +67,7 @@ public final class LabeledImages implements Serializable {
     }
 
     /** Number of samples. */
+    @Override
     public int size() {
         return labels.length;
     }
@@ -114,6 +115,7 @@ public final class LabeledImages implements Serializable {
     }
 
     /** The samples at {@code indices} as a float tensor [b, c, h, w] with values scaled to [0, 1]. */
+    @Override
     public INDArray features(int[] indices) {
         int s = sampleBytes();
         float[] out = new float[indices.length * s];
@@ -128,6 +130,7 @@ public final class LabeledImages implements Serializable {
     }
 
     /** The labels of the samples at {@code indices}. */
+    @Override
     public int[] labels(int[] indices) {
         int[] out = new int[indices.length];
         for (int b = 0; b < indices.length; b++) {

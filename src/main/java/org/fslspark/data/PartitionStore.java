@@ -54,7 +54,7 @@ public final class PartitionStore {
             s.abort();
             throw e;
         }
-        return s.info;
+        return (PartitionInfo) s.info;
     }
 
     /** Writes the held-out test set (institute {@link #TEST}). */
@@ -114,6 +114,31 @@ public final class PartitionStore {
     public static PartitionInfo describe(Configuration conf, Path location) {
         location = normalize(location);
         String where = DataFiles.qualified(conf, location);
+        Map<String, String> kv = summary(conf, location);
+        if (TokenStore.KIND.equals(kv.get("kind"))) {
+            throw new DataException(where + " holds token sequences (text), not images; data.format must be text");
+        }
+        try {
+            long[] hist = Arrays.stream(req(kv, "label_histogram", where).split(","))
+                    .mapToLong(x -> Long.parseLong(x.trim())).toArray();
+            return new PartitionInfo(req(kv, "institute", where), req(kv, "dataset", where),
+                    new ImageShape(Integer.parseInt(req(kv, "channels", where)), Integer.parseInt(req(kv, "height", where)),
+                            Integer.parseInt(req(kv, "width", where))),
+                    Integer.parseInt(req(kv, "classes", where)), Long.parseLong(req(kv, "samples", where)), hist);
+        } catch (NumberFormatException e) {
+            throw new DataException(where + "/" + SUCCESS + ": unreadable partition summary (" + e.getMessage()
+                    + "); run prepare again", e);
+        }
+    }
+
+    /** Whether {@code location} holds token sequences (a text partition) rather than images; opens no data file. */
+    public static boolean holdsTokens(Configuration conf, Path location) {
+        return TokenStore.KIND.equals(summary(conf, normalize(location)).get("kind"));
+    }
+
+    /** The key=value lines of {@code location/_SUCCESS}, after checking the location is complete. */
+    static Map<String, String> summary(Configuration conf, Path location) {
+        String where = DataFiles.qualified(conf, location);
         requireComplete(conf, location, where);
         Map<String, String> kv = new LinkedHashMap<>();
         Path success = new Path(location, SUCCESS);
@@ -124,19 +149,14 @@ public final class PartitionStore {
                     kv.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
                 }
             }
-            long[] hist = Arrays.stream(req(kv, "label_histogram", where).split(","))
-                    .mapToLong(x -> Long.parseLong(x.trim())).toArray();
-            return new PartitionInfo(req(kv, "institute", where), req(kv, "dataset", where),
-                    new ImageShape(Integer.parseInt(req(kv, "channels", where)), Integer.parseInt(req(kv, "height", where)),
-                            Integer.parseInt(req(kv, "width", where))),
-                    Integer.parseInt(req(kv, "classes", where)), Long.parseLong(req(kv, "samples", where)), hist);
-        } catch (IOException | NumberFormatException e) {
+            return kv;
+        } catch (IOException e) {
             throw new DataException(where + "/" + SUCCESS + ": unreadable partition summary (" + e.getMessage()
                     + "); run prepare again", e);
         }
     }
 
-    private static String req(Map<String, String> kv, String key, String where) {
+    static String req(Map<String, String> kv, String key, String where) {
         String v = kv.get(key);
         if (v == null) {
             throw new DataException(where + "/" + SUCCESS + ": partition summary lacks '" + key + "'; run prepare again");
@@ -144,7 +164,7 @@ public final class PartitionStore {
         return v;
     }
 
-    private static void checkOwner(String owner, String institute, String where) {
+    static void checkOwner(String owner, String institute, String where) {
         if (!owner.equals(institute)) {
             throw new PlacementException("placement violation: a task serving '" + institute
                     + "' was given the partition of '" + owner + "' at " + where + "; each institute's data may be read"
@@ -152,7 +172,7 @@ public final class PartitionStore {
         }
     }
 
-    private static void requireComplete(Configuration conf, Path location, String where) {
+    static void requireComplete(Configuration conf, Path location, String where) {
         try {
             FileSystem fs = location.getFileSystem(conf);
             if (!fs.exists(location)) {
@@ -204,7 +224,7 @@ public final class PartitionStore {
             ParquetImages.write(conf, new Path(tmp, DATA_FILE), data,
                     ParquetImages.metadata(data, dataset, institute), null, null);
             try (FSDataOutputStream out = fs.create(new Path(tmp, SUCCESS), false)) {
-                out.write(summary(info).getBytes(StandardCharsets.UTF_8));
+                out.write(summaryText(info).getBytes(StandardCharsets.UTF_8));
             }
         } catch (IOException | RuntimeException e) {
             deleteQuietly(fs, tmp);
@@ -213,7 +233,7 @@ public final class PartitionStore {
         return new Staged(fs, location, where, tmp, info);
     }
 
-    private static String summary(PartitionInfo i) {
+    private static String summaryText(PartitionInfo i) {
         Map<String, String> kv = new LinkedHashMap<>();
         kv.put("institute", i.institute());
         kv.put("dataset", i.dataset());
@@ -242,11 +262,11 @@ public final class PartitionStore {
         private final Path location;
         private final String where;
         private final Path tmp;
-        final PartitionInfo info;
+        final Object info;
         private boolean committed;
         private boolean replaced;
 
-        private Staged(FileSystem fs, Path location, String where, Path tmp, PartitionInfo info) {
+        Staged(FileSystem fs, Path location, String where, Path tmp, Object info) {
             this.fs = fs;
             this.location = location;
             this.where = where;

@@ -275,7 +275,7 @@ public final class Prepare {
         }
     }
 
-    private static void checkOutputs(Configuration conf, List<String[]> outputs, boolean overwrite, List<String> problems) {
+    static void checkOutputs(Configuration conf, List<String[]> outputs, boolean overwrite, List<String> problems) {
         List<String> qualified = new ArrayList<>();
         for (String[] o : outputs) {
             String what = o[0];

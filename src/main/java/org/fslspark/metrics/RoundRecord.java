@@ -7,19 +7,34 @@ import java.io.Serializable;
  * tensors' elements times their size, activations, gradients and models but not labels (the
  * reference's convention; labels are in {@code label_bytes_up}); wire bytes count every byte written
  * to the channel, framing and labels included. Up is client site to server site.
+ *
+ * <p>For a language model the test figures are per predicted token: {@code testLoss} is the mean token
+ * cross-entropy (nats), {@code testAccuracy} the next-token accuracy and {@code testPerplexity} is
+ * {@code exp(testLoss)}; for a classifier the perplexity is the same function of its loss.
  */
 public record RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
                           long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
                           long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
-                          double roundSeconds, double cumulativeSeconds) implements Serializable {
+                          double roundSeconds, double cumulativeSeconds, double testPerplexity) implements Serializable {
+
+    /** A row whose perplexity is {@code exp(testLoss)}. */
+    public RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
+                       long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
+                       long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
+                       double roundSeconds, double cumulativeSeconds) {
+        this(experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown, labelBytesUp,
+                wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds, cumulativeSeconds,
+                Math.exp(testLoss));
+    }
 
     public static final String[] COLUMNS = {"experiment", "algorithm", "round", "test_accuracy", "test_loss",
             "payload_bytes_up", "payload_bytes_down", "label_bytes_up", "wire_bytes_up", "wire_bytes_down",
-            "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds"};
+            "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds",
+            "test_perplexity"};
 
     public Object[] values() {
         return new Object[]{experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown,
                 labelBytesUp, wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds,
-                cumulativeSeconds};
+                cumulativeSeconds, testPerplexity};
     }
 }

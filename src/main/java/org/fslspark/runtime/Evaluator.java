@@ -1,6 +1,6 @@
 package org.fslspark.runtime;
 
-import org.fslspark.data.LabeledImages;
+import org.fslspark.data.Samples;
 import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
@@ -9,13 +9,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
 
-/** Test loss and accuracy of the global model x_s o x_c on the held-out test set, at the driver. */
+/**
+ * Test loss and accuracy of the global model x_s o x_c on the held-out test set, at the driver: per image, or for
+ * a language model per predicted token (token loss, next-token accuracy), since both are means over the rows of
+ * {@link CrossEntropy}.
+ */
 final class Evaluator {
-    private final LabeledImages test;
+    private final Samples test;
     private final SplitModel model;
     private final int batchSize;
 
-    Evaluator(LabeledImages test, ModelSpec spec, long seed, int batchSize) {
+    Evaluator(Samples test, ModelSpec spec, long seed, int batchSize) {
         this.test = test;
         this.model = ModelZoo.split(spec, seed);
         this.batchSize = batchSize;
@@ -32,13 +36,15 @@ final class Evaluator {
         Arrays.setAll(all, i -> i);
         double lossSum = 0;
         long correct = 0;
+        long rows = 0;
         for (int start = 0; start < n; start += batchSize) {
             int[] idx = Arrays.copyOfRange(all, start, Math.min(n, start + batchSize));
             INDArray logits = model.server().forward(model.client().forward(test.features(idx)));
             CrossEntropy.Result r = CrossEntropy.evaluate(logits, test.labels(idx), false);
             lossSum += r.lossSum();
             correct += r.correct();
+            rows += r.rows();
         }
-        return new Result((double) correct / n, lossSum / n);
+        return new Result((double) correct / rows, lossSum / rows);
     }
 }

@@ -61,10 +61,11 @@ public final class FederatedTraining {
         List<String> locations = new ArrayList<>();
         for (String institute : e.institutes()) {
             String location = e.data().locationOf(institute);
-            PartitionStore.requirePrepared(conf, new Path(location), institute);
+            SiteData.requirePrepared(conf, location, institute, e);
             locations.add(location);
         }
-        Evaluator evaluator = new Evaluator(PartitionStore.readTest(conf, new Path(e.data().testLocation())),
+        SiteData.requirePrepared(conf, e.data().testLocation(), PartitionStore.TEST, e);
+        Evaluator evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                 e.model(), e.seed(), e.train().evalBatchSize());
         ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
         String runId = UUID.randomUUID().toString();

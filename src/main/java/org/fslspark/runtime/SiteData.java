@@ -3,7 +3,10 @@ package org.fslspark.runtime;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.fslspark.algorithm.Batch;
-import org.fslspark.data.LabeledImages;
+import org.fslspark.config.Experiment;
+import org.fslspark.data.DataException;
+import org.fslspark.data.Samples;
+import org.fslspark.data.TokenStore;
 import org.fslspark.data.PartitionStore;
 
 import java.util.Map;
@@ -11,9 +14,9 @@ import java.util.Random;
 
 /** A client's private partition, read only inside that institute's own task. */
 final class SiteData {
-    private final LabeledImages images;
+    private final Samples images;
 
-    private SiteData(LabeledImages images) {
+    private SiteData(Samples images) {
         this.images = images;
     }
 
@@ -25,7 +28,38 @@ final class SiteData {
 
     /** Reads the partition at {@code location}; the store refuses it unless it belongs to {@code institute}. */
     static SiteData read(Map<String, String> hadoopConf, String location, String institute) {
-        return new SiteData(PartitionStore.read(hadoopConf(hadoopConf), new Path(location), institute));
+        Configuration conf = hadoopConf(hadoopConf);
+        Path p = new Path(location);
+        return new SiteData(PartitionStore.holdsTokens(conf, p) ? TokenStore.read(conf, p, institute)
+                : PartitionStore.read(conf, p, institute));
+    }
+
+    /** The held-out test set at {@code location}: images or token sequences, as prepared. */
+    static Samples readTest(Configuration conf, String location) {
+        Path p = new Path(location);
+        return PartitionStore.holdsTokens(conf, p) ? TokenStore.readTest(conf, p) : PartitionStore.readTest(conf, p);
+    }
+
+    /**
+     * Checks, from the location's summary alone (no data is opened), that {@code location} holds a complete share
+     * of {@code institute} of the kind the experiment trains on, and for text that its sequences fit the model.
+     */
+    static void requirePrepared(Configuration conf, String location, String institute, Experiment e) {
+        Path p = new Path(location);
+        if (!e.data().isText()) {
+            PartitionStore.requirePrepared(conf, p, institute);
+            return;
+        }
+        TokenStore.Info info = TokenStore.requirePrepared(conf, p, institute);
+        if (info.context() != e.data().context()) {
+            throw new DataException(location + " holds sequences of context " + info.context() + " but data.context = "
+                    + e.data().context() + "; run prepare again with the experiment's data.context");
+        }
+        if (info.vocab() != e.model().classes()) {
+            throw new DataException(location + " was tokenized with '" + info.tokenizer() + "' (vocabulary " + info.vocab()
+                    + ") but data.tokenizer = '" + e.data().tokenizer() + "' has vocabulary " + e.model().classes()
+                    + "; run prepare again with the experiment's tokenizer");
+        }
     }
 
     int size() {

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,5 +79,42 @@ class ExperimentLoaderTest {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ExperimentLoader.load(new File("conf/nope.conf"), List.of()));
         assertEquals("config file conf/nope.conf does not exist", e.getMessage());
+    }
+
+    @Test
+    void aTextExperimentBuildsAGptOverTheTokenizersVocabulary() throws IOException {
+        Experiment e = ExperimentLoader.load(write("data.format = text\nmodel.name = gpt"), List.of(
+                "data.context=48", "model.width=64", "model.depth=3", "model.heads=2", "model.cut=2",
+                "data.partition.scheme=document"));
+        assertTrue(e.data().isText());
+        assertEquals(org.fslspark.model.ModelSpec.gpt(257, 48, 64, 3, 2, 2), e.model());
+        assertEquals("document", e.data().scheme());
+        assertEquals("byte", e.data().tokenizer());
+        // Image experiments are unchanged.
+        assertFalse(ExperimentLoader.load(new File("conf/quickstart.conf"), List.of()).data().isText());
+    }
+
+    @Test
+    void languageModelSettingsAreCheckedNamingTheirKey() throws IOException {
+        assertTrue(error("data.format = text").contains("model.name = gpt"));
+        assertTrue(error("model.name = gpt").contains("data.format = text"));
+        assertTrue(error("data.format = text\nmodel.name = gpt", "data.partition.scheme=dirichlet")
+                .contains("data.partition.scheme"));
+        assertTrue(error("model.name = fmnist_cnn", "data.partition.scheme=document").contains("data.partition.scheme"));
+        assertTrue(error("data.format = text\nmodel.name = gpt", "data.context=0").contains("data.context"));
+        assertTrue(error("data.format = text\nmodel.name = gpt", "model.width=30", "model.heads=4")
+                .contains("divisible by heads"));
+        String missing = error("data.format = text\nmodel.name = gpt", "data.tokenizer=\"" + dir.resolve("none.json") + "\"");
+        assertTrue(missing.contains("data.tokenizer") && missing.contains("none.json"), missing);
+        assertTrue(error("data.test-fraction = 1.5").contains("data.test-fraction"));
+        assertTrue(error("data.format = text\nmodel.name = gpt", "algorithm=fsl-sage").contains("auxiliary model"));
+    }
+
+    @Test
+    void theFortunesLanguageModelConfigLoads() {
+        Experiment e = ExperimentLoader.load(new File("conf/fortunes-lm.conf"), List.of());
+        assertEquals("gpt", e.model().name());
+        assertEquals(128, e.data().context());
+        assertEquals("%", e.data().delimiter());
     }
 }
