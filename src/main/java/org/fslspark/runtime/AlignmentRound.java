@@ -23,8 +23,9 @@ final class AlignmentRound {
     private AlignmentRound() {
     }
 
-    /** A client's alignment and its aligned model (null when its buffer was empty). */
-    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds) implements Serializable {
+    /** A client's alignment and its aligned model (null when its buffer was empty), and where it ran. */
+    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds, String executorSite,
+                  String host) implements Serializable {
     }
 
     static List<Result> run(JavaSparkContext sc, RoundPlan plan) {
@@ -48,6 +49,7 @@ final class AlignmentRound {
         AlignmentReport report = p.rules().align(server, client);
         byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
-        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9);
+        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9, Placement.executorSite(),
+                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
     }
 }

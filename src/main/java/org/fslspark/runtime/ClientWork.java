@@ -6,10 +6,8 @@ import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Message;
-import org.fslspark.transport.TrafficMeter;
 
 import java.util.Random;
 
@@ -30,12 +28,12 @@ final class ClientWork {
         });
     }
 
-    /** Installs the auxiliary model sent to this client for the round, if any, metering its download. */
-    static void receiveAuxiliary(RoundPlan plan, Client client, TrafficMeter meter) {
+    /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */
+    static void receiveAuxiliary(RoundPlan plan, Client client, ChargedLink link) {
         byte[] frame = plan.auxiliaryDownloads().get(client.id());
         if (frame != null) {
             Message m = FrameCodec.decode(frame);
-            meter.record(Direction.DOWN, m);
+            link.download(m);
             client.auxiliary().network().setParams(m.tensor(0).toArray());
         }
     }

@@ -42,12 +42,19 @@ public final class FederatedTraining {
     private FederatedTraining() {
     }
 
-    /** How a run ended, and the final global model (x_c, x_s as flat vectors). */
+    /**
+     * How a run ended, the final global model (x_c, x_s as flat vectors), and every task that ran
+     * (what it reported about itself: where it ran, how long, its traffic; without the models).
+     */
     public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,
-                          INDArray serverParams) {
+                          INDArray serverParams, List<TaskRun> tasks) {
         public RoundRecord last() {
             return rounds.get(rounds.size() - 1);
         }
+    }
+
+    /** A task of round {@code round} and its report; alignment tasks have the role "aligner". */
+    public record TaskRun(int round, TaskReport report) {
     }
 
     /**
@@ -77,6 +84,7 @@ public final class FederatedTraining {
         long cumulativeWire = 0;
         double cumulativeSeconds = 0;
         String stopReason = "completed " + e.train().rounds() + " rounds";
+        List<TaskRun> tasks = new ArrayList<>();
         try {
             for (int t = 0; t < e.train().rounds(); t++) {
                 // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
@@ -94,6 +102,8 @@ public final class FederatedTraining {
                 List<AlignmentRecord> alignments = new ArrayList<>();
                 if (algorithm.alignsAt(t, alignedBefore)) {
                     for (AlignmentRound.Result r : AlignmentRound.run(sc, plan)) {
+                        tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
+                                r.host(), 0, List.of(), r.seconds(), Map.of())));
                         if (r.report() != null) {
                             downloads.put(r.client(), r.auxiliaryFrame());
                             alignments.add(alignmentRecord(e, t, r));
@@ -108,6 +118,10 @@ public final class FederatedTraining {
                     case ONE_WAY -> OneWayRound.run(sc, plan);
                 };
                 double seconds = (System.nanoTime() - start) / 1e9;
+                for (TaskReport r : reports) {
+                    tasks.add(new TaskRun(t, new TaskReport(r.role(), r.client(), r.institute(), r.executorSite(), r.host(),
+                            r.samples(), r.traffic(), r.seconds(), Map.of())));
+                }
                 INDArray[] next = aggregate(algorithm, e, reports, client, server);
                 client = next[0];
                 server = next[1];
@@ -151,14 +165,23 @@ public final class FederatedTraining {
         } catch (IOException ex) {
             throw new IllegalStateException("cannot write the model to " + out.location() + ": " + ex.getMessage(), ex);
         }
-        return new Summary(out.rounds(), stopReason, out.location(), client, server);
+        return new Summary(out.rounds(), stopReason, out.location(), client, server, List.copyOf(tasks));
     }
 
     private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
                                   Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads) {
         return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
-                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads));
+                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
+                testbedPlan(e));
+    }
+
+    /** Links are emulated when the test-bed asks for it; placement by site applies on a cluster, not in local mode. */
+    static TestbedPlan testbedPlan(Experiment e) {
+        if (!e.testbed().enabled()) {
+            return TestbedPlan.NONE;
+        }
+        return new TestbedPlan(e.testbed().topology(), e.testbed().emulatesLinks(), !Sparks.isLocal(e.spark().master()));
     }
 
     private static AlignmentRecord alignmentRecord(Experiment e, int t, AlignmentRound.Result r) {

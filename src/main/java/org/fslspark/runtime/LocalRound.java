@@ -7,7 +7,6 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -55,15 +54,18 @@ final class LocalRound {
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
         TrafficMeter meter = new TrafficMeter();
+        ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = FrameCodec.decode(download);
-        meter.record(Direction.DOWN, global);
+        link.download(global);
+        link.awaitDownloads();
         client.model().network().setParams(global.tensor(0).toArray());
         client.top().network().setParams(global.tensor(1).toArray());
         ClientWork.train(p, algorithm, client, data, NO_SERVER);
         Message upload = Message.of(Message.Type.MODEL, id, p.round(),
                 Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
-        meter.record(Direction.UP, upload);
+        link.upload(upload);
+        link.awaitUploads();
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, Map.of("client/" + id, FrameCodec.encode(upload)));

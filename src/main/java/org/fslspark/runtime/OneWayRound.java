@@ -9,7 +9,6 @@ import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Server;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -83,11 +82,13 @@ final class OneWayRound {
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
         TrafficMeter meter = new TrafficMeter();
+        ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient())));
-        meter.record(Direction.DOWN, global);
+        link.download(global);
         client.model().network().setParams(global.tensor(0).toArray());
-        ClientWork.receiveAuxiliary(p, client, meter);
+        ClientWork.receiveAuxiliary(p, client, link);
+        link.awaitDownloads();
         List<Tuple2<Long, Parcel>> out = new ArrayList<>();
         ClientWork.train(p, algorithm, client, data, new ServerLink() {
             @Override
@@ -99,7 +100,7 @@ final class OneWayRound {
             public void upload(SmashedBatch batch) {
                 Message m = Message.of(Message.Type.SMASHED, id, batch.iteration(),
                         Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels()));
-                meter.record(Direction.UP, m);
+                link.upload(m);
                 out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(FrameCodec.encode(m), null)));
             }
         });
@@ -108,7 +109,8 @@ final class OneWayRound {
             model.add(Tensor.of(Kind.AUXILIARY_MODEL, client.auxiliary().network().params()));
         }
         Message upload = new Message(Message.Type.MODEL, id, p.round(), model);
-        meter.record(Direction.UP, upload);
+        link.upload(upload);
+        link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(), host(),
                 data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, Map.of());
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));

@@ -30,6 +30,11 @@ public final class Sparks {
         return "local[" + Math.max(threads, tasksPerRound) + retries + "]";
     }
 
+    /** Whether a master URL runs Spark inside this JVM (local, local[N], local[*], local[N,F]). */
+    public static boolean isLocal(String master) {
+        return LOCAL.matcher(master).matches();
+    }
+
     public static SparkSession session(Experiment e) {
         SparkConf conf = new SparkConf()
                 .setAppName("fsl-spark " + e.name())

@@ -87,7 +87,7 @@ final class SyncRound {
         String[] server = addresses[p.clients()].split(":");
         TrafficMeter meter = new TrafficMeter();
         long start = System.nanoTime();
-        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter)) {
+        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter, p.link(id))) {
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);

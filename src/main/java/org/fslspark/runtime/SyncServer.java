@@ -50,6 +50,9 @@ final class SyncServer {
                     throw new TransportException("unexpected HELLO from client " + client);
                 }
                 channels[client] = ch;
+                if (plan.link(client) != null) {
+                    ch.emulate(plan.link(client));
+                }
             }
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
