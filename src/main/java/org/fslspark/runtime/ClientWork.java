@@ -41,7 +41,7 @@ final class ClientWork {
     /** The client's partition, read once by its own task and kept in its executor. */
     static SiteData data(RoundPlan plan, int id) {
         String institute = plan.institutes().get(id);
-        Placement.requireSite(institute);
+        Placement.requireSite(institute, plan.testbed());
         return TaskState.get(plan.runId() + "/data/" + id,
                 () -> SiteData.read(plan.hadoopConf(), plan.dataLocations().get(id), institute));
     }

@@ -71,6 +71,11 @@ public final class FederatedTraining {
             PartitionStore.requirePrepared(conf, new Path(location), institute);
             locations.add(location);
         }
+        // On a cluster with a test-bed, every site must have a live executor before anything is written.
+        TestbedPlan testbed = testbedPlan(e, sc.master());
+        List<String> sites = SiteExecutors.sitesOf(e.institutes(), e.serverSite());
+        SiteExecutors executors = testbed.placeBySite()
+                ? SiteExecutors.discover(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds()) : SiteExecutors.NONE;
         Evaluator evaluator = new Evaluator(PartitionStore.readTest(conf, new Path(e.data().testLocation())),
                 e.model(), e.seed(), e.train().evalBatchSize());
         ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
@@ -97,11 +102,12 @@ public final class FederatedTraining {
                         downloads.put(i, frame);
                     }
                 }
-                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
+                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
+                executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
                 long start = System.nanoTime();
                 List<AlignmentRecord> alignments = new ArrayList<>();
                 if (algorithm.alignsAt(t, alignedBefore)) {
-                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan)) {
+                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan, executors)) {
                         tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
                                 r.host(), 0, List.of(), r.seconds(), Map.of())));
                         if (r.report() != null) {
@@ -110,12 +116,12 @@ public final class FederatedTraining {
                             alignedBefore = true;
                         }
                     }
-                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
+                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
                 }
                 List<TaskReport> reports = switch (algorithm.flow()) {
-                    case LOCAL -> LocalRound.run(sc, plan);
-                    case PER_BATCH -> SyncRound.run(sc, plan);
-                    case ONE_WAY -> OneWayRound.run(sc, plan);
+                    case LOCAL -> LocalRound.run(sc, plan, executors);
+                    case PER_BATCH -> SyncRound.run(sc, plan, executors);
+                    case ONE_WAY -> OneWayRound.run(sc, plan, executors);
                 };
                 double seconds = (System.nanoTime() - start) / 1e9;
                 for (TaskReport r : reports) {
@@ -169,19 +175,25 @@ public final class FederatedTraining {
     }
 
     private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
-                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads) {
+                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
+                                  TestbedPlan testbed) {
         return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
                 e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
-                testbedPlan(e));
+                testbed);
+    }
+
+    /** The test-bed rules of a run on the experiment's configured master. */
+    static TestbedPlan testbedPlan(Experiment e) {
+        return testbedPlan(e, e.spark().master());
     }
 
     /** Links are emulated when the test-bed asks for it; placement by site applies on a cluster, not in local mode. */
-    static TestbedPlan testbedPlan(Experiment e) {
+    static TestbedPlan testbedPlan(Experiment e, String master) {
         if (!e.testbed().enabled()) {
             return TestbedPlan.NONE;
         }
-        return new TestbedPlan(e.testbed().topology(), e.testbed().emulatesLinks(), !Sparks.isLocal(e.spark().master()));
+        return new TestbedPlan(e.testbed().topology(), e.testbed().emulatesLinks(), !Sparks.isLocal(master));
     }
 
     private static AlignmentRecord alignmentRecord(Experiment e, int t, AlignmentRound.Result r) {

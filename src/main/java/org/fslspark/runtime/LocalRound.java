@@ -28,7 +28,7 @@ final class LocalRound {
     private LocalRound() {
     }
 
-    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Message global = Message.of(Message.Type.MODEL, -1, plan.round(),
                 Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
         Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(global));
@@ -37,7 +37,7 @@ final class LocalRound {
         for (int i = 0; i < plan.clients(); i++) {
             ids.add(i);
         }
-        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
                 .map(id -> clientTask(shared.value(), id, download.value()))
                 .collect();
         shared.destroy();
@@ -66,7 +66,7 @@ final class LocalRound {
                 Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
         link.upload(upload);
         link.awaitUploads();
-        return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(),
+        return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, Map.of("client/" + id, FrameCodec.encode(upload)));
     }

@@ -2,6 +2,7 @@ package org.fslspark.runtime;
 
 import org.apache.spark.Partitioner;
 import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.fslspark.algorithm.Algorithm;
@@ -62,15 +63,19 @@ final class OneWayRound {
         return Long.MAX_VALUE - (1L << CLIENT_BITS) + client;
     }
 
-    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < plan.clients(); i++) {
             ids.add(i);
         }
-        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+        // The clients' stage runs at their sites; the server's partition reads the shuffle at the server site
+        // (pinned, or Spark would prefer where most of the map output lies: a client's executor).
+        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
                 .flatMapToPair(id -> clientTask(shared.value(), id))
                 .repartitionAndSortWithinPartitions(new ToServer())
+                .map(kv -> kv);
+        List<TaskReport> reports = executors.pin(uploads, List.of(plan.serverSite()))
                 .mapPartitions(records -> serverTask(shared.value(), records))
                 .collect();
         shared.destroy();
@@ -111,14 +116,14 @@ final class OneWayRound {
         Message upload = new Message(Message.Type.MODEL, id, p.round(), model);
         link.upload(upload);
         link.awaitUploads();
-        TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(), host(),
+        TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
                 data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, Map.of());
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
 
     private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
-        Placement.requireSite(p.serverSite());
+        Placement.requireSite(p.serverSite(), p.testbed());
         Algorithm algorithm = p.rules();
         Server server = ServerState.forRound(p);
         long start = System.nanoTime();
@@ -139,7 +144,7 @@ final class OneWayRound {
         }
         models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
                 Tensor.of(Kind.MODEL, server.shared().network().params()))));
-        out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(), host(), 0, List.of(),
+        out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, models));
         return out.iterator();
     }
