@@ -6,20 +6,24 @@ import java.io.Serializable;
  * One row of rounds.parquet: the state after a round's aggregation. Payload bytes count the
  * tensors' elements times their size, activations, gradients and models but not labels (the
  * reference's convention; labels are in {@code label_bytes_up}); wire bytes count every byte written
- * to the channel, framing and labels included. Up is client site to server site.
+ * to the channel, framing and labels included. Up is client site to server site. Modelled seconds
+ * are the time the round would take on the test-bed's links and compute figures (ideal links
+ * without a test-bed), see {@code org.fslspark.runtime.TimeModel}.
  */
 public record RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
                           long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
                           long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
-                          double roundSeconds, double cumulativeSeconds) implements Serializable {
+                          double roundSeconds, double cumulativeSeconds, double modelledSeconds,
+                          double cumulativeModelledSeconds) implements Serializable {
 
     public static final String[] COLUMNS = {"experiment", "algorithm", "round", "test_accuracy", "test_loss",
             "payload_bytes_up", "payload_bytes_down", "label_bytes_up", "wire_bytes_up", "wire_bytes_down",
-            "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds"};
+            "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds", "modelled_seconds",
+            "cumulative_modelled_seconds"};
 
     public Object[] values() {
         return new Object[]{experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown,
                 labelBytesUp, wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds,
-                cumulativeSeconds};
+                cumulativeSeconds, modelledSeconds, cumulativeModelledSeconds};
     }
 }

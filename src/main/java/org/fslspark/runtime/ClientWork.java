@@ -51,12 +51,51 @@ final class ClientWork {
         return new Random(seed * 1_000_003L + round * 7919L + client * 131L + epoch);
     }
 
-    /** Runs E local epochs; k counts local iterations across them from 0. */
-    static void train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
+    /**
+     * Runs E local epochs; k counts local iterations across them from 0. Returns the client's
+     * compute seconds: the time in its steps minus the time it spent in the server link (sending,
+     * waiting for a gradient).
+     */
+    static double train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
+        TimedLink timed = new TimedLink(server);
         long k = 0;
+        long stepNanos = 0;
         for (int epoch = 0; epoch < plan.localEpochs(); epoch++) {
             for (int[] indices : data.epoch(plan.batchSize(), batchOrder(plan.seed(), plan.round(), client.id(), epoch))) {
-                algorithm.clientStep(client, data.batch(indices), k++, server);
+                long start = System.nanoTime();
+                algorithm.clientStep(client, data.batch(indices), k++, timed);
+                stepNanos += System.nanoTime() - start;
+            }
+        }
+        return Math.max(0, stepNanos - timed.nanos) / 1e9;
+    }
+
+    /** A server link that counts the time spent in it. */
+    private static final class TimedLink implements ServerLink {
+        private final ServerLink link;
+        private long nanos;
+
+        TimedLink(ServerLink link) {
+            this.link = link;
+        }
+
+        @Override
+        public org.nd4j.linalg.api.ndarray.INDArray exchange(org.fslspark.algorithm.SmashedBatch batch) {
+            long start = System.nanoTime();
+            try {
+                return link.exchange(batch);
+            } finally {
+                nanos += System.nanoTime() - start;
+            }
+        }
+
+        @Override
+        public void upload(org.fslspark.algorithm.SmashedBatch batch) {
+            long start = System.nanoTime();
+            try {
+                link.upload(batch);
+            } finally {
+                nanos += System.nanoTime() - start;
             }
         }
     }

@@ -88,6 +88,7 @@ public final class FederatedTraining {
         long cumulativePayload = 0;
         long cumulativeWire = 0;
         double cumulativeSeconds = 0;
+        double cumulativeModelled = 0;
         String stopReason = "completed " + e.train().rounds() + " rounds";
         List<TaskRun> tasks = new ArrayList<>();
         try {
@@ -106,10 +107,12 @@ public final class FederatedTraining {
                 executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
                 long start = System.nanoTime();
                 List<AlignmentRecord> alignments = new ArrayList<>();
+                List<Double> alignmentSeconds = new ArrayList<>();
                 if (algorithm.alignsAt(t, alignedBefore)) {
                     for (AlignmentRound.Result r : AlignmentRound.run(sc, plan, executors)) {
                         tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
-                                r.host(), 0, List.of(), r.seconds(), Map.of())));
+                                r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of())));
+                        alignmentSeconds.add(r.seconds());
                         if (r.report() != null) {
                             downloads.put(r.client(), r.auxiliaryFrame());
                             alignments.add(alignmentRecord(e, t, r));
@@ -126,7 +129,7 @@ public final class FederatedTraining {
                 double seconds = (System.nanoTime() - start) / 1e9;
                 for (TaskReport r : reports) {
                     tasks.add(new TaskRun(t, new TaskReport(r.role(), r.client(), r.institute(), r.executorSite(), r.host(),
-                            r.samples(), r.traffic(), r.seconds(), Map.of())));
+                            r.samples(), r.traffic(), r.seconds(), r.computeSeconds(), Map.of())));
                 }
                 INDArray[] next = aggregate(algorithm, e, reports, client, server);
                 client = next[0];
@@ -144,8 +147,12 @@ public final class FederatedTraining {
                 cumulativePayload += payloadUp + payloadDown;
                 cumulativeWire += wireUp + wireDown;
                 cumulativeSeconds += seconds;
+                double modelled = TimeModel.roundSeconds(algorithm.flow(), algorithm.sequentialClients(),
+                        e.testbed().topology(), e.serverSite(), reports, alignmentSeconds);
+                cumulativeModelled += modelled;
                 RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
-                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds);
+                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds,
+                        modelled, cumulativeModelled);
                 if (!alignments.isEmpty()) {
                     out.appendAlignment(alignments);
                 }

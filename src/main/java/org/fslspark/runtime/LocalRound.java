@@ -61,14 +61,14 @@ final class LocalRound {
         link.awaitDownloads();
         client.model().network().setParams(global.tensor(0).toArray());
         client.top().network().setParams(global.tensor(1).toArray());
-        ClientWork.train(p, algorithm, client, data, NO_SERVER);
+        double compute = ClientWork.train(p, algorithm, client, data, NO_SERVER);
         Message upload = Message.of(Message.Type.MODEL, id, p.round(),
                 Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
         link.upload(upload);
         link.awaitUploads();
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, Map.of("client/" + id, FrameCodec.encode(upload)));
+                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)));
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

@@ -95,7 +95,7 @@ final class OneWayRound {
         ClientWork.receiveAuxiliary(p, client, link);
         link.awaitDownloads();
         List<Tuple2<Long, Parcel>> out = new ArrayList<>();
-        ClientWork.train(p, algorithm, client, data, new ServerLink() {
+        double compute = ClientWork.train(p, algorithm, client, data, new ServerLink() {
             @Override
             public INDArray exchange(SmashedBatch batch) {
                 throw new IllegalStateException(algorithm.name() + " waits for no gradient");
@@ -117,7 +117,7 @@ final class OneWayRound {
         link.upload(upload);
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
-                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, Map.of());
+                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of());
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
@@ -129,11 +129,14 @@ final class OneWayRound {
         long start = System.nanoTime();
         List<TaskReport> out = new ArrayList<>();
         Map<String, byte[]> models = new HashMap<>();
+        long computeNanos = 0;
         while (records.hasNext()) {
             Parcel parcel = records.next()._2();
             Message m = FrameCodec.decode(parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
+                long step = System.nanoTime();
                 algorithm.serverStep(server, new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints()));
+                computeNanos += System.nanoTime() - step;
             } else {
                 models.put("client/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(0))));
                 if (m.tensors().size() > 1) {
@@ -145,7 +148,7 @@ final class OneWayRound {
         models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
                 Tensor.of(Kind.MODEL, server.shared().network().params()))));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
-                (System.nanoTime() - start) / 1e9, models));
+                (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models));
         return out.iterator();
     }
 

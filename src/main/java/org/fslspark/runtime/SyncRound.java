@@ -89,15 +89,16 @@ final class SyncRound {
         String[] server = addresses[p.clients()].split(":");
         TrafficMeter meter = new TrafficMeter();
         long start = System.nanoTime();
+        double compute;
         try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter, p.link(id))) {
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
-            ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
+            compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, java.util.Map.of());
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of());
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -110,7 +111,7 @@ final class SyncRound {
             SyncServer server = new SyncServer(p, p.rules());
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
-                    (System.nanoTime() - start) / 1e9, server.models());
+                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models());
         }
     }
 

@@ -72,6 +72,9 @@ class EmulatedLinksTest {
         System.out.printf("splitfed-v2 iitb client: %d batches, %.3f s, link bound %.3f s%n", batches, r.seconds(), bound);
         assertTrue(r.seconds() >= bound, r.seconds() + " s < " + bound + " s");
         assertTrue(s.last().roundSeconds() >= bound);
+        // The time model charges the same link: (n + 1.5) round trips and the transmissions, plus compute.
+        System.out.printf("round: measured %.3f s, modelled %.3f s%n", s.last().roundSeconds(), s.last().modelledSeconds());
+        assertTrue(s.last().modelledSeconds() >= bound + iitb.rttSeconds() / 2, s.last().toString());
     }
 
     @Test
@@ -83,6 +86,8 @@ class EmulatedLinksTest {
         double bound = iitb.rttSeconds() + iitb.transmissionSeconds(wire(r, Direction.UP) + wire(r, Direction.DOWN));
         System.out.printf("fsl-sage iitb client: %.3f s, link bound %.3f s%n", r.seconds(), bound);
         assertTrue(r.seconds() >= bound, r.seconds() + " s < " + bound + " s");
+        System.out.printf("round: measured %.3f s, modelled %.3f s%n", s.last().roundSeconds(), s.last().modelledSeconds());
+        assertTrue(s.last().modelledSeconds() >= bound, s.last().toString());
     }
 
     @Test
