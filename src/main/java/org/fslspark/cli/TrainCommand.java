@@ -57,10 +57,12 @@ final class TrainCommand implements Callable<Integer> {
             RoundRecord last = s.last();
             double best = s.rounds().stream().mapToDouble(RoundRecord::testAccuracy).max().orElse(0);
             System.out.printf("%nDone: %s.%nFinal test accuracy %.4f (best %.4f), test loss %.4f; payload traffic %.1f MB, "
-                            + "wire traffic %.1f MB; %.1f s of training.%nResults: %s (rounds.csv/.parquet, traffic.csv/.parquet, "
-                            + "config, model, accuracy_vs_traffic.png, accuracy_vs_time.png)%n",
+                            + "wire traffic %.1f MB; %.1f s of training, %.1f s modelled on %s.%nResults: %s (rounds.csv/.parquet, "
+                            + "traffic.csv/.parquet, config, model, accuracy_vs_traffic.png, accuracy_vs_time.png)%n",
                     s.stopReason(), last.testAccuracy(), best, last.testLoss(), last.cumulativePayloadBytes() / 1e6,
-                    last.cumulativeWireBytes() / 1e6, last.cumulativeSeconds(), s.output());
+                    last.cumulativeWireBytes() / 1e6, last.cumulativeSeconds(), last.cumulativeModelledSeconds(),
+                    e.testbed().enabled() ? "the test-bed " + e.testbed().topology().name() + "'s links and compute"
+                            : "ideal links", s.output());
         } finally {
             spark.stop();
         }
@@ -68,9 +70,9 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     static String line(RoundRecord r) {
-        return String.format("round %3d  test acc %.4f  loss %.4f  up %8.2f MB  down %8.2f MB  total %9.2f MB  %6.1f s",
-                r.round(), r.testAccuracy(), r.testLoss(), r.payloadBytesUp() / 1e6, r.payloadBytesDown() / 1e6,
-                r.cumulativePayloadBytes() / 1e6, r.roundSeconds());
+        return String.format("round %3d  test acc %.4f  loss %.4f  up %8.2f MB  down %8.2f MB  total %9.2f MB  %6.1f s"
+                        + "  (modelled %6.1f s)", r.round(), r.testAccuracy(), r.testLoss(), r.payloadBytesUp() / 1e6,
+                r.payloadBytesDown() / 1e6, r.cumulativePayloadBytes() / 1e6, r.roundSeconds(), r.modelledSeconds());
     }
 
     /** Redraws in place on a console; without one (CI, logs) prints a plain line per update. */

@@ -3,6 +3,7 @@ package org.fslspark.config;
 import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelSpec;
+import org.fslspark.testbed.Topology;
 
 import java.io.Serializable;
 import java.util.List;
@@ -25,11 +26,17 @@ public record Experiment(
         Stop stop,
         String output,
         Spark spark,
+        Testbed testbed,
         String resolvedConfig) implements Serializable {
 
+    /**
+     * @param siteLocations where a site's share lives when its test-bed site names a location
+     *                      (topology {@code sites.<id>.data}); other institutes use {@code location}/&lt;id&gt;
+     */
     public record Data(String dataset, String format, List<String> train, List<String> test, int classes,
                        String scheme, double alpha, String column, int trainSubset, String location,
-                       String tokenizer, int context, String delimiter, double testFraction)
+                       String tokenizer, int context, String delimiter, double testFraction,
+                       Map<String, String> siteLocations)
             implements Serializable {
 
         /** Whether the experiment is a language model on token sequences ({@code data.format = text}). */
@@ -39,7 +46,8 @@ public record Experiment(
 
         /** Where an institute's prepared share lives. */
         public String locationOf(String institute) {
-            return location.replaceAll("/+$", "") + "/" + institute;
+            String own = siteLocations.get(institute);
+            return own != null ? own : location.replaceAll("/+$", "") + "/" + institute;
         }
 
         /** Where the prepared test set lives. */
@@ -57,5 +65,26 @@ public record Experiment(
     }
 
     public record Spark(String master, Map<String, String> conf) implements Serializable {
+    }
+
+    /**
+     * The test-bed the experiment runs on, if any.
+     *
+     * @param topologyFile        the topology file as configured ("" for none)
+     * @param topology            the federation, null without a test-bed
+     * @param emulateLinks        impose the topology's links on the traffic between sites
+     * @param executorWaitSeconds on a cluster, how long to wait for every site to have a live executor
+     */
+    public record Testbed(String topologyFile, Topology topology, boolean emulateLinks, double executorWaitSeconds)
+            implements Serializable {
+
+        public boolean enabled() {
+            return topology != null;
+        }
+
+        /** Whether messages between sites cross emulated links. */
+        public boolean emulatesLinks() {
+            return topology != null && emulateLinks;
+        }
     }
 }

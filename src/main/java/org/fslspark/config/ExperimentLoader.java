@@ -12,6 +12,9 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.text.Tokenizers;
+import org.fslspark.testbed.Topology;
+import org.fslspark.testbed.TopologyException;
+import org.fslspark.testbed.TopologyLoader;
 
 import java.io.File;
 import java.util.ArrayList;
@@ -181,10 +184,21 @@ public final class ExperimentLoader {
         if (delimiter.contains("\n")) {
             throw new ConfigException("data.delimiter must be one line, got '" + delimiter + "'");
         }
+        String serverSite = r.string("server-site");
+        Experiment.Testbed testbed = testbed(r, institutes, serverSite);
+        Map<String, String> siteLocations = new LinkedHashMap<>();
+        if (testbed.enabled()) {
+            for (String i : institutes) {
+                String own = testbed.topology().site(i).data();
+                if (!own.isBlank()) {
+                    siteLocations.put(i, own);
+                }
+            }
+        }
         Experiment.Data data = new Experiment.Data(r.string("data.dataset"), format,
                 r.strings("data.train"), r.strings("data.test"), classes, scheme, alpha,
                 r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), r.string("data.location"),
-                tokenizer, context, delimiter, testFraction);
+                tokenizer, context, delimiter, testFraction, java.util.Collections.unmodifiableMap(siteLocations));
         Experiment.Train train = new Experiment.Train(r.intAtLeast("train.rounds", 1),
                 r.intAtLeast("train.local-epochs", 1), r.intAtLeast("train.batch-size", 1),
                 r.optimizer("train.optimizer"), r.optimizer("train.server-optimizer"),
@@ -212,10 +226,47 @@ public final class ExperimentLoader {
                 r.intAtLeast("alignment.epochs", 1), r.intAtLeast("alignment.batch-size", 0),
                 r.optimizer("alignment.optimizer"), r.oneOf("auxiliary.model", ModelZoo.AUXILIARY),
                 r.intAtLeast("auxiliary.hidden", 1), r.c.getBoolean("warm-start"), epsilon);
-        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, institutes, r.string("server-site"), data, train,
+        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
-                new Experiment.Spark(r.string("spark.master"), sparkConf),
+                new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /**
+     * The test-bed named by {@code testbed.topology}, loaded and checked against the experiment: its
+     * institutes must be sites of the topology and its server site the topology's.
+     */
+    private static Experiment.Testbed testbed(Reader r, List<String> institutes, String serverSite) {
+        String file = r.string("testbed.topology").trim();
+        boolean emulate = r.c.getBoolean("testbed.emulate-links");
+        double wait;
+        try {
+            wait = r.c.getDuration("testbed.executor-wait").toMillis() / 1e3;
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException("testbed.executor-wait must be a duration such as 120s: " + e.getMessage(), e);
+        }
+        if (!(wait > 0)) {
+            throw new ConfigException("testbed.executor-wait must be > 0, got " + r.c.getValue("testbed.executor-wait").unwrapped());
+        }
+        if (file.isEmpty()) {
+            return new Experiment.Testbed("", null, emulate, wait);
+        }
+        Topology topology;
+        try {
+            topology = TopologyLoader.load(new File(file));
+        } catch (TopologyException e) {
+            throw new ConfigException("testbed.topology: " + e.getMessage(), e);
+        }
+        List<String> strangers = institutes.stream().filter(i -> !topology.sites().containsKey(i)).toList();
+        if (!strangers.isEmpty()) {
+            throw new ConfigException("institutes " + strangers + (strangers.size() > 1 ? " are not sites" : " is not a site")
+                    + " of the test-bed " + file + " (sites: " + String.join(", ", topology.siteIds()) + ")");
+        }
+        if (!serverSite.equals(topology.serverSite())) {
+            throw new ConfigException("server-site = '" + serverSite + "' but the test-bed " + file
+                    + " hosts the server part at '" + topology.serverSite() + "'");
+        }
+        return new Experiment.Testbed(file, topology, emulate, wait);
     }
 
     /** Typed reads that turn the library's exceptions into messages naming the key. */

@@ -32,7 +32,8 @@ public final class ResultsWriter {
     public static final StructType ROUNDS = schema(RoundRecord.COLUMNS, new DataType[]{DataTypes.StringType,
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.LongType,
             DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType,
-            DataTypes.LongType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType});
+            DataTypes.LongType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType,
+            DataTypes.DoubleType});
     public static final StructType TRAFFIC = schema(TrafficRecord.COLUMNS, new DataType[]{DataTypes.StringType,
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.StringType,
             DataTypes.StringType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType});

@@ -11,30 +11,35 @@ import java.io.Serializable;
  * <p>For a language model the test figures are per predicted token: {@code testLoss} is the mean token
  * cross-entropy (nats), {@code testAccuracy} the next-token accuracy and {@code testPerplexity} is
  * {@code exp(testLoss)}; for a classifier the perplexity is the same function of its loss.
+ *
+ * <p>Modelled seconds are the time the round would take on the test-bed's links and compute
+ * figures (ideal links without a test-bed), see {@code org.fslspark.runtime.TimeModel}.
  */
 public record RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
                           long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
                           long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
-                          double roundSeconds, double cumulativeSeconds, double testPerplexity) implements Serializable {
+                          double roundSeconds, double cumulativeSeconds, double testPerplexity,
+                          double modelledSeconds, double cumulativeModelledSeconds) implements Serializable {
 
     /** A row whose perplexity is {@code exp(testLoss)}. */
     public RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
                        long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
                        long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
-                       double roundSeconds, double cumulativeSeconds) {
+                       double roundSeconds, double cumulativeSeconds, double modelledSeconds,
+                       double cumulativeModelledSeconds) {
         this(experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown, labelBytesUp,
                 wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds, cumulativeSeconds,
-                Math.exp(testLoss));
+                Math.exp(testLoss), modelledSeconds, cumulativeModelledSeconds);
     }
 
     public static final String[] COLUMNS = {"experiment", "algorithm", "round", "test_accuracy", "test_loss",
             "payload_bytes_up", "payload_bytes_down", "label_bytes_up", "wire_bytes_up", "wire_bytes_down",
             "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds",
-            "test_perplexity"};
+            "test_perplexity", "modelled_seconds", "cumulative_modelled_seconds"};
 
     public Object[] values() {
         return new Object[]{experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown,
                 labelBytesUp, wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds,
-                cumulativeSeconds, testPerplexity};
+                cumulativeSeconds, testPerplexity, modelledSeconds, cumulativeModelledSeconds};
     }
 }

@@ -23,23 +23,24 @@ final class AlignmentRound {
     private AlignmentRound() {
     }
 
-    /** A client's alignment and its aligned model (null when its buffer was empty). */
-    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds) implements Serializable {
+    /** A client's alignment and its aligned model (null when its buffer was empty), and where it ran. */
+    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds, String executorSite,
+                  String host) implements Serializable {
     }
 
-    static List<Result> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<Result> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < plan.clients(); i++) {
             ids.add(i);
         }
-        List<Result> results = sc.parallelize(ids, ids.size()).map(id -> align(shared.value(), id)).collect();
+        List<Result> results = executors.pin(sc.parallelize(ids, ids.size()), java.util.Collections.nCopies(ids.size(), plan.serverSite())).map(id -> align(shared.value(), id)).collect();
         shared.destroy();
         return results;
     }
 
     private static Result align(RoundPlan p, int client) {
-        Placement.requireSite(p.serverSite());
+        Placement.requireSite(p.serverSite(), p.testbed());
         long start = System.nanoTime();
         // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
         Learner top = TaskState.get(p.runId() + "/align-top/" + client, () -> ServerState.serverLearner(p));
@@ -48,6 +49,7 @@ final class AlignmentRound {
         AlignmentReport report = p.rules().align(server, client);
         byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
-        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9);
+        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
+                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
     }
 }

@@ -6,10 +6,8 @@ import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Message;
-import org.fslspark.transport.TrafficMeter;
 
 import java.util.Random;
 
@@ -30,12 +28,12 @@ final class ClientWork {
         });
     }
 
-    /** Installs the auxiliary model sent to this client for the round, if any, metering its download. */
-    static void receiveAuxiliary(RoundPlan plan, Client client, TrafficMeter meter) {
+    /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */
+    static void receiveAuxiliary(RoundPlan plan, Client client, ChargedLink link) {
         byte[] frame = plan.auxiliaryDownloads().get(client.id());
         if (frame != null) {
             Message m = FrameCodec.decode(frame);
-            meter.record(Direction.DOWN, m);
+            link.download(m);
             client.auxiliary().network().setParams(m.tensor(0).toArray());
         }
     }
@@ -43,7 +41,7 @@ final class ClientWork {
     /** The client's partition, read once by its own task and kept in its executor. */
     static SiteData data(RoundPlan plan, int id) {
         String institute = plan.institutes().get(id);
-        Placement.requireSite(institute);
+        Placement.requireSite(institute, plan.testbed());
         return TaskState.get(plan.runId() + "/data/" + id,
                 () -> SiteData.read(plan.hadoopConf(), plan.dataLocations().get(id), institute));
     }
@@ -53,12 +51,51 @@ final class ClientWork {
         return new Random(seed * 1_000_003L + round * 7919L + client * 131L + epoch);
     }
 
-    /** Runs E local epochs; k counts local iterations across them from 0. */
-    static void train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
+    /**
+     * Runs E local epochs; k counts local iterations across them from 0. Returns the client's
+     * compute seconds: the time in its steps minus the time it spent in the server link (sending,
+     * waiting for a gradient).
+     */
+    static double train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
+        TimedLink timed = new TimedLink(server);
         long k = 0;
+        long stepNanos = 0;
         for (int epoch = 0; epoch < plan.localEpochs(); epoch++) {
             for (int[] indices : data.epoch(plan.batchSize(), batchOrder(plan.seed(), plan.round(), client.id(), epoch))) {
-                algorithm.clientStep(client, data.batch(indices), k++, server);
+                long start = System.nanoTime();
+                algorithm.clientStep(client, data.batch(indices), k++, timed);
+                stepNanos += System.nanoTime() - start;
+            }
+        }
+        return Math.max(0, stepNanos - timed.nanos) / 1e9;
+    }
+
+    /** A server link that counts the time spent in it. */
+    private static final class TimedLink implements ServerLink {
+        private final ServerLink link;
+        private long nanos;
+
+        TimedLink(ServerLink link) {
+            this.link = link;
+        }
+
+        @Override
+        public org.nd4j.linalg.api.ndarray.INDArray exchange(org.fslspark.algorithm.SmashedBatch batch) {
+            long start = System.nanoTime();
+            try {
+                return link.exchange(batch);
+            } finally {
+                nanos += System.nanoTime() - start;
+            }
+        }
+
+        @Override
+        public void upload(org.fslspark.algorithm.SmashedBatch batch) {
+            long start = System.nanoTime();
+            try {
+                link.upload(batch);
+            } finally {
+                nanos += System.nanoTime() - start;
             }
         }
     }

@@ -42,12 +42,19 @@ public final class FederatedTraining {
     private FederatedTraining() {
     }
 
-    /** How a run ended, and the final global model (x_c, x_s as flat vectors). */
+    /**
+     * How a run ended, the final global model (x_c, x_s as flat vectors), and every task that ran
+     * (what it reported about itself: where it ran, how long, its traffic; without the models).
+     */
     public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,
-                          INDArray serverParams) {
+                          INDArray serverParams, List<TaskRun> tasks) {
         public RoundRecord last() {
             return rounds.get(rounds.size() - 1);
         }
+    }
+
+    /** A task of round {@code round} and its report; alignment tasks have the role "aligner". */
+    public record TaskRun(int round, TaskReport report) {
     }
 
     /**
@@ -64,6 +71,11 @@ public final class FederatedTraining {
             SiteData.requirePrepared(conf, location, institute, e);
             locations.add(location);
         }
+        // On a cluster with a test-bed, every site must have a live executor before anything is written.
+        TestbedPlan testbed = testbedPlan(e, sc.master());
+        List<String> sites = SiteExecutors.sitesOf(e.institutes(), e.serverSite());
+        SiteExecutors executors = testbed.placeBySite()
+                ? SiteExecutors.discover(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds()) : SiteExecutors.NONE;
         SiteData.requirePrepared(conf, e.data().testLocation(), PartitionStore.TEST, e);
         Evaluator evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                 e.model(), e.seed(), e.train().evalBatchSize());
@@ -77,7 +89,9 @@ public final class FederatedTraining {
         long cumulativePayload = 0;
         long cumulativeWire = 0;
         double cumulativeSeconds = 0;
+        double cumulativeModelled = 0;
         String stopReason = "completed " + e.train().rounds() + " rounds";
+        List<TaskRun> tasks = new ArrayList<>();
         try {
             for (int t = 0; t < e.train().rounds(); t++) {
                 // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
@@ -90,25 +104,34 @@ public final class FederatedTraining {
                         downloads.put(i, frame);
                     }
                 }
-                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
+                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
+                executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
                 long start = System.nanoTime();
                 List<AlignmentRecord> alignments = new ArrayList<>();
+                List<Double> alignmentSeconds = new ArrayList<>();
                 if (algorithm.alignsAt(t, alignedBefore)) {
-                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan)) {
+                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan, executors)) {
+                        tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
+                                r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of())));
+                        alignmentSeconds.add(r.seconds());
                         if (r.report() != null) {
                             downloads.put(r.client(), r.auxiliaryFrame());
                             alignments.add(alignmentRecord(e, t, r));
                             alignedBefore = true;
                         }
                     }
-                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads);
+                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
                 }
                 List<TaskReport> reports = switch (algorithm.flow()) {
-                    case LOCAL -> LocalRound.run(sc, plan);
-                    case PER_BATCH -> SyncRound.run(sc, plan);
-                    case ONE_WAY -> OneWayRound.run(sc, plan);
+                    case LOCAL -> LocalRound.run(sc, plan, executors);
+                    case PER_BATCH -> SyncRound.run(sc, plan, executors);
+                    case ONE_WAY -> OneWayRound.run(sc, plan, executors);
                 };
                 double seconds = (System.nanoTime() - start) / 1e9;
+                for (TaskReport r : reports) {
+                    tasks.add(new TaskRun(t, new TaskReport(r.role(), r.client(), r.institute(), r.executorSite(), r.host(),
+                            r.samples(), r.traffic(), r.seconds(), r.computeSeconds(), Map.of())));
+                }
                 INDArray[] next = aggregate(algorithm, e, reports, client, server);
                 client = next[0];
                 server = next[1];
@@ -125,8 +148,12 @@ public final class FederatedTraining {
                 cumulativePayload += payloadUp + payloadDown;
                 cumulativeWire += wireUp + wireDown;
                 cumulativeSeconds += seconds;
+                double modelled = TimeModel.roundSeconds(algorithm.flow(), algorithm.sequentialClients(),
+                        e.testbed().topology(), e.serverSite(), reports, alignmentSeconds);
+                cumulativeModelled += modelled;
                 RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
-                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds);
+                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds,
+                        modelled, cumulativeModelled);
                 if (!alignments.isEmpty()) {
                     out.appendAlignment(alignments);
                 }
@@ -152,14 +179,29 @@ public final class FederatedTraining {
         } catch (IOException ex) {
             throw new IllegalStateException("cannot write the model to " + out.location() + ": " + ex.getMessage(), ex);
         }
-        return new Summary(out.rounds(), stopReason, out.location(), client, server);
+        return new Summary(out.rounds(), stopReason, out.location(), client, server, List.copyOf(tasks));
     }
 
     private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
-                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads) {
+                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
+                                  TestbedPlan testbed) {
         return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
-                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads));
+                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
+                testbed);
+    }
+
+    /** The test-bed rules of a run on the experiment's configured master. */
+    static TestbedPlan testbedPlan(Experiment e) {
+        return testbedPlan(e, e.spark().master());
+    }
+
+    /** Links are emulated when the test-bed asks for it; placement by site applies on a cluster, not in local mode. */
+    static TestbedPlan testbedPlan(Experiment e, String master) {
+        if (!e.testbed().enabled()) {
+            return TestbedPlan.NONE;
+        }
+        return new TestbedPlan(e.testbed().topology(), e.testbed().emulatesLinks(), !Sparks.isLocal(master));
     }
 
     private static AlignmentRecord alignmentRecord(Experiment e, int t, AlignmentRound.Result r) {

@@ -7,7 +7,6 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -29,7 +28,7 @@ final class LocalRound {
     private LocalRound() {
     }
 
-    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Message global = Message.of(Message.Type.MODEL, -1, plan.round(),
                 Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
         Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(global));
@@ -38,7 +37,7 @@ final class LocalRound {
         for (int i = 0; i < plan.clients(); i++) {
             ids.add(i);
         }
-        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
                 .map(id -> clientTask(shared.value(), id, download.value()))
                 .collect();
         shared.destroy();
@@ -55,18 +54,21 @@ final class LocalRound {
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
         TrafficMeter meter = new TrafficMeter();
+        ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = FrameCodec.decode(download);
-        meter.record(Direction.DOWN, global);
+        link.download(global);
+        link.awaitDownloads();
         client.model().network().setParams(global.tensor(0).toArray());
         client.top().network().setParams(global.tensor(1).toArray());
-        ClientWork.train(p, algorithm, client, data, NO_SERVER);
+        double compute = ClientWork.train(p, algorithm, client, data, NO_SERVER);
         Message upload = Message.of(Message.Type.MODEL, id, p.round(),
                 Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
-        meter.record(Direction.UP, upload);
-        return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(),
+        link.upload(upload);
+        link.awaitUploads();
+        return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, Map.of("client/" + id, FrameCodec.encode(upload)));
+                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)));
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

@@ -2,6 +2,7 @@ package org.fslspark.runtime;
 
 import org.apache.spark.Partitioner;
 import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.fslspark.algorithm.Algorithm;
@@ -9,7 +10,6 @@ import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Server;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
-import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -63,15 +63,19 @@ final class OneWayRound {
         return Long.MAX_VALUE - (1L << CLIENT_BITS) + client;
     }
 
-    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < plan.clients(); i++) {
             ids.add(i);
         }
-        List<TaskReport> reports = sc.parallelize(ids, ids.size())
+        // The clients' stage runs at their sites; the server's partition reads the shuffle at the server site
+        // (pinned, or Spark would prefer where most of the map output lies: a client's executor).
+        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
                 .flatMapToPair(id -> clientTask(shared.value(), id))
                 .repartitionAndSortWithinPartitions(new ToServer())
+                .map(kv -> kv);
+        List<TaskReport> reports = executors.pin(uploads, List.of(plan.serverSite()))
                 .mapPartitions(records -> serverTask(shared.value(), records))
                 .collect();
         shared.destroy();
@@ -83,13 +87,15 @@ final class OneWayRound {
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
         TrafficMeter meter = new TrafficMeter();
+        ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient())));
-        meter.record(Direction.DOWN, global);
+        link.download(global);
         client.model().network().setParams(global.tensor(0).toArray());
-        ClientWork.receiveAuxiliary(p, client, meter);
+        ClientWork.receiveAuxiliary(p, client, link);
+        link.awaitDownloads();
         List<Tuple2<Long, Parcel>> out = new ArrayList<>();
-        ClientWork.train(p, algorithm, client, data, new ServerLink() {
+        double compute = ClientWork.train(p, algorithm, client, data, new ServerLink() {
             @Override
             public INDArray exchange(SmashedBatch batch) {
                 throw new IllegalStateException(algorithm.name() + " waits for no gradient");
@@ -99,7 +105,7 @@ final class OneWayRound {
             public void upload(SmashedBatch batch) {
                 Message m = Message.of(Message.Type.SMASHED, id, batch.iteration(),
                         Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels()));
-                meter.record(Direction.UP, m);
+                link.upload(m);
                 out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(FrameCodec.encode(m), null)));
             }
         });
@@ -108,25 +114,29 @@ final class OneWayRound {
             model.add(Tensor.of(Kind.AUXILIARY_MODEL, client.auxiliary().network().params()));
         }
         Message upload = new Message(Message.Type.MODEL, id, p.round(), model);
-        meter.record(Direction.UP, upload);
-        TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(), host(),
-                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, Map.of());
+        link.upload(upload);
+        link.awaitUploads();
+        TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
+                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of());
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
 
     private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
-        Placement.requireSite(p.serverSite());
+        Placement.requireSite(p.serverSite(), p.testbed());
         Algorithm algorithm = p.rules();
         Server server = ServerState.forRound(p);
         long start = System.nanoTime();
         List<TaskReport> out = new ArrayList<>();
         Map<String, byte[]> models = new HashMap<>();
+        long computeNanos = 0;
         while (records.hasNext()) {
             Parcel parcel = records.next()._2();
             Message m = FrameCodec.decode(parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
+                long step = System.nanoTime();
                 algorithm.serverStep(server, new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints()));
+                computeNanos += System.nanoTime() - step;
             } else {
                 models.put("client/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(0))));
                 if (m.tensors().size() > 1) {
@@ -137,8 +147,8 @@ final class OneWayRound {
         }
         models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
                 Tensor.of(Kind.MODEL, server.shared().network().params()))));
-        out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(), host(), 0, List.of(),
-                (System.nanoTime() - start) / 1e9, models));
+        out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
+                (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models));
         return out.iterator();
     }
 

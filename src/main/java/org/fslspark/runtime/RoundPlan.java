@@ -19,13 +19,14 @@ import java.util.Map;
  * @param globalServer server part x_s (flat)
  * @param auxiliaryDownloads encoded auxiliary models each client receives at the start of the round
  *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
+ * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         OptimizerSpec clientOptimizer,
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                        Map<Integer, byte[]> auxiliaryDownloads)
+                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed)
         implements Serializable {
 
     /** The rules this round follows. */
@@ -35,5 +36,10 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
 
     public int clients() {
         return institutes.size();
+    }
+
+    /** Client {@code i}'s emulated link to the server site, null when links are not emulated. */
+    public org.fslspark.transport.SiteLink link(int client) {
+        return testbed.link(institutes.get(client));
     }
 }

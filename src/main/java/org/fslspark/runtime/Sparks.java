@@ -30,6 +30,11 @@ public final class Sparks {
         return "local[" + Math.max(threads, tasksPerRound) + retries + "]";
     }
 
+    /** Whether a master URL runs Spark inside this JVM (local, local[N], local[*], local[N,F]). */
+    public static boolean isLocal(String master) {
+        return LOCAL.matcher(master).matches();
+    }
+
     public static SparkSession session(Experiment e) {
         SparkConf conf = new SparkConf()
                 .setAppName("fsl-spark " + e.name())
@@ -48,6 +53,41 @@ public final class Sparks {
         for (Map.Entry<String, String> kv : e.spark().conf().entrySet()) {
             conf.set(kv.getKey(), kv.getValue());
         }
+        if (!isLocal(master)) {
+            cluster(conf, master, e);
+        }
         return SparkSession.builder().config(conf).getOrCreate();
     }
+
+    /**
+     * Defaults for a cluster master, each only when not configured: the application's own classes
+     * for the executors, the driver's choice of libnd4j build, and, with a test-bed, a locality wait
+     * long enough that a site's tasks wait for its busy executors instead of going elsewhere (where
+     * they would refuse to run).
+     */
+    static void cluster(SparkConf conf, String master, Experiment e) {
+        if (!conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
+            // spark-submit sets spark.jars; a run from the build tree ships its jar, or puts its classes
+            // directory on the executors' class path (they share this file system, as on the local test-bed).
+            java.security.CodeSource source = Sparks.class.getProtectionDomain().getCodeSource();
+            if (source != null && source.getLocation() != null && "file".equals(source.getLocation().getProtocol())) {
+                java.io.File code = new java.io.File(java.net.URI.create(source.getLocation().toString()));
+                conf.set(code.isDirectory() ? "spark.executor.extraClassPath" : "spark.jars", code.getAbsolutePath());
+            }
+        }
+        String nd4j = System.getProperty("org.bytedeco.javacpp.platform.extension");
+        if (nd4j != null && !conf.contains("spark.executor.extraJavaOptions")) {
+            conf.set("spark.executor.extraJavaOptions", "-Dorg.bytedeco.javacpp.platform.extension=" + nd4j);
+        }
+        if (e.testbed().enabled()) {
+            conf.setIfMissing("spark.locality.wait", LOCALITY_WAIT);
+        }
+        if (master.matches("spark://127(\\.\\d+){3}:\\d+")) {
+            // A test-bed on loopback: the driver stays on loopback too.
+            conf.setIfMissing("spark.driver.host", "127.0.0.1").setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        }
+    }
+
+    /** How long a site's task waits for its own executors before Spark would try elsewhere. */
+    static final String LOCALITY_WAIT = "1h";
 }

@@ -37,14 +37,16 @@ final class SyncRound {
     private SyncRound() {
     }
 
-    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan) {
+    static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         int tasks = plan.clients() + 1;
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < tasks; i++) {
             ids.add(i);
         }
-        Object reports = sc.parallelize(ids, tasks).rdd().barrier()
+        List<String> sites = new ArrayList<>(plan.institutes());
+        sites.add(plan.serverSite());
+        Object reports = executors.pin(sc.parallelize(ids, tasks), sites).rdd().barrier()
                 .mapPartitions(new Task(shared), false, ClassTag$.MODULE$.apply(TaskReport.class))
                 .collect();
         shared.destroy();
@@ -87,28 +89,29 @@ final class SyncRound {
         String[] server = addresses[p.clients()].split(":");
         TrafficMeter meter = new TrafficMeter();
         long start = System.nanoTime();
-        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter)) {
+        double compute;
+        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter, p.link(id))) {
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
-            ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
+            compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         }
-        return new TaskReport("client", id, institute, Placement.executorSite(), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, java.util.Map.of());
+        return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of());
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
         String serverSite = p.serverSite();
-        Placement.requireSite(serverSite);
+        Placement.requireSite(serverSite, p.testbed());
         try (java.net.ServerSocket listener = new java.net.ServerSocket()) {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
             ctx.allGather(host() + ":" + listener.getLocalPort());
             long start = System.nanoTime();
             SyncServer server = new SyncServer(p, p.rules());
             server.run(listener);
-            return new TaskReport("server", -1, serverSite, Placement.executorSite(), host(), 0, List.of(),
-                    (System.nanoTime() - start) / 1e9, server.models());
+            return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
+                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models());
         }
     }
 

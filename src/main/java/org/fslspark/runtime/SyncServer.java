@@ -31,6 +31,7 @@ final class SyncServer {
     private final Server server;
     private final FrameChannel[] channels;
     private final Map<String, byte[]> models = new HashMap<>();
+    private long computeNanos;
 
     SyncServer(RoundPlan plan, Algorithm algorithm) {
         this.plan = plan;
@@ -50,6 +51,9 @@ final class SyncServer {
                     throw new TransportException("unexpected HELLO from client " + client);
                 }
                 channels[client] = ch;
+                if (plan.link(client) != null) {
+                    ch.emulate(plan.link(client));
+                }
             }
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
@@ -97,6 +101,11 @@ final class SyncServer {
         return models;
     }
 
+    /** Time spent in the algorithm's server steps. */
+    double computeSeconds() {
+        return computeNanos / 1e9;
+    }
+
     private static byte[] encode(Tensor model) {
         return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model));
     }
@@ -117,7 +126,9 @@ final class SyncServer {
             throw new TransportException("client " + m.client() + " sent " + m.type() + " during training");
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
+        long start = System.nanoTime();
         INDArray g = algorithm.serverStep(server, batch);
+        computeNanos += System.nanoTime() - start;
         if (g != null) {
             channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
         }

@@ -18,10 +18,12 @@ import java.util.Map;
  * @param samples       training samples of the client (0 for the server)
  * @param traffic       what crossed the client's link, metered on the channel
  * @param seconds       wall time of the task's work
+ * @param computeSeconds the part of it spent computing: a client's own steps without the time it
+ *                      waited for the server or a link; the server's steps; an alignment's fit
  * @param models        encoded model frames: a client's upload (LOCAL flow) or, from the server,
  *                      "server", "server/<client>" copies and "client/<client>" received client models
  */
 public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
-                         List<TrafficMeter.Count> traffic, double seconds,
+                         List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
                          Map<String, byte[]> models) implements Serializable {
 }

@@ -7,30 +7,71 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A framed, metered, bidirectional channel over a TCP socket. The client end meters what it sends
  * as UP and what it receives as DOWN; the server end passes no meter, so nothing is counted twice.
+ *
+ * <p>With an emulated {@link SiteLink} (one per end, for the direction that end sends), a sent frame
+ * enters a {@link LinkPipe} and a delivery thread completes it on the socket only when it would have
+ * arrived: half the round trip after its last byte left, frames leaving one after another at the
+ * link's throughput. (The thread writes all but the frame's last byte at once and the last byte at
+ * the arrival time, so the receiver copies the bulk while the frame is on the link.) {@link #send} does not wait, as a sender with a large socket buffer would not;
+ * the receiving end needs no change. Both ends emulate their own direction, so a round trip costs
+ * the link's round-trip time plus both transmissions.
  */
 public final class FrameChannel implements Closeable {
+    private static final long CLOSE_SLACK_NANOS = TimeUnit.SECONDS.toNanos(30);
+
     private final Socket socket;
     private final InputStream in;
     private final OutputStream out;
     private final TrafficMeter meter;
+    private Emulation emulation;
 
     public FrameChannel(Socket socket, TrafficMeter meter) throws IOException {
+        this(socket, meter, null);
+    }
+
+    /** A channel whose outgoing frames cross {@code link} (null: no emulation). */
+    public FrameChannel(Socket socket, TrafficMeter meter, SiteLink link) throws IOException {
         this.socket = socket;
         socket.setTcpNoDelay(true);
         this.in = new BufferedInputStream(socket.getInputStream(), 1 << 16);
         this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
         this.meter = meter;
+        if (link != null) {
+            emulate(link);
+        }
+    }
+
+    /**
+     * From now on, frames this end sends cross an emulated {@code link}. For an end that learns its
+     * peer's site only from the first message (the server); call before sending anything else.
+     */
+    public synchronized void emulate(SiteLink link) {
+        if (emulation != null) {
+            throw new IllegalStateException("the channel to " + socket.getRemoteSocketAddress() + " already emulates " + emulation.pipe.link());
+        }
+        emulation = new Emulation(new LinkPipe(link));
     }
 
     public void send(Message m) {
-        try {
-            FrameCodec.write(m, out);
-        } catch (IOException e) {
-            throw new TransportException("sending " + m.type() + " to " + socket.getRemoteSocketAddress() + " failed: " + e.getMessage(), e);
+        Emulation e;
+        synchronized (this) {
+            e = emulation;
+        }
+        if (e == null) {
+            try {
+                FrameCodec.write(m, out);
+            } catch (IOException ex) {
+                throw new TransportException("sending " + m.type() + " to " + socket.getRemoteSocketAddress() + " failed: " + ex.getMessage(), ex);
+            }
+        } else {
+            e.send(m);
         }
         if (meter != null) {
             meter.record(Direction.UP, m);
@@ -75,12 +116,90 @@ public final class FrameChannel implements Closeable {
         return new String(cps, 0, cps.length);
     }
 
+    /** Delivers what is still on the emulated link (bounded wait), then closes the socket. */
     @Override
     public void close() {
+        Emulation e;
+        synchronized (this) {
+            e = emulation;
+        }
         try {
-            socket.close();
-        } catch (IOException ignored) {
-            // closing is best effort; the peer sees end of stream
+            if (e != null) {
+                e.finish();
+            }
+        } finally {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // closing is best effort; the peer sees end of stream
+            }
+        }
+    }
+
+    /** The outgoing pipe and the thread that writes each frame when it arrives. */
+    private final class Emulation {
+        private static final Object END = new Object();
+        private final LinkPipe pipe;
+        private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+        private final Thread delivery;
+        private volatile Exception failure;
+
+        private record InFlight(byte[] frame, long arrivalNanos) {
+        }
+
+        Emulation(LinkPipe pipe) {
+            this.pipe = pipe;
+            this.delivery = new Thread(this::deliver, "fsl-link-" + socket.getRemoteSocketAddress());
+            delivery.setDaemon(true);
+            delivery.start();
+        }
+
+        void send(Message m) {
+            if (failure != null) {
+                throw new TransportException("sending " + m.type() + " to " + socket.getRemoteSocketAddress() + " failed: "
+                        + failure.getMessage(), failure);
+            }
+            // The message enters the link when it is sent; encoding it overlaps its time on the link.
+            long arrival = pipe.admit(FrameCodec.frameBytes(m));
+            queue.add(new InFlight(FrameCodec.encode(m), arrival));
+        }
+
+        private void deliver() {
+            try {
+                while (true) {
+                    Object next = queue.take();
+                    if (next == END) {
+                        return;
+                    }
+                    // All but the last byte go at once, so the receiver copies them while the frame is
+                    // "on the link", as it would read a real stream; the last byte goes when it arrives.
+                    InFlight f = (InFlight) next;
+                    byte[] frame = f.frame();
+                    out.write(frame, 0, frame.length - 1);
+                    out.flush();
+                    LinkPipe.sleepUntil(f.arrivalNanos());
+                    out.write(frame[frame.length - 1]);
+                    out.flush();
+                }
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException ex) {
+                failure = ex;
+            }
+        }
+
+        /** Waits until the frames already sent have been delivered, then stops the thread. */
+        void finish() {
+            queue.add(END);
+            long deadline = pipe.drainedAtNanos() == Long.MIN_VALUE ? System.nanoTime() + CLOSE_SLACK_NANOS
+                    : Math.max(pipe.drainedAtNanos(), System.nanoTime()) + CLOSE_SLACK_NANOS;
+            try {
+                long left = deadline - System.nanoTime();
+                delivery.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            delivery.interrupt();
         }
     }
 }

@@ -117,4 +117,44 @@ class ExperimentLoaderTest {
         assertEquals(128, e.data().context());
         assertEquals("%", e.data().delimiter());
     }
+
+    @Test
+    void withoutATestbedThereIsNoTopology() {
+        Experiment e = ExperimentLoader.load(new File("conf/quickstart.conf"), List.of());
+        assertFalse(e.testbed().enabled());
+        assertFalse(e.testbed().emulatesLinks());
+    }
+
+    @Test
+    void aTestbedIsLoadedAndItsSiteLocationsUsed() throws IOException {
+        Path topology = dir.resolve("two.conf");
+        Files.writeString(topology, """
+                server-site = osu
+                sites { osu {}, iitb { data = "hdfs://iitb/fsl/share" } }
+                links { osu { rtt = 1 ms, throughput-mbps = 1000 }, iitb { rtt = 200 ms, throughput-mbps = 100 } }
+                """);
+        Experiment e = ExperimentLoader.load(write(""), List.of("testbed.topology=\"" + topology + "\"",
+                "institutes=[osu, iitb]", "testbed.executor-wait=5s"));
+        assertTrue(e.testbed().enabled());
+        assertTrue(e.testbed().emulatesLinks());
+        assertEquals(5.0, e.testbed().executorWaitSeconds());
+        assertEquals("hdfs://iitb/fsl/share", e.data().locationOf("iitb"));
+        assertEquals("out/data/experiment/osu", e.data().locationOf("osu"));
+        Experiment off = ExperimentLoader.load(write(""), List.of("testbed.topology=\"" + topology + "\"",
+                "institutes=[osu, iitb]", "testbed.emulate-links=false"));
+        assertTrue(off.testbed().enabled());
+        assertFalse(off.testbed().emulatesLinks());
+    }
+
+    @Test
+    void institutesMustBeSitesOfTheTestbed() throws IOException {
+        String aiedge = "testbed.topology = conf/testbeds/aiedge.conf\n";
+        assertEquals("institutes [tum] is not a site of the test-bed conf/testbeds/aiedge.conf (sites: osu, utaustin, umich, iitb)",
+                error(aiedge + "institutes = [osu, tum]"));
+        assertEquals("server-site = 'umich' but the test-bed conf/testbeds/aiedge.conf hosts the server part at 'osu'",
+                error(aiedge + "server-site = umich"));
+        assertEquals("testbed.topology: topology file conf/testbeds/none.conf does not exist",
+                error("testbed.topology = conf/testbeds/none.conf"));
+        assertTrue(error("testbed.executor-wait = 0s").startsWith("testbed.executor-wait must be > 0"));
+    }
 }

@@ -1,0 +1,158 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.Experiment;
+import org.fslspark.testbed.Topology;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The local multi-process test-bed (jobs/testbed: a standalone master and one worker JVM per site
+ * of conf/testbeds/aiedge.conf, each on its own loopback address with FSL_SITE set) runs two rounds
+ * of SplitFed-V2 and of FSL-SAGE; every task's own report says it ran at its site: each client on
+ * its institute's worker, the server and the alignment tasks on the server site's. A run that needs
+ * a site without executors is refused. The test-bed is stopped in every case.
+ */
+@Tag("e2e")
+class TestbedEndToEndTest {
+    static final String TOPOLOGY = "conf/testbeds/aiedge.conf";
+    static final long SCRIPT_TIMEOUT_SECONDS = 240;
+    @TempDir
+    static Path dir;
+    static Path state;
+    static String master;
+    static SparkSession spark;
+    static final String[] SETUP = {"data.train-subset=1200", "train.rounds=2", "train.batch-size=50",
+            "testbed.topology=" + TOPOLOGY, "testbed.executor-wait=180s", "server-interval=2", "alignment.interval=1",
+            "alignment.epochs=5", "alignment.buffer-capacity=200"};
+
+    @BeforeAll
+    static void start() throws Exception {
+        assertTrue(new File("target/runtime-classpath.txt").isFile(), "target/runtime-classpath.txt is missing: run mvn package");
+        state = dir.resolve("testbed");
+        try {
+            String out = script("start", "--dir", state.toString(), "--ttl", "1500");
+            System.out.print(out);
+            master = Files.readString(state.resolve("master-url")).trim();
+            Experiment e = experiment("splitfed-v2");
+            Fixtures.prepare(e);
+            spark = Sparks.session(e);
+            // The test-bed is up once every site's executor has registered (the runs would wait for them too).
+            SiteExecutors up = SiteExecutors.discover(JavaSparkContext.fromSparkContext(spark.sparkContext()),
+                    e.testbed().topology(), e.institutes(), 180);
+            System.out.println("executors: " + up.executors());
+        } catch (Exception | AssertionError ex) {
+            stop();
+            throw ex;
+        }
+    }
+
+    @AfterAll
+    static void stop() throws IOException, InterruptedException {
+        try {
+            if (spark != null) {
+                spark.stop();
+            }
+        } finally {
+            System.out.print(script("stop", "--dir", state.toString()));
+        }
+    }
+
+    /** Runs jobs/testbed with a bounded wait; returns its output, fails on a non-zero exit. */
+    static String script(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("jobs/testbed"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] output;
+        try {
+            if (!p.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("jobs/testbed " + String.join(" ", args) + " took more than " + SCRIPT_TIMEOUT_SECONDS + " s");
+            }
+        } finally {
+            output = p.getInputStream().readAllBytes();
+        }
+        String text = new String(output);
+        assertEquals(0, p.exitValue(), "jobs/testbed " + String.join(" ", args) + " failed:\n" + text);
+        return text;
+    }
+
+    static Experiment experiment(String algorithm, String... more) {
+        List<String> all = new ArrayList<>(List.of(SETUP));
+        all.add("algorithm=" + algorithm);
+        all.add("spark.master=\"" + master + "\"");
+        all.add("output=\"" + dir.resolve("out-" + algorithm) + "\"");
+        all.addAll(List.of(more));
+        return Fixtures.experiment(dir, all.toArray(String[]::new));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splitfed-v2", "fsl-sage"})
+    void everyTaskRunsOnItsOwnSitesWorker(String algorithm) {
+        Experiment e = experiment(algorithm);
+        Topology topology = e.testbed().topology();
+        long start = System.nanoTime();
+        FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r));
+        System.out.printf("%s on the test-bed: %.1f s%n", algorithm, (System.nanoTime() - start) / 1e9);
+        assertEquals(2, s.rounds().size());
+        Map<String, Integer> byRole = new TreeMap<>();
+        for (FederatedTraining.TaskRun run : s.tasks()) {
+            TaskReport r = run.report();
+            System.out.printf("round %d %-7s %-8s ran at %-8s on %s%n", run.round(), r.role(), r.institute(), r.executorSite(), r.host());
+            String site = r.role().equals("client") ? r.institute() : e.serverSite();
+            assertEquals(site, r.institute(), r.toString());
+            assertEquals(site, r.executorSite(), "round " + run.round() + ": a " + r.role() + " task of " + r.institute()
+                    + " ran at " + r.executorSite());
+            assertEquals(topology.site(site).executors().hosts().get(0), r.host(), "round " + run.round() + ": a "
+                    + r.role() + " task of " + r.institute() + " ran on host " + r.host());
+            byRole.merge(r.role(), 1, Integer::sum);
+        }
+        assertEquals(2 * e.institutes().size(), byRole.get("client"));
+        assertEquals(2, byRole.get("server"));
+        if (algorithm.equals("fsl-sage")) {
+            // Round 0's alignment finds empty buffers; round 1 aligns every client, at the server site.
+            assertEquals(e.institutes().size(), s.tasks().stream()
+                    .filter(t -> t.round() == 1 && t.report().role().equals("aligner")).count());
+        }
+    }
+
+    @Test
+    void aSiteWithoutExecutorsIsRefusedBeforeAnythingRuns() throws IOException {
+        Path topology = dir.resolve("with-tum.conf");
+        Files.writeString(topology, "include file(\"" + new File(TOPOLOGY).getAbsolutePath() + "\")\n"
+                + "sites.tum { executors.hosts = [\"127.0.0.9\"] }\n"
+                + "links.tum { rtt = 110 ms, throughput-mbps = 100 }\n");
+        Path data = dir.resolve("data-tum");
+        Experiment e = experiment("splitfed-v2", "institutes=[osu, tum]", "testbed.topology=\"" + topology + "\"",
+                "testbed.executor-wait=5s", "data.location=\"" + data + "\"", "data.train-subset=200",
+                "output=\"" + dir.resolve("out-tum") + "\"");
+        Fixtures.prepare(e);
+        SiteExecutors.NoExecutorException refused = assertThrows(SiteExecutors.NoExecutorException.class,
+                () -> FederatedTraining.run(e, spark, true, r -> { }));
+        System.out.println(refused.getMessage());
+        assertTrue(refused.getMessage().startsWith("site 'tum' has no live executor after 5 s (executors: "), refused.getMessage());
+        assertTrue(refused.getMessage().contains("127.0.0.5 (executor "), refused.getMessage());
+        assertTrue(refused.getMessage().contains("site iitb)"), refused.getMessage());
+        assertTrue(!Files.exists(dir.resolve("out-tum")), "a refused run wrote results");
+    }
+}
