@@ -99,7 +99,7 @@ public final class ParquetImages {
             throw new IllegalArgumentException(institutes.length + " institute names for " + data.size() + " samples");
         }
         Support support = new Support(data, schema(instituteColumn), metadata, institutes);
-        try (ParquetWriter<Integer> w = new Builder(HadoopOutputFile.fromPath(file, conf), support)
+        try (ParquetWriter<Integer> w = new RowWriterBuilder(HadoopOutputFile.fromPath(file, conf), support)
                 .withConf(conf)
                 .withWriteMode(ParquetFileWriter.Mode.CREATE)
                 .withCompressionCodec(CompressionCodecName.SNAPPY)
@@ -416,25 +416,6 @@ public final class ParquetImages {
                 out.endField(col, 3);
             }
             out.endMessage();
-        }
-    }
-
-    private static final class Builder extends ParquetWriter.Builder<Integer, Builder> {
-        private final Support support;
-
-        Builder(OutputFile file, Support support) {
-            super(file);
-            this.support = support;
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        protected WriteSupport<Integer> getWriteSupport(Configuration conf) {
-            return support;
         }
     }
 }

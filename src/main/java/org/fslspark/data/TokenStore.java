@@ -81,7 +81,7 @@ public final class TokenStore {
     /** Writes {@code data} with {@code metadata} as one new Parquet file (fails if it exists). */
     public static void writeFile(Configuration conf, Path file, TokenSequences data, Map<String, String> metadata)
             throws IOException {
-        try (ParquetWriter<Integer> w = new Builder(HadoopOutputFile.fromPath(file, conf), new Support(data, metadata))
+        try (ParquetWriter<Integer> w = new RowWriterBuilder(HadoopOutputFile.fromPath(file, conf), new Support(data, metadata))
                 .withConf(conf)
                 .withWriteMode(ParquetFileWriter.Mode.CREATE)
                 .withCompressionCodec(CompressionCodecName.SNAPPY)
@@ -305,25 +305,6 @@ public final class TokenStore {
             out.endGroup();
             out.endField(TOKENS, 2);
             out.endMessage();
-        }
-    }
-
-    private static final class Builder extends ParquetWriter.Builder<Integer, Builder> {
-        private final Support support;
-
-        Builder(OutputFile file, Support support) {
-            super(file);
-            this.support = support;
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        protected WriteSupport<Integer> getWriteSupport(Configuration conf) {
-            return support;
         }
     }
 }
