@@ -5,6 +5,7 @@ import org.fslspark.model.Network;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
+import java.util.Arrays;
 import java.util.Set;
 
 /**
@@ -89,7 +90,8 @@ public final class FslSage implements Algorithm {
         Network top = server.shared().network();
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);
         INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels());
-        int n = fit.labels().length;
+        int n = (int) fit.activations().size(0);
+        int targetsPerSample = fit.labels().length / n; // a sequence has one target per position
         int batch = settings.alignBatchSize() <= 0 ? n : Math.min(n, settings.alignBatchSize());
         double loss = 0;
         Alignment.Fit fitter = new Alignment.Fit(aux.network(), settings.epsilon());
@@ -97,7 +99,8 @@ public final class FslSage implements Algorithm {
             for (int start = 0; start < n; start += batch) {
                 int end = Math.min(n, start + batch);
                 loss = fitter.lossAndGradient(rows(fit.activations(), start, end),
-                        java.util.Arrays.copyOfRange(fit.labels(), start, end), rows(targets, start, end));
+                        Arrays.copyOfRange(fit.labels(), start * targetsPerSample, end * targetsPerSample),
+                        rows(targets, start, end));
                 aux.step();
             }
         }

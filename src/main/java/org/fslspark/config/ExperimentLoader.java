@@ -146,10 +146,6 @@ public final class ExperimentLoader {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("data.tokenizer: " + e.getMessage(), e);
             }
-            if (algorithm.equals("cse-fsl") || algorithm.equals("fsl-sage")) {
-                throw new ConfigException("algorithm = " + algorithm + " needs an auxiliary model for language models,"
-                        + " which does not exist yet; with data.format = text use fedavg, sl, splitfed-v1 or splitfed-v2");
-            }
             model = ModelSpec.gpt(classes, context, r.intAtLeast("model.width", 1), r.intAtLeast("model.depth", 1),
                     r.intAtLeast("model.heads", 1), r.intAtLeast("model.cut", 0));
         } else {
@@ -226,6 +222,10 @@ public final class ExperimentLoader {
                 r.intAtLeast("alignment.epochs", 1), r.intAtLeast("alignment.batch-size", 0),
                 r.optimizer("alignment.optimizer"), r.oneOf("auxiliary.model", ModelZoo.AUXILIARY),
                 r.intAtLeast("auxiliary.hidden", 1), r.c.getBoolean("warm-start"), epsilon);
+        if (settings.auxiliary().equals("block") && !text) {
+            throw new ConfigException("auxiliary.model = block is for language models (data.format = text); "
+                    + modelName + " takes linear or mlp");
+        }
         return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,

@@ -176,28 +176,36 @@ public final class ModelZoo {
         return model;
     }
 
-    /** Auxiliary model kinds: {@code linear} (one dense layer) or {@code mlp} (dense, ReLU, dense). */
-    public static final List<String> AUXILIARY = List.of("linear", "mlp");
+    /**
+     * Auxiliary model kinds: {@code linear} (one dense layer), {@code mlp} (dense, ReLU, dense) and,
+     * for language models only, {@code block} (one transformer block, final norm, head).
+     */
+    public static final List<String> AUXILIARY = List.of("linear", "mlp", "block");
 
     /**
-     * An auxiliary model a_i from the cut activations of {@code spec} to its classes, seeded
-     * independently of the main model.
+     * An auxiliary model a_i from the cut activations of {@code spec} to its outputs, seeded
+     * independently of the main model. For an image model it maps the flattened activations to
+     * class scores; for a language model it works token by token on [time, width] (a block also
+     * mixes positions, causally) and gives next-token logits [time, vocab], like the server part.
      */
     public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed) {
         long[] cut = split(spec, seed).cutShape();
-        if (cut.length == 2) {
-            // [time, width]: these heads would predict one label per sequence, not a token per position
-            throw new IllegalArgumentException("no auxiliary model for sequence models such as " + spec.name() + " yet");
-        }
-        long in = 1;
-        for (long d : cut) {
-            in *= d;
-        }
-        List<Layer> layers = switch (kind) {
-            case "linear" -> List.of(new Flatten(), new Dense((int) in, spec.classes()));
-            case "mlp" -> List.of(new Flatten(), new Dense((int) in, hidden), new Relu(), new Dense(hidden, spec.classes()));
+        boolean sequence = cut.length == 2;
+        int in = (int) (sequence ? cut[1] : Arrays.stream(cut).reduce(1, (a, b) -> a * b));
+        List<Layer> head = new ArrayList<>(sequence ? List.of() : List.of(new Flatten()));
+        switch (kind) {
+            case "linear" -> head.add(new Dense(in, spec.classes()));
+            case "mlp" -> head.addAll(List.of(new Dense(in, hidden), new Relu(), new Dense(hidden, spec.classes())));
+            case "block" -> {
+                if (!sequence) {
+                    throw new IllegalArgumentException("auxiliary model 'block' is for language models; " + spec.name()
+                            + " takes 'linear' or 'mlp'");
+                }
+                int heads = spec.option("heads", MODELS.get("gpt").optionDefaults.get("heads"));
+                head.addAll(List.of(new TransformerBlock(in, heads, 1), new LayerNorm(in), new Dense(in, spec.classes(), 0.02)));
+            }
             default -> throw new IllegalArgumentException("unknown auxiliary model '" + kind + "'; known: " + AUXILIARY);
-        };
-        return new Network(layers, cut).initialize(new Random(seed ^ 0x5A6EL));
+        }
+        return new Network(head, cut).initialize(new Random(seed ^ 0x5A6EL));
     }
 }

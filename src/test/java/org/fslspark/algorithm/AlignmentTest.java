@@ -2,8 +2,10 @@ package org.fslspark.algorithm;
 
 import org.fslspark.model.Dense;
 import org.fslspark.model.Flatten;
+import org.fslspark.model.LayerNorm;
 import org.fslspark.model.Network;
 import org.fslspark.model.Relu;
+import org.fslspark.model.TransformerBlock;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -87,6 +89,30 @@ class AlignmentTest {
         int[] y = labels(rng);
         INDArray g = random(rng, 0.3, N, 4, 2, 2);
         Alignment.lossAndGradient(aux, z, y, g, 1e-5);
+        assertMatchesFiniteDifferences(aux, z, y, g);
+    }
+
+    @Test
+    void alignmentGradientMatchesFiniteDifferencesForALanguageModelBlock() {
+        // A language model's auxiliary model: one transformer block, final norm and head on [time, width],
+        // with one next-token target per position.
+        int time = 3;
+        int width = 4;
+        int vocab = 5;
+        Random rng = new Random(13);
+        Network aux = new Network(List.of(new TransformerBlock(width, 2, 1), new LayerNorm(width),
+                new Dense(width, vocab, 0.3)), new long[]{time, width}, DataType.DOUBLE).initialize(rng);
+        INDArray z = random(rng, 1.0, N, time, width);
+        int[] y = new int[N * time];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = rng.nextInt(vocab);
+        }
+        INDArray g = random(rng, 0.3, N, time, width);
+        Alignment.lossAndGradient(aux, z, y, g, 1e-5);
+        assertMatchesFiniteDifferences(aux, z, y, g);
+    }
+
+    private static void assertMatchesFiniteDifferences(Network aux, INDArray z, int[] y, INDArray g) {
         INDArray got = aux.grads().dup();
         aux.zeroGrads();
         INDArray params = aux.params();

@@ -107,7 +107,7 @@ class ExperimentLoaderTest {
         String missing = error("data.format = text\nmodel.name = gpt", "data.tokenizer=\"" + dir.resolve("none.json") + "\"");
         assertTrue(missing.contains("data.tokenizer") && missing.contains("none.json"), missing);
         assertTrue(error("data.test-fraction = 1.5").contains("data.test-fraction"));
-        assertTrue(error("data.format = text\nmodel.name = gpt", "algorithm=fsl-sage").contains("auxiliary model"));
+        assertTrue(error("model.name = fmnist_cnn", "algorithm=fsl-sage", "auxiliary.model=block").contains("auxiliary.model"));
     }
 
     @Test

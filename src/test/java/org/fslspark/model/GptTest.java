@@ -119,6 +119,28 @@ class GptTest {
         }
     }
 
+    /** Each auxiliary model maps the cut's [time, width] to next-token logits and, like the server part, is causal. */
+    @Test
+    void auxiliaryModelsGiveCausalNextTokenLogits() {
+        ModelSpec spec = ModelSpec.gpt(50, 8, 16, 2, 4, 1);
+        for (String kind : ModelZoo.AUXILIARY) {
+            Network aux = ModelZoo.auxiliary(spec, kind, 24, 2);
+            assertArrayEquals(new long[]{8, 50}, aux.outputShape(), kind);
+            INDArray z = Nd4j.randn(DataType.FLOAT, 2, 8, 16);
+            INDArray before = aux.forward(z);
+            INDArray changed = z.dup();
+            // a random change: adding a constant to a position would vanish in a layer norm
+            changed.get(NDArrayIndex.point(0), NDArrayIndex.point(5)).addi(Nd4j.randn(DataType.FLOAT, 16));
+            INDArray after = aux.forward(changed);
+            assertEquals(before.get(NDArrayIndex.point(0), NDArrayIndex.interval(0, 5)),
+                    after.get(NDArrayIndex.point(0), NDArrayIndex.interval(0, 5)), kind);
+            assertNotEquals(before.get(NDArrayIndex.point(0), NDArrayIndex.point(5)),
+                    after.get(NDArrayIndex.point(0), NDArrayIndex.point(5)), kind);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> ModelZoo.auxiliary(new ModelSpec("fmnist_cnn", new long[]{1, 28, 28}, 10, 0), "block", 8, 1));
+    }
+
     /**
      * Ten Adam steps of a GPT split after block 2 (client forward, server forward and backward, server
      * step, client backward from the gradient at the cut, client step) equal ten steps of the unsplit

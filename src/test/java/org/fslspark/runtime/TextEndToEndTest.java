@@ -57,10 +57,12 @@ class TextEndToEndTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"fedavg", "sl", "splitfed-v1", "splitfed-v2"})
+    @ValueSource(strings = {"fedavg", "sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage"})
     void aTinyGptLearnsSyntheticTextWithEachAlgorithm(String algorithm) {
         Path out = dir.resolve("out-" + algorithm);
-        Experiment e = experiment("algorithm=" + algorithm, "output=\"" + out + "\"");
+        // The auxiliary algorithms use the language models' block head; q = 2 so that the server part sees enough.
+        Experiment e = experiment("algorithm=" + algorithm, "output=\"" + out + "\"", "auxiliary.model=block",
+                "server-interval=2", "alignment.epochs=20");
         List<RoundRecord> rounds = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r)).rounds();
         assertEquals(3, rounds.size());
         RoundRecord first = rounds.get(0);
