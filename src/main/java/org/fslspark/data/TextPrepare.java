@@ -167,6 +167,19 @@ public final class TextPrepare {
                     + TextSpec.KEY_CONTEXT + " + 1 = " + (context + 1) + " tokens (" + trainDocs.size() + " documents, "
                     + trainDocs.stream().mapToLong(d -> d.length).sum() + " tokens)");
         }
+        if (spec.trainSubset() > 0) {
+            if (spec.trainSubset() > trainSequences) {
+                throw new DataException(PrepareSpec.KEY_SUBSET + " = " + spec.trainSubset() + " exceeds the "
+                        + trainSequences + " training sequences of " + (context + 1) + " tokens");
+            }
+            // Each institute keeps its proportion, so a subset keeps the partition's shape.
+            for (int i = 0; i < m; i++) {
+                TokenSequences s = shares.get(i);
+                int k = (int) Math.round((double) s.size() * spec.trainSubset() / trainSequences);
+                shares.set(i, s.subset(Prepare.subset(s.size(), k, spec.seed() + i)));
+            }
+            trainSequences = shares.stream().mapToLong(TokenSequences::size).sum();
+        }
         for (int i = 0; i < m; i++) {
             if (shares.get(i).size() == 0) {
                 throw new DataException(PrepareSpec.KEY_INSTITUTES + ": '" + names.get(i) + "' gets no sequences under "

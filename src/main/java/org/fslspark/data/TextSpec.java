@@ -19,12 +19,13 @@ import java.util.Locale;
  * @param institutes   each institute and the location its share is written to
  * @param scheme       {@link Scheme#IID} or {@link Scheme#DOCUMENT}
  * @param seed         makes the held-out choice and the partition reproducible
+ * @param trainSubset  training sequences to keep (0: all), drawn from each institute's share in proportion
  * @param testLocation where the held-out sequences are written
  * @param overwrite    replace existing output locations instead of refusing
  */
 public record TextSpec(String dataset, List<String> train, List<String> test, String tokenizer, int context,
                        String delimiter, double testFraction, List<PrepareSpec.Target> institutes, Scheme scheme,
-                       long seed, String testLocation, boolean overwrite) {
+                       long seed, int trainSubset, String testLocation, boolean overwrite) {
     public static final String KEY_TOKENIZER = "data.tokenizer";
     public static final String KEY_CONTEXT = "data.context";
     public static final String KEY_DELIMITER = "data.delimiter";

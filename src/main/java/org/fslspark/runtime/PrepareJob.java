@@ -33,7 +33,7 @@ public final class PrepareJob {
             targets.add(new PrepareSpec.Target(institute, d.locationOf(institute)));
         }
         return new TextSpec(d.dataset(), d.train(), d.test(), d.tokenizer(), d.context(), d.delimiter(), d.testFraction(),
-                targets, TextSpec.Scheme.parse(d.scheme()), e.seed(), d.testLocation(), overwrite);
+                targets, TextSpec.Scheme.parse(d.scheme()), e.seed(), d.trainSubset(), d.testLocation(), overwrite);
     }
 
     static PrepareSpec spec(Experiment e, boolean overwrite) {

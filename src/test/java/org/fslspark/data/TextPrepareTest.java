@@ -38,12 +38,17 @@ class TextPrepareTest {
 
     private TextSpec spec(java.nio.file.Path out, List<String> train, TextSpec.Scheme scheme, long seed,
                           List<String> institutes) {
+        return spec(out, train, scheme, seed, institutes, 0);
+    }
+
+    private TextSpec spec(java.nio.file.Path out, List<String> train, TextSpec.Scheme scheme, long seed,
+                          List<String> institutes, int subset) {
         List<PrepareSpec.Target> targets = new ArrayList<>();
         for (String i : institutes) {
             targets.add(new PrepareSpec.Target(i, out.resolve(i).toString()));
         }
         return new TextSpec("synthetic", train, List.of(), "byte", CONTEXT, "", 0.2, targets, scheme, seed,
-                out.resolve("_test").toString(), false);
+                subset, out.resolve("_test").toString(), false);
     }
 
     private static Map<String, TokenSequences> read(TextSpec spec) {
@@ -93,6 +98,31 @@ class TextPrepareTest {
             long[] docs = shares.get(i).documents();
             assertTrue(Arrays.stream(docs).max().orElseThrow() - Arrays.stream(docs).min().orElseThrow() > 15, i);
         }
+    }
+
+    @Test
+    void aTrainSubsetKeepsThatManySequencesInEachSharesProportionAndTheWholeTestSet() throws Exception {
+        String src = corpus(30, 1).toString();
+        TextSpec full = spec(dir.resolve("full"), List.of(src), TextSpec.Scheme.DOCUMENT, 5, INSTITUTES);
+        TextPrepare.Result all = TextPrepare.run(CONF, full, null);
+        TextSpec part = spec(dir.resolve("subset"), List.of(src), TextSpec.Scheme.DOCUMENT, 5, INSTITUTES, 40);
+        TextPrepare.Result some = TextPrepare.run(CONF, part, null);
+        long total = all.shares().stream().mapToLong(TextPrepare.Share::sequences).sum();
+        assertEquals(40, some.shares().stream().mapToLong(TextPrepare.Share::sequences).sum(), 1.0 * INSTITUTES.size());
+        Map<String, TokenSequences> whole = read(full);
+        Map<String, TokenSequences> kept = read(part);
+        for (String i : INSTITUTES) {
+            assertEquals(whole.get(i).size() * 40.0 / total, kept.get(i).size(), 1.0, i);
+            Set<Long> ids = new HashSet<>();
+            Arrays.stream(whole.get(i).sequenceIds()).forEach(ids::add);
+            for (long id : kept.get(i).sequenceIds()) {
+                assertTrue(ids.contains(id), i + " kept a sequence it did not hold");
+            }
+        }
+        assertEquals(whole.get(PartitionStore.TEST).size(), kept.get(PartitionStore.TEST).size());
+        DataException e = assertThrows(DataException.class, () -> TextPrepare.run(CONF,
+                spec(dir.resolve("too-many"), List.of(src), TextSpec.Scheme.DOCUMENT, 5, INSTITUTES, (int) total + 1), null));
+        assertTrue(e.getMessage().contains("data.train-subset"), e.getMessage());
     }
 
     @Test
