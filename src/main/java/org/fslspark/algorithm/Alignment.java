@@ -3,6 +3,9 @@ package org.fslspark.algorithm;
 import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.Network;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.util.Arrays;
 
 /**
  * FSL-SAGE's alignment objective L(a) = sum_n ||grad_z l(a(z_n), y_n) - g_n||^2 on per-sample
@@ -34,6 +37,27 @@ public final class Alignment {
     public static INDArray perSampleInputGradient(Network net, INDArray z, int[] labels) {
         INDArray g = net.backward(summedLossGradient(net, z, labels));
         net.zeroGrads();
+        return g;
+    }
+
+    /**
+     * As {@link #perSampleInputGradient(Network, INDArray, int[])}, {@code chunk} samples at a time: per-sample
+     * gradients do not depend on the other samples, and a language model's activations for a whole buffer
+     * would not fit in memory.
+     */
+    public static INDArray perSampleInputGradient(Network net, INDArray z, int[] labels, int chunk) {
+        int n = (int) z.size(0);
+        if (n <= chunk) {
+            return perSampleInputGradient(net, z, labels);
+        }
+        int perSample = labels.length / n;
+        INDArray g = z.ulike();
+        for (int start = 0; start < n; start += chunk) {
+            int end = Math.min(n, start + chunk);
+            g.get(NDArrayIndex.interval(start, end)).assign(perSampleInputGradient(net,
+                    z.get(NDArrayIndex.interval(start, end)).dup(),
+                    Arrays.copyOfRange(labels, start * perSample, end * perSample)));
+        }
         return g;
     }
 

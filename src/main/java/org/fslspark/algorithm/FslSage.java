@@ -89,10 +89,10 @@ public final class FslSage implements Algorithm {
         }
         Network top = server.shared().network();
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);
-        INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels());
         int n = (int) fit.activations().size(0);
         int targetsPerSample = fit.labels().length / n; // a sequence has one target per position
         int batch = settings.alignBatchSize() <= 0 ? n : Math.min(n, settings.alignBatchSize());
+        INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels(), batch);
         double loss = 0;
         Alignment.Fit fitter = new Alignment.Fit(aux.network(), settings.epsilon());
         for (int epoch = 0; epoch < settings.alignEpochs(); epoch++) {

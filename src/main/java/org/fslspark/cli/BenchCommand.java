@@ -2,6 +2,7 @@ package org.fslspark.cli;
 
 import org.fslspark.bench.Dl4jComparison;
 import org.fslspark.bench.LmStepBenchmark;
+import org.fslspark.bench.LmQuickstart;
 import org.fslspark.bench.QuickstartMemory;
 import org.fslspark.bench.Reproduction;
 import org.fslspark.bench.SparkOverhead;
@@ -10,6 +11,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 @Command(name = "bench", description = "Benchmarks that print figures (see docs/PERFORMANCE.md).",
-        subcommands = {StepBenchmark.class, LmStepBenchmark.class, Reproduction.class, QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, CommandLine.HelpCommand.class})
+        subcommands = {StepBenchmark.class, LmStepBenchmark.class, LmQuickstart.class, Reproduction.class, QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, CommandLine.HelpCommand.class})
 final class BenchCommand {
 }

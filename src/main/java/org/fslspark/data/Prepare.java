@@ -170,6 +170,30 @@ public final class Prepare {
     }
 
     /**
+     * Checks the institutes' names (valid, not reserved, each once) into {@code problems}; returns the
+     * outputs to check, {what, location} per institute.
+     */
+    static List<String[]> checkInstitutes(List<PrepareSpec.Target> institutes, List<String> problems) {
+        Set<String> names = new HashSet<>();
+        List<String[]> outputs = new ArrayList<>();
+        for (PrepareSpec.Target t : institutes) {
+            try {
+                PartitionStore.checkInstituteName(t.institute());
+                if (t.institute().startsWith("_")) {
+                    problems.add(PrepareSpec.KEY_INSTITUTES + ": '" + t.institute() + "' is reserved (names starting with _)");
+                }
+            } catch (DataException e) {
+                problems.add(PrepareSpec.KEY_INSTITUTES + ": " + e.getMessage());
+            }
+            if (!names.add(t.institute())) {
+                problems.add(PrepareSpec.KEY_INSTITUTES + " names '" + t.institute() + "' twice");
+            }
+            outputs.add(new String[]{"the location of '" + t.institute() + "'", t.location()});
+        }
+        return outputs;
+    }
+
+    /**
      * Checks the spec, that the sources exist and that every output location can be written, collecting every
      * problem into one message. Writes nothing.
      */
@@ -219,22 +243,7 @@ public final class Prepare {
         if (spec.institutes().isEmpty()) {
             problems.add(PrepareSpec.KEY_INSTITUTES + " must list at least one institute");
         }
-        Set<String> names = new HashSet<>();
-        List<String[]> outputs = new ArrayList<>(); // {what, location}
-        for (PrepareSpec.Target t : spec.institutes()) {
-            try {
-                PartitionStore.checkInstituteName(t.institute());
-                if (t.institute().startsWith("_")) {
-                    problems.add(PrepareSpec.KEY_INSTITUTES + ": '" + t.institute() + "' is reserved (names starting with _)");
-                }
-            } catch (DataException e) {
-                problems.add(PrepareSpec.KEY_INSTITUTES + ": " + e.getMessage());
-            }
-            if (!names.add(t.institute())) {
-                problems.add(PrepareSpec.KEY_INSTITUTES + " names '" + t.institute() + "' twice");
-            }
-            outputs.add(new String[]{"the location of '" + t.institute() + "'", t.location()});
-        }
+        List<String[]> outputs = checkInstitutes(spec.institutes(), problems);
         if (spec.testLocation() != null) {
             outputs.add(new String[]{"the test set location", spec.testLocation()});
         }

@@ -16,11 +16,9 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import java.util.Set;
 
 /**
  * The {@code prepare} step for text: read UTF-8 files, cut them into documents, tokenize, cut token streams into
@@ -405,22 +403,7 @@ public final class TextPrepare {
         if (spec.institutes().isEmpty()) {
             problems.add(PrepareSpec.KEY_INSTITUTES + " must list at least one institute");
         }
-        Set<String> names = new HashSet<>();
-        List<String[]> outputs = new ArrayList<>();
-        for (PrepareSpec.Target t : spec.institutes()) {
-            try {
-                PartitionStore.checkInstituteName(t.institute());
-                if (t.institute().startsWith("_")) {
-                    problems.add(PrepareSpec.KEY_INSTITUTES + ": '" + t.institute() + "' is reserved (names starting with _)");
-                }
-            } catch (DataException e) {
-                problems.add(PrepareSpec.KEY_INSTITUTES + ": " + e.getMessage());
-            }
-            if (!names.add(t.institute())) {
-                problems.add(PrepareSpec.KEY_INSTITUTES + " names '" + t.institute() + "' twice");
-            }
-            outputs.add(new String[]{"the location of '" + t.institute() + "'", t.location()});
-        }
+        List<String[]> outputs = Prepare.checkInstitutes(spec.institutes(), problems);
         outputs.add(new String[]{"the test set location", spec.testLocation()});
         Prepare.checkOutputs(conf, outputs, spec.overwrite(), problems);
         if (!problems.isEmpty()) {

@@ -15,6 +15,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 import java.util.List;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -110,6 +111,26 @@ class AlignmentTest {
         INDArray g = random(rng, 0.3, N, time, width);
         Alignment.lossAndGradient(aux, z, y, g, 1e-5);
         assertMatchesFiniteDifferences(aux, z, y, g);
+    }
+
+    @Test
+    void perSampleGradientsInChunksEqualThoseOfTheWholeBatch() {
+        // The server's targets for a language model's buffer are computed a few sequences at a time.
+        int time = 3;
+        int width = 4;
+        Random rng = new Random(17);
+        Network net = new Network(List.of(new TransformerBlock(width, 2, 1), new LayerNorm(width),
+                new Dense(width, CLASSES, 0.3)), new long[]{time, width}, DataType.DOUBLE).initialize(rng);
+        INDArray z = random(rng, 1.0, N, time, width);
+        int[] y = new int[N * time];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = rng.nextInt(CLASSES);
+        }
+        INDArray whole = Alignment.perSampleInputGradient(net, z, y);
+        INDArray chunked = Alignment.perSampleInputGradient(net, z, y, 3);
+        assertArrayEquals(whole.shape(), chunked.shape());
+        assertEquals(0, whole.sub(chunked).norm2Number().doubleValue(), 1e-12 * whole.norm2Number().doubleValue());
+        assertTrue(whole.norm2Number().doubleValue() > 0);
     }
 
     private static void assertMatchesFiniteDifferences(Network aux, INDArray z, int[] y, INDArray g) {
