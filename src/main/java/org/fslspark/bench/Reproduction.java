@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 
 /**
@@ -90,23 +89,12 @@ public final class Reproduction implements Callable<Integer> {
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %d | %.4f |", split, algorithm,
                 rounds.size(), best));
         for (double target : TARGETS) {
-            OptionalInt first = firstReaching(rounds, target);
-            b.append(first.isPresent()
-                    ? String.format(Locale.ROOT, " %.1f | %d |", rounds.get(first.getAsInt()).cumulativePayloadBytes() / 1e6,
-                    first.getAsInt() + 1)
-                    : " not reached | - |");
+            b.append(RoundRecord.firstReaching(rounds, target)
+                    .map(r -> String.format(Locale.ROOT, " %.1f | %d |", r.cumulativePayloadBytes() / 1e6, r.round() + 1))
+                    .orElse(" not reached | - |"));
         }
         RoundRecord last = rounds.get(rounds.size() - 1);
         return b.append(String.format(Locale.ROOT, " %.1f | %.0f |%n", last.cumulativePayloadBytes() / 1e6,
                 last.cumulativeSeconds())).toString();
-    }
-
-    static OptionalInt firstReaching(List<RoundRecord> rounds, double target) {
-        for (int i = 0; i < rounds.size(); i++) {
-            if (rounds.get(i).testAccuracy() >= target) {
-                return OptionalInt.of(i);
-            }
-        }
-        return OptionalInt.empty();
     }
 }
