@@ -4,6 +4,8 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.testbed.Topology;
+import org.fslspark.testbed.TopologyLoader;
+import org.fslspark.transport.SiteLink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -23,6 +25,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,7 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * of conf/testbeds/aiedge.conf, each on its own loopback address with FSL_SITE set) runs two rounds
  * of SplitFed-V2 and of FSL-SAGE; every task's own report says it ran at its site: each client on
  * its institute's worker, the server and the alignment tasks on the server site's. A run that needs
- * a site without executors is refused. The test-bed is stopped in every case.
+ * a site without executors is refused. The link probe ({@code fsl probe}) measures every site's link
+ * from its own worker, through the emulated links, and finds the configured figures. The test-bed
+ * is stopped in every case.
  */
 @Tag("e2e")
 class TestbedEndToEndTest {
@@ -134,6 +139,50 @@ class TestbedEndToEndTest {
             assertEquals(e.institutes().size(), s.tasks().stream()
                     .filter(t -> t.round() == 1 && t.report().role().equals("aligner")).count());
         }
+    }
+
+    /**
+     * The probe runs through the emulated links (as training does), so it measures the emulation:
+     * iitb's link (240 ms, 100 Mbit/s) must come out no faster than configured and at most 10% + 5 ms
+     * slower in round-trip time, and within 20% in throughput each way (the rest is this machine's
+     * own overhead: encoding, scheduling on 2 shared cores). Every site is measured from its own
+     * worker's address to the server site's, and the file written reads back with those links.
+     */
+    @Test
+    void theLinkProbeMeasuresTheEmulatedLinksFromEverySite() throws IOException {
+        Topology topology = experiment("splitfed-v2").testbed().topology();
+        LinkProbe.Options o = new LinkProbe.Options(6_000_000, 5, true, 60, 60);
+        long start = System.nanoTime();
+        List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), topology, o);
+        System.out.printf("probe: %.1f s%n", (System.nanoTime() - start) / 1e9);
+        measured.forEach(System.out::println);
+        assertEquals(topology.siteIds(), measured.stream().map(LinkProbe.Measurement::site).toList());
+        String server = topology.site(topology.serverSite()).executors().hosts().get(0);
+        for (LinkProbe.Measurement m : measured) {
+            assertEquals(topology.site(m.site()).executors().hosts().get(0), m.host(), m.toString());
+            assertEquals(server, m.serverHost(), m.toString());
+            assertEquals(5, m.repeats());
+        }
+        SiteLink iitb = topology.link("iitb");
+        LinkProbe.Measurement m = measured.get(topology.siteIds().indexOf("iitb"));
+        assertTrue(m.rttMinSeconds() >= iitb.rttSeconds(), m.toString());
+        assertTrue(m.rttSeconds() <= iitb.rttSeconds() * 1.1 + 0.005, m.toString());
+        for (double mbps : new double[]{m.upMbps(), m.downMbps()}) {
+            assertEquals(iitb.throughputBitsPerSecond() / 1e6, mbps, 0.2 * iitb.throughputBitsPerSecond() / 1e6, m.toString());
+        }
+        assertFalse(m.transferTooShort(), m.toString());
+        // Every measured round trip is at least the configured one (the emulation delays, never speeds up).
+        for (LinkProbe.Measurement each : measured) {
+            assertTrue(each.rttMinSeconds() >= topology.link(each.site()).rttSeconds(), each.toString());
+        }
+        Path written = dir.resolve("probed.conf");
+        Files.writeString(written, LinkProbe.topologyText(Files.readString(Path.of(TOPOLOGY)), topology, measured, o, master));
+        Topology probed = TopologyLoader.load(written.toFile());
+        assertEquals(topology.sites(), probed.sites());
+        assertEquals(m.rttSeconds(), probed.link("iitb").rttSeconds(), 1e-6);
+        assertEquals(m.throughputMbps(), probed.link("iitb").throughputBitsPerSecond() / 1e6, 0.06);
+        System.out.println(Files.readString(written).lines().filter(l -> l.startsWith("#") && l.contains("probe")
+                || l.startsWith("links") || l.startsWith("  ") && l.contains("rtt")).reduce("", (a, b) -> a + b + "\n"));
     }
 
     @Test
