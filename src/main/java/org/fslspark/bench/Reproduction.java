@@ -1,13 +1,9 @@
 package org.fslspark.bench;
 
-import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.RoundRecord;
-import org.fslspark.runtime.FederatedTraining;
-import org.fslspark.runtime.PrepareJob;
-import org.fslspark.runtime.Sparks;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -48,8 +44,7 @@ public final class Reproduction implements Callable<Integer> {
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
                 "| split | algorithm | rounds | best accuracy | MB to 80%% | rounds to 80%% | MB to 85%% | rounds to 85%% | MB in all | seconds |%n"
                         + "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |%n"));
-        SparkSession spark = null;
-        try {
+        try (BenchRuns runs = new BenchRuns()) {
             for (String split : splits) {
                 Map<String, List<RoundRecord>> curves = new LinkedHashMap<>();
                 for (String algorithm : algorithms) {
@@ -58,26 +53,13 @@ public final class Reproduction implements Callable<Integer> {
                             "experiment=reproduce-" + split,
                             "output=\"" + out.resolve(split).resolve(algorithm) + "\""));
                     Experiment e = ExperimentLoader.load(config, keys);
-                    if (spark == null) {
-                        spark = Sparks.session(e);
-                    }
-                    if (curves.isEmpty()) {
-                        PrepareJob.run(e, true, System.out);
-                    }
-                    System.out.printf("%n== %s, %s split%n", algorithm, split);
-                    List<RoundRecord> rounds = FederatedTraining.run(e, spark, true,
-                            r -> System.out.printf(Locale.ROOT, "round %2d  acc %.4f  %9.1f MB  %6.1f s%n", r.round(),
-                                    r.testAccuracy(), r.cumulativePayloadBytes() / 1e6, r.roundSeconds())).rounds();
+                    List<RoundRecord> rounds = runs.run(e, curves.isEmpty(), algorithm + ", " + split + " split");
                     curves.put(algorithm, rounds);
                     table.append(row(split, algorithm, rounds));
                     Files.writeString(out.resolve("summary.md"), table.toString());
                 }
                 Files.write(out.resolve("accuracy_vs_traffic_" + split + ".png"),
                         Plots.accuracyAgainst("cumulative payload traffic (MB), " + split + " split", curves, Plots::megabytes));
-            }
-        } finally {
-            if (spark != null) {
-                spark.stop();
             }
         }
         System.out.printf("%n%s%nWritten: %s (summary.md, accuracy_vs_traffic_*.png, per-run results)%n", table, out);

@@ -3,6 +3,7 @@ package org.fslspark.runtime;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
+import org.fslspark.testbed.LocalTestbed;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyLoader;
 import org.fslspark.transport.SiteLink;
@@ -22,7 +23,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -41,7 +41,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("e2e")
 class TestbedEndToEndTest {
     static final String TOPOLOGY = "conf/testbeds/aiedge.conf";
-    static final long SCRIPT_TIMEOUT_SECONDS = 240;
     @TempDir
     static Path dir;
     static Path state;
@@ -56,9 +55,7 @@ class TestbedEndToEndTest {
         assertTrue(new File("target/runtime-classpath.txt").isFile(), "target/runtime-classpath.txt is missing: run mvn package");
         state = dir.resolve("testbed");
         try {
-            String out = script("start", "--dir", state.toString(), "--ttl", "1500");
-            System.out.print(out);
-            master = Files.readString(state.resolve("master-url")).trim();
+            master = LocalTestbed.start(state, Path.of(TOPOLOGY), 1500);
             Experiment e = experiment("splitfed-v2");
             Fixtures.prepare(e);
             spark = Sparks.session(e);
@@ -73,33 +70,14 @@ class TestbedEndToEndTest {
     }
 
     @AfterAll
-    static void stop() throws IOException, InterruptedException {
+    static void stop() {
         try {
             if (spark != null) {
                 spark.stop();
             }
         } finally {
-            System.out.print(script("stop", "--dir", state.toString()));
+            LocalTestbed.stop(state);
         }
-    }
-
-    /** Runs jobs/testbed with a bounded wait; returns its output, fails on a non-zero exit. */
-    static String script(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("jobs/testbed"));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output;
-        try {
-            if (!p.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("jobs/testbed " + String.join(" ", args) + " took more than " + SCRIPT_TIMEOUT_SECONDS + " s");
-            }
-        } finally {
-            output = p.getInputStream().readAllBytes();
-        }
-        String text = new String(output);
-        assertEquals(0, p.exitValue(), "jobs/testbed " + String.join(" ", args) + " failed:\n" + text);
-        return text;
     }
 
     static Experiment experiment(String algorithm, String... more) {
