@@ -67,17 +67,16 @@ final class ProbeCommand implements Callable<Integer> {
         System.out.printf("Probing %d sites' links to %s on %s: %d round trips, %d bytes each way%s%n", t.sites().size(),
                 t.serverSite(), master, repeats, bytes, emulateLinks ? ", through the emulated links" : "");
         SparkSession spark = Sparks.session(e);
-        List<LinkProbe.Measurement> measured;
         try {
-            measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), t, o);
+            List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), t, o);
+            print(t, measured, System.out);
+            if (out != null) {
+                Files.writeString(out.toPath(), LinkProbe.topologyText(Files.readString(topology.toPath()), t, measured, o, master));
+                TopologyLoader.load(out); // what was written must read back
+                System.out.println("Written: " + out);
+            }
         } finally {
             spark.stop();
-        }
-        print(t, measured, System.out);
-        if (out != null) {
-            Files.writeString(out.toPath(), LinkProbe.topologyText(Files.readString(topology.toPath()), t, measured, o, master));
-            TopologyLoader.load(out); // what was written must read back
-            System.out.println("Written: " + out);
         }
         return 0;
     }
