@@ -1,13 +1,9 @@
 package org.fslspark.bench;
 
-import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.RoundRecord;
-import org.fslspark.runtime.FederatedTraining;
-import org.fslspark.runtime.PrepareJob;
-import org.fslspark.runtime.Sparks;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 
 /**
@@ -49,8 +44,7 @@ public final class Reproduction implements Callable<Integer> {
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
                 "| split | algorithm | rounds | best accuracy | MB to 80%% | rounds to 80%% | MB to 85%% | rounds to 85%% | MB in all | seconds |%n"
                         + "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |%n"));
-        SparkSession spark = null;
-        try {
+        try (BenchRuns runs = new BenchRuns()) {
             for (String split : splits) {
                 Map<String, List<RoundRecord>> curves = new LinkedHashMap<>();
                 for (String algorithm : algorithms) {
@@ -59,26 +53,13 @@ public final class Reproduction implements Callable<Integer> {
                             "experiment=reproduce-" + split,
                             "output=\"" + out.resolve(split).resolve(algorithm) + "\""));
                     Experiment e = ExperimentLoader.load(config, keys);
-                    if (spark == null) {
-                        spark = Sparks.session(e);
-                    }
-                    if (curves.isEmpty()) {
-                        PrepareJob.run(e, true, System.out);
-                    }
-                    System.out.printf("%n== %s, %s split%n", algorithm, split);
-                    List<RoundRecord> rounds = FederatedTraining.run(e, spark, true,
-                            r -> System.out.printf(Locale.ROOT, "round %2d  acc %.4f  %9.1f MB  %6.1f s%n", r.round(),
-                                    r.testAccuracy(), r.cumulativePayloadBytes() / 1e6, r.roundSeconds())).rounds();
+                    List<RoundRecord> rounds = runs.run(e, curves.isEmpty(), algorithm + ", " + split + " split");
                     curves.put(algorithm, rounds);
                     table.append(row(split, algorithm, rounds));
                     Files.writeString(out.resolve("summary.md"), table.toString());
                 }
                 Files.write(out.resolve("accuracy_vs_traffic_" + split + ".png"),
                         Plots.accuracyAgainst("cumulative payload traffic (MB), " + split + " split", curves, Plots::megabytes));
-            }
-        } finally {
-            if (spark != null) {
-                spark.stop();
             }
         }
         System.out.printf("%n%s%nWritten: %s (summary.md, accuracy_vs_traffic_*.png, per-run results)%n", table, out);
@@ -90,23 +71,12 @@ public final class Reproduction implements Callable<Integer> {
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %d | %.4f |", split, algorithm,
                 rounds.size(), best));
         for (double target : TARGETS) {
-            OptionalInt first = firstReaching(rounds, target);
-            b.append(first.isPresent()
-                    ? String.format(Locale.ROOT, " %.1f | %d |", rounds.get(first.getAsInt()).cumulativePayloadBytes() / 1e6,
-                    first.getAsInt() + 1)
-                    : " not reached | - |");
+            b.append(RoundRecord.firstReaching(rounds, target)
+                    .map(r -> String.format(Locale.ROOT, " %.1f | %d |", r.cumulativePayloadBytes() / 1e6, r.round() + 1))
+                    .orElse(" not reached | - |"));
         }
         RoundRecord last = rounds.get(rounds.size() - 1);
         return b.append(String.format(Locale.ROOT, " %.1f | %.0f |%n", last.cumulativePayloadBytes() / 1e6,
                 last.cumulativeSeconds())).toString();
-    }
-
-    static OptionalInt firstReaching(List<RoundRecord> rounds, double target) {
-        for (int i = 0; i < rounds.size(); i++) {
-            if (rounds.get(i).testAccuracy() >= target) {
-                return OptionalInt.of(i);
-            }
-        }
-        return OptionalInt.empty();
     }
 }

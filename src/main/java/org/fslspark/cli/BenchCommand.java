@@ -7,10 +7,12 @@ import org.fslspark.bench.QuickstartMemory;
 import org.fslspark.bench.Reproduction;
 import org.fslspark.bench.SparkOverhead;
 import org.fslspark.bench.StepBenchmark;
+import org.fslspark.bench.TestbedTime;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 @Command(name = "bench", description = "Benchmarks that print figures (see docs/PERFORMANCE.md).",
-        subcommands = {StepBenchmark.class, LmStepBenchmark.class, LmQuickstart.class, Reproduction.class, QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, CommandLine.HelpCommand.class})
+        subcommands = {StepBenchmark.class, LmStepBenchmark.class, LmQuickstart.class, Reproduction.class, TestbedTime.class,
+                QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, CommandLine.HelpCommand.class})
 final class BenchCommand {
 }

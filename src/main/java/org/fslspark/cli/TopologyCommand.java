@@ -8,6 +8,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.File;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "topology", mixinStandardHelpOptions = true,
@@ -20,9 +21,24 @@ final class TopologyCommand implements Callable<Integer> {
             + "executors.hosts entry), cores (2 at the server site, which runs a client and the server at once; 1 elsewhere).")
     boolean workers;
 
+    @Option(names = "--spark-conf", paramLabel = "yarn|k8s", description = "Print the Spark settings (key=value, as in a "
+            + "--properties-file) that place the run by the sites' yarn-node-label or kubernetes-node-selector: the driver at "
+            + "the server site, the executors on the sites' nodes; what one application cannot express is said in comments. "
+            + "jobs/submit --topology FILE adds them.")
+    String sparkConf;
+
     @Override
     public Integer call() {
         Topology t = TopologyLoader.load(file);
+        if (sparkConf != null) {
+            List<String> lines = switch (sparkConf) {
+                case "yarn" -> SubmitConf.yarn(t);
+                case "k8s" -> SubmitConf.kubernetes(t);
+                default -> throw new TopologyException("--spark-conf takes yarn or k8s, not '" + sparkConf + "'");
+            };
+            lines.forEach(System.out::println);
+            return 0;
+        }
         if (workers) {
             for (Topology.Site s : t.sites().values()) {
                 if (s.executors().hosts().isEmpty()) {

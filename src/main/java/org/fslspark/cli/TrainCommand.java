@@ -63,6 +63,10 @@ final class TrainCommand implements Callable<Integer> {
                     last.cumulativeWireBytes() / 1e6, last.cumulativeSeconds(), last.cumulativeModelledSeconds(),
                     e.testbed().enabled() ? "the test-bed " + e.testbed().topology().name() + "'s links and compute"
                             : "ideal links", s.output());
+            if (e.stop().targetAccuracy() > 0) {
+                System.out.printf("Target accuracy %s first reached: %s.%n", e.stop().targetAccuracy(),
+                        RoundRecord.timeToTarget(s.rounds(), e.stop().targetAccuracy()));
+            }
         } finally {
             spark.stop();
         }

@@ -1,6 +1,9 @@
 package org.fslspark.metrics;
 
 import java.io.Serializable;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 
 /**
  * One row of rounds.parquet: the state after a round's aggregation. Payload bytes count the
@@ -41,5 +44,20 @@ public record RoundRecord(String experiment, String algorithm, int round, double
         return new Object[]{experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown,
                 labelBytesUp, wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds,
                 cumulativeSeconds, testPerplexity, modelledSeconds, cumulativeModelledSeconds};
+    }
+
+    /** The first round whose test accuracy reaches {@code target}, if any. */
+    public static Optional<RoundRecord> firstReaching(List<RoundRecord> rounds, double target) {
+        return rounds.stream().filter(r -> r.testAccuracy() >= target).findFirst();
+    }
+
+    /**
+     * When {@code target} was first reached: "round N, X s measured, Y s modelled" (cumulative, so
+     * including every earlier round), or "not reached".
+     */
+    public static String timeToTarget(List<RoundRecord> rounds, double target) {
+        return firstReaching(rounds, target).map(r -> String.format(Locale.ROOT,
+                "round %d, %.1f s measured, %.1f s modelled", r.round(), r.cumulativeSeconds(),
+                r.cumulativeModelledSeconds())).orElse("not reached");
     }
 }

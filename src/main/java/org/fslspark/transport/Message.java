@@ -15,7 +15,9 @@ public record Message(Type type, int client, long sequence, List<Tensor> tensors
         /** Server to client: the gradient at the cut. */
         GRADIENT,
         /** Server to client: a refusal or failure, so a client never waits forever. */
-        ERROR
+        ERROR,
+        /** Either way: the link probe's pings, bulk transfers and steps (runtime.LinkProbe); the sequence says which. */
+        PROBE
     }
 
     public static Message of(Type type, int client, long sequence, Tensor... tensors) {

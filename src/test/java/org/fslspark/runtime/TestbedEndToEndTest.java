@@ -3,7 +3,10 @@ package org.fslspark.runtime;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
+import org.fslspark.testbed.LocalTestbed;
 import org.fslspark.testbed.Topology;
+import org.fslspark.testbed.TopologyLoader;
+import org.fslspark.transport.SiteLink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -20,9 +23,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,12 +34,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * of conf/testbeds/aiedge.conf, each on its own loopback address with FSL_SITE set) runs two rounds
  * of SplitFed-V2 and of FSL-SAGE; every task's own report says it ran at its site: each client on
  * its institute's worker, the server and the alignment tasks on the server site's. A run that needs
- * a site without executors is refused. The test-bed is stopped in every case.
+ * a site without executors is refused. The link probe ({@code fsl probe}) measures every site's link
+ * from its own worker, through the emulated links, and finds the configured figures. The test-bed
+ * is stopped in every case.
  */
 @Tag("e2e")
 class TestbedEndToEndTest {
     static final String TOPOLOGY = "conf/testbeds/aiedge.conf";
-    static final long SCRIPT_TIMEOUT_SECONDS = 240;
     @TempDir
     static Path dir;
     static Path state;
@@ -51,9 +55,7 @@ class TestbedEndToEndTest {
         assertTrue(new File("target/runtime-classpath.txt").isFile(), "target/runtime-classpath.txt is missing: run mvn package");
         state = dir.resolve("testbed");
         try {
-            String out = script("start", "--dir", state.toString(), "--ttl", "1500");
-            System.out.print(out);
-            master = Files.readString(state.resolve("master-url")).trim();
+            master = LocalTestbed.start(state, Path.of(TOPOLOGY), 1500);
             Experiment e = experiment("splitfed-v2");
             Fixtures.prepare(e);
             spark = Sparks.session(e);
@@ -68,33 +70,14 @@ class TestbedEndToEndTest {
     }
 
     @AfterAll
-    static void stop() throws IOException, InterruptedException {
+    static void stop() {
         try {
             if (spark != null) {
                 spark.stop();
             }
         } finally {
-            System.out.print(script("stop", "--dir", state.toString()));
+            LocalTestbed.stop(state);
         }
-    }
-
-    /** Runs jobs/testbed with a bounded wait; returns its output, fails on a non-zero exit. */
-    static String script(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("jobs/testbed"));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output;
-        try {
-            if (!p.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("jobs/testbed " + String.join(" ", args) + " took more than " + SCRIPT_TIMEOUT_SECONDS + " s");
-            }
-        } finally {
-            output = p.getInputStream().readAllBytes();
-        }
-        String text = new String(output);
-        assertEquals(0, p.exitValue(), "jobs/testbed " + String.join(" ", args) + " failed:\n" + text);
-        return text;
     }
 
     static Experiment experiment(String algorithm, String... more) {
@@ -134,6 +117,50 @@ class TestbedEndToEndTest {
             assertEquals(e.institutes().size(), s.tasks().stream()
                     .filter(t -> t.round() == 1 && t.report().role().equals("aligner")).count());
         }
+    }
+
+    /**
+     * The probe runs through the emulated links (as training does), so it measures the emulation:
+     * iitb's link (240 ms, 100 Mbit/s) must come out no faster than configured and at most 10% + 5 ms
+     * slower in round-trip time, and within 20% in throughput each way (the rest is this machine's
+     * own overhead: encoding, scheduling on 2 shared cores). Every site is measured from its own
+     * worker's address to the server site's, and the file written reads back with those links.
+     */
+    @Test
+    void theLinkProbeMeasuresTheEmulatedLinksFromEverySite() throws IOException {
+        Topology topology = experiment("splitfed-v2").testbed().topology();
+        LinkProbe.Options o = new LinkProbe.Options(6_000_000, 5, true, 60, 60);
+        long start = System.nanoTime();
+        List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), topology, o);
+        System.out.printf("probe: %.1f s%n", (System.nanoTime() - start) / 1e9);
+        measured.forEach(System.out::println);
+        assertEquals(topology.siteIds(), measured.stream().map(LinkProbe.Measurement::site).toList());
+        String server = topology.site(topology.serverSite()).executors().hosts().get(0);
+        for (LinkProbe.Measurement m : measured) {
+            assertEquals(topology.site(m.site()).executors().hosts().get(0), m.host(), m.toString());
+            assertEquals(server, m.serverHost(), m.toString());
+            assertEquals(5, m.repeats());
+        }
+        SiteLink iitb = topology.link("iitb");
+        LinkProbe.Measurement m = measured.get(topology.siteIds().indexOf("iitb"));
+        assertTrue(m.rttMinSeconds() >= iitb.rttSeconds(), m.toString());
+        assertTrue(m.rttSeconds() <= iitb.rttSeconds() * 1.1 + 0.005, m.toString());
+        for (double mbps : new double[]{m.upMbps(), m.downMbps()}) {
+            assertEquals(iitb.throughputBitsPerSecond() / 1e6, mbps, 0.2 * iitb.throughputBitsPerSecond() / 1e6, m.toString());
+        }
+        assertFalse(m.transferTooShort(), m.toString());
+        // Every measured round trip is at least the configured one (the emulation delays, never speeds up).
+        for (LinkProbe.Measurement each : measured) {
+            assertTrue(each.rttMinSeconds() >= topology.link(each.site()).rttSeconds(), each.toString());
+        }
+        Path written = dir.resolve("probed.conf");
+        Files.writeString(written, LinkProbe.topologyText(Files.readString(Path.of(TOPOLOGY)), topology, measured, o, master));
+        Topology probed = TopologyLoader.load(written.toFile());
+        assertEquals(topology.sites(), probed.sites());
+        assertEquals(m.rttSeconds(), probed.link("iitb").rttSeconds(), 1e-6);
+        assertEquals(m.throughputMbps(), probed.link("iitb").throughputBitsPerSecond() / 1e6, 0.06);
+        System.out.println(Files.readString(written).lines().filter(l -> l.startsWith("#") && l.contains("probe")
+                || l.startsWith("links") || l.startsWith("  ") && l.contains("rtt")).reduce("", (a, b) -> a + b + "\n"));
     }
 
     @Test

@@ -1,0 +1,41 @@
+package org.fslspark.bench;
+
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.Experiment;
+import org.fslspark.metrics.RoundRecord;
+import org.fslspark.runtime.FederatedTraining;
+import org.fslspark.runtime.PrepareJob;
+import org.fslspark.runtime.Sparks;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Runs a benchmark's experiments one after another in one SparkSession (made for the first of
+ * them), preparing the data when asked, and prints a line per round. Closing stops the session.
+ */
+final class BenchRuns implements AutoCloseable {
+    private SparkSession spark;
+
+    /** Trains {@code e} (after preparing its partitions when {@code prepare}); returns its rounds. */
+    List<RoundRecord> run(Experiment e, boolean prepare, String title) {
+        if (spark == null) {
+            spark = Sparks.session(e);
+        }
+        if (prepare) {
+            PrepareJob.run(e, true, System.out);
+        }
+        System.out.printf("%n== %s%n", title);
+        return FederatedTraining.run(e, spark, true, r -> System.out.printf(Locale.ROOT,
+                "round %2d  acc %.4f  %9.1f MB  %6.1f s  (modelled %6.1f s)%n", r.round(), r.testAccuracy(),
+                r.cumulativePayloadBytes() / 1e6, r.roundSeconds(), r.modelledSeconds())).rounds();
+    }
+
+    @Override
+    public void close() {
+        if (spark != null) {
+            spark.stop();
+            spark = null;
+        }
+    }
+}

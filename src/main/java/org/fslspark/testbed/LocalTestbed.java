@@ -1,0 +1,71 @@
+package org.fslspark.testbed;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The local multi-process test-bed of jobs/testbed (a standalone master and a worker per site on
+ * loopback addresses), started and stopped from Java with a bounded wait for the script. Paths are
+ * relative to the project's checkout, the working directory of {@code bin/fsl} and the tests.
+ */
+public final class LocalTestbed {
+    public static final String SCRIPT = "jobs/testbed";
+    static final long SCRIPT_TIMEOUT_SECONDS = 240;
+
+    private LocalTestbed() {
+    }
+
+    /**
+     * Starts the test-bed with its state in {@code dir}; everything stops by itself after
+     * {@code ttlSeconds}. Returns the master URL.
+     */
+    public static String start(Path dir, Path topology, long ttlSeconds) {
+        System.out.print(script("start", "--dir", dir.toString(), "--topology", topology.toString(), "--ttl", String.valueOf(ttlSeconds)));
+        try {
+            return Files.readString(dir.resolve("master-url")).trim();
+        } catch (IOException e) {
+            throw new IllegalStateException("the test-bed started but wrote no master URL in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Stops what {@link #start} started in {@code dir}. */
+    public static void stop(Path dir) {
+        System.out.print(script("stop", "--dir", dir.toString()));
+    }
+
+    /** Runs jobs/testbed with a bounded wait; returns its output, fails on a non-zero exit. */
+    public static String script(String... args) {
+        if (!new File(SCRIPT).canExecute()) {
+            throw new IllegalStateException(SCRIPT + " is missing: run from the project's checkout");
+        }
+        List<String> command = new ArrayList<>(List.of(SCRIPT));
+        command.addAll(List.of(args));
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            byte[] output;
+            try {
+                if (!p.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    throw new IllegalStateException(String.join(" ", command) + " took more than " + SCRIPT_TIMEOUT_SECONDS + " s");
+                }
+            } finally {
+                output = p.getInputStream().readAllBytes();
+            }
+            String text = new String(output);
+            if (p.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", command) + " failed (exit " + p.exitValue() + "):\n" + text);
+            }
+            return text;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + String.join(" ", command) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while running " + String.join(" ", command), e);
+        }
+    }
+}
