@@ -15,7 +15,10 @@ import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.metrics.TrafficRecord;
-import org.fslspark.model.ModelZoo;
+import org.fslspark.config.ConfigException;
+import org.fslspark.model.Checkpoint;
+import org.fslspark.text.Tokenizers;
+import org.nd4j.linalg.factory.Nd4j;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
@@ -77,11 +80,13 @@ public final class FederatedTraining {
         SiteExecutors executors = testbed.placeBySite()
                 ? SiteExecutors.discover(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds()) : SiteExecutors.NONE;
         SiteData.requirePrepared(conf, e.data().testLocation(), PartitionStore.TEST, e);
+        String tokenizer = e.data().isText() ? Checkpoint.tokenizerOf(Tokenizers.named(e.data().tokenizer())) : null;
+        requireMatchingCheckpoint(e, conf, tokenizer);
+        SplitModel initial = e.init().initial(e.model(), e.seed(), conf);
         Evaluator evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
-                e.model(), e.seed(), e.train().evalBatchSize());
+                e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
         ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
         String runId = UUID.randomUUID().toString();
-        SplitModel initial = ModelZoo.split(e.model(), e.seed());
         INDArray client = initial.client().params().dup();
         INDArray server = initial.server().params().dup();
         INDArray auxiliary = null; // a head every client receives at the next round's start (CSE-FSL's average)
@@ -173,19 +178,55 @@ public final class FederatedTraining {
         }
         out.finish(spark);
         writePlots(out, e.name());
-        try {
-            out.write("model", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
-                    Tensor.of(Kind.MODEL, client), Tensor.of(Kind.MODEL, server))));
-        } catch (IOException ex) {
-            throw new IllegalStateException("cannot write the model to " + out.location() + ": " + ex.getMessage(), ex);
-        }
+        writeCheckpoint(e, conf, tokenizer, out, client, server, stopReason);
         return new Summary(out.rounds(), stopReason, out.location(), client, server, List.copyOf(tasks));
+    }
+
+    /** A checkpoint named by model.init must exist and hold this experiment's model and tokenizer. */
+    private static void requireMatchingCheckpoint(Experiment e, Configuration conf, String tokenizer) {
+        if (!e.init().fromCheckpoint()) {
+            return;
+        }
+        String why;
+        try {
+            why = Checkpoint.read(e.init().checkpoint(), conf).mismatch(e.model(), tokenizer);
+        } catch (IllegalArgumentException ex) {
+            throw new ConfigException("model.init: " + ex.getMessage(), ex);
+        }
+        if (why != null) {
+            throw new ConfigException("model.init = " + e.init().checkpoint() + ": " + why
+                    + "; set model.* and data.tokenizer/data.context as in its " + Checkpoint.SPEC);
+        }
+    }
+
+    /** The final global model as a checkpoint in {@code <output>/model}; LoRA adapters merged into the base. */
+    private static void writeCheckpoint(Experiment e, Configuration conf, String tokenizer, ResultsWriter out,
+                                        INDArray client, INDArray server, String stopReason) {
+        Map<String, Object> origin = new java.util.LinkedHashMap<>();
+        origin.put("experiment", e.name());
+        origin.put("algorithm", e.algorithm());
+        origin.put("rounds", out.rounds().size());
+        origin.put("stopped", stopReason);
+        if (e.init().fromCheckpoint()) {
+            origin.put("init", e.init().checkpoint());
+        }
+        if (e.init().lora().enabled()) {
+            origin.put("lora", "rank " + e.init().lora().rank() + ", alpha " + e.init().lora().alpha() + ", "
+                    + e.init().lora().projections() + ", merged into the weights");
+        }
+        INDArray params = e.init().merged(e.model(), Nd4j.hstack(client, server), conf);
+        Path dir = new Path(out.location(), "model");
+        try {
+            new Checkpoint(e.model(), tokenizer, params, origin).write(dir.toString(), conf);
+        } catch (IOException ex) {
+            throw new IllegalStateException("cannot write the model to " + dir + ": " + ex.getMessage(), ex);
+        }
     }
 
     private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
                                   Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
                                   TestbedPlan testbed) {
-        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
+        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
                 e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
                 testbed);
