@@ -33,6 +33,11 @@ class TextEndToEndTest {
     static Path dir;
 
     static Experiment experiment(String... more) {
+        return experiment(dir, more);
+    }
+
+    /** The tiny GPT on synthetic text, its corpus, data and output under {@code dir}. */
+    static Experiment experiment(Path dir, String... more) {
         List<String> o = new ArrayList<>(List.of("experiment=text-e2e", "data.dataset=synthetic", "data.format=text", "model.name=gpt",
                 "data.train=[\"" + dir.resolve("corpus") + "\"]", "data.test=[]", "data.tokenizer=byte",
                 "data.context=32", "data.test-fraction=0.15", "data.partition.scheme=document",
