@@ -142,11 +142,10 @@ public record Checkpoint(ModelSpec spec, String tokenizer, INDArray params, Map<
             Map<String, Object> origin = json.has("origin")
                     ? new Gson().fromJson(json.get("origin"), Map.class) : Map.of();
             return new Checkpoint(spec, tokenizer, params, origin);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof IllegalArgumentException) {
-                throw (IllegalArgumentException) e;
-            }
-            throw new IllegalArgumentException("cannot read checkpoint " + dir + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) { // unreadable files, malformed or incomplete JSON
+            throw new IllegalArgumentException("cannot read checkpoint " + dir + ": " + e, e);
         }
     }
 

@@ -8,6 +8,7 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.AlignmentReport;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Averaging;
+import org.fslspark.config.ConfigException;
 import org.fslspark.config.Experiment;
 import org.fslspark.data.PartitionStore;
 import org.fslspark.metrics.AlignmentRecord;
@@ -15,11 +16,9 @@ import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.metrics.TrafficRecord;
-import org.fslspark.config.ConfigException;
 import org.fslspark.model.Checkpoint;
-import org.fslspark.text.Tokenizers;
-import org.nd4j.linalg.factory.Nd4j;
 import org.fslspark.model.SplitModel;
+import org.fslspark.text.Tokenizers;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
@@ -27,10 +26,12 @@ import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -202,7 +203,7 @@ public final class FederatedTraining {
     /** The final global model as a checkpoint in {@code <output>/model}; LoRA adapters merged into the base. */
     private static void writeCheckpoint(Experiment e, Configuration conf, String tokenizer, ResultsWriter out,
                                         INDArray client, INDArray server, String stopReason) {
-        Map<String, Object> origin = new java.util.LinkedHashMap<>();
+        Map<String, Object> origin = new LinkedHashMap<>();
         origin.put("experiment", e.name());
         origin.put("algorithm", e.algorithm());
         origin.put("rounds", out.rounds().size());

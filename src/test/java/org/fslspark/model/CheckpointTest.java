@@ -62,6 +62,17 @@ class CheckpointTest {
     }
 
     @Test
+    void fullFineTuningStartsFromTheCheckpointsParameters() throws Exception {
+        Network trained = ModelZoo.full(TINY, 3);
+        String location = dir.resolve("trained").toString();
+        new Checkpoint(TINY, "byte", trained.params(), Map.of()).write(location, CONF);
+        ModelSpec otherCut = ModelSpec.gpt(257, 8, 16, 2, 2, 2);
+        SplitModel start = new ModelInit(location, Lora.OFF).initial(otherCut, 99, CONF);
+        assertEquals(trained.params(), start.fullParams());
+        assertEquals(2 * 16 + 16 * 257 + 257, start.server().numParams(), "cut after block 2: the final norm and head serve");
+    }
+
+    @Test
     void missingOrMismatchedCheckpointsAreRefusedClearly() throws Exception {
         String absent = dir.resolve("absent").toString();
         IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> Checkpoint.read(absent, CONF));
