@@ -3,6 +3,7 @@ package org.fslspark.cli;
 import org.apache.hadoop.conf.Configuration;
 import org.fslspark.model.Checkpoint;
 import org.fslspark.model.Generator;
+import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,6 +42,10 @@ final class GenerateCommand implements Callable<Integer> {
         if (tokens < 1 || !(temperature >= 0) || topK < 0) {
             throw new IllegalArgumentException("need --tokens >= 1, --temperature >= 0 and --top-k >= 0");
         }
+        // One sequence at a time makes small ops, where libnd4j's thread fan-out only waits for the
+        // partner thread: one thread ran a block 15x faster on this shared machine (docs/PERFORMANCE.md).
+        Nd4j.getEnvironment().setMaxThreads(1);
+        Nd4j.getEnvironment().setMaxMasterThreads(1);
         Generator g = new Generator(Checkpoint.read(model, new Configuration()));
         System.out.println(g.generate(prompt, tokens, temperature, topK, seed));
         return 0;

@@ -71,12 +71,15 @@ public final class Generator {
         int end = Tokenizers.endOfText(tokenizer);
         for (int step = 0; step < tokens; step++) {
             int start = Math.max(0, n - context);
-            float[] window = new float[n - start];
+            // Always a full window, padded on the right with id 0: attention is causal (later positions
+            // do not change earlier ones at all), and one shape lets the native kernels be reused
+            // (a new length per step costs the library a new kernel each time, about a second here).
+            float[] window = new float[context];
             for (int i = start; i < n; i++) {
                 window[i - start] = out[i];
             }
-            INDArray logits = net.forward(Nd4j.create(window, new long[]{1, window.length}, 'c'));
-            double[] last = logits.get(NDArrayIndex.point(0), NDArrayIndex.point(window.length - 1), NDArrayIndex.all())
+            INDArray logits = net.forward(Nd4j.create(window, new long[]{1, context}, 'c'));
+            double[] last = logits.get(NDArrayIndex.point(0), NDArrayIndex.point(n - start - 1), NDArrayIndex.all())
                     .toDoubleVector();
             int next = pick(last, temperature, topK, rng);
             out[n++] = next;

@@ -47,7 +47,7 @@ public final class FederatedTraining {
     }
 
     /**
-     * How a run ended, the final global model (x_c, x_s as flat vectors), and every task that ran
+     * How a run ended, the final global model (x_c, x_s as flat vectors; under LoRA the adapters), and every task that ran
      * (what it reported about itself: where it ran, how long, its traffic; without the models).
      */
     public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,

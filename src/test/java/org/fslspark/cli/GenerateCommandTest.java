@@ -73,6 +73,14 @@ class GenerateCommandTest {
         int[] out = g.sample(prompt, 30, 0, 0, new java.util.Random(1));
         assertTrue(out.length > prompt.length, "nothing generated");
         assertEquals(java.util.Arrays.toString(out), java.util.Arrays.toString(g.sample(prompt, 30, 0, 0, new java.util.Random(2))));
+
+        // The generator pads a short window to the context; the next token is still the unpadded model's.
+        int[] shortPrompt = g.encode("Hi!");
+        org.nd4j.linalg.api.ndarray.INDArray logits = Checkpoint.read(byteModel, new Configuration()).network()
+                .forward(org.nd4j.linalg.factory.Nd4j.createFromArray(new float[][]{{'H', 'i', '!'}}));
+        int expected = logits.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0), org.nd4j.linalg.indexing.NDArrayIndex.point(2),
+                org.nd4j.linalg.indexing.NDArrayIndex.all()).argMax().getInt(0);
+        assertEquals(expected, g.sample(shortPrompt, 1, 0, 0, new java.util.Random(1))[3]);
     }
 
     @Test
