@@ -5,7 +5,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -61,9 +60,7 @@ public record Lora(int rank, double alpha, List<String> projections) implements 
             }
             int width = projection.out() / parts.length; // parts split the output columns evenly
             int[] starts = chosen.stream().mapToInt(i -> i * width).toArray();
-            int[] widths = new int[starts.length];
-            Arrays.fill(widths, width);
-            LoraDense d = new LoraDense(projection, rank, scale(), starts, widths);
+            LoraDense d = new LoraDense(projection, rank, scale(), starts, width);
             adapters.add(d);
             return d;
         };

@@ -19,15 +19,15 @@ final class LoraDense extends Layer {
     private final int rank;
     private final double scale;
     private final int[] starts;
-    private final int[] widths;
+    private final int width;
     private final INDArray[] a;
     private final INDArray[] b;
     private final INDArray[] aGrad;
     private final INDArray[] bGrad;
     private INDArray input2d;
 
-    /** @param starts, widths the adapted column segments of the base's output */
-    LoraDense(Dense base, int rank, double scale, int[] starts, int[] widths) {
+    /** @param starts the first columns of the adapted segments of the base's output, each {@code width} wide */
+    LoraDense(Dense base, int rank, double scale, int[] starts, int width) {
         if (!base.frozen()) {
             throw new IllegalArgumentException("LoRA adapts a frozen layer; freeze " + base.describe() + " first");
         }
@@ -35,7 +35,7 @@ final class LoraDense extends Layer {
         this.rank = rank;
         this.scale = scale;
         this.starts = starts.clone();
-        this.widths = widths.clone();
+        this.width = width;
         int n = starts.length;
         a = new INDArray[n];
         b = new INDArray[n];
@@ -45,11 +45,7 @@ final class LoraDense extends Layer {
 
     @Override
     public long numParams() {
-        long n = 0;
-        for (int w : widths) {
-            n += (long) rank * (base.in() + w);
-        }
-        return n;
+        return (long) starts.length * rank * (base.in() + width);
     }
 
     @Override
@@ -58,11 +54,11 @@ final class LoraDense extends Layer {
         long offset = 0;
         for (int s = 0; s < starts.length; s++) {
             long na = (long) base.in() * rank;
-            long nb = (long) rank * widths[s];
+            long nb = (long) rank * width;
             a[s] = Views.slice(paramView, offset, na, base.in(), rank);
             aGrad[s] = Views.slice(gradView, offset, na, base.in(), rank);
-            b[s] = Views.slice(paramView, offset + na, nb, rank, widths[s]);
-            bGrad[s] = Views.slice(gradView, offset + na, nb, rank, widths[s]);
+            b[s] = Views.slice(paramView, offset + na, nb, rank, width);
+            bGrad[s] = Views.slice(gradView, offset + na, nb, rank, width);
             offset += na + nb;
         }
     }
@@ -83,15 +79,11 @@ final class LoraDense extends Layer {
     @Override
     public long macsPerSample(long[] s) {
         long rows = base.macsPerSample(s) / ((long) base.in() * base.out());
-        long adapters = 0;
-        for (int w : widths) {
-            adapters += (long) rank * (base.in() + w);
-        }
-        return base.macsPerSample(s) + rows * adapters;
+        return base.macsPerSample(s) + rows * numParams();
     }
 
     private INDArray columns(INDArray m, int s) {
-        return m.get(NDArrayIndex.all(), NDArrayIndex.interval(starts[s], starts[s] + widths[s]));
+        return m.get(NDArrayIndex.all(), NDArrayIndex.interval(starts[s], starts[s] + width));
     }
 
     @Override
@@ -102,7 +94,7 @@ final class LoraDense extends Layer {
         for (int s = 0; s < starts.length; s++) {
             INDArray h = buffer("h" + s, x.dataType(), input2d.size(0), rank);
             Nd4j.gemm(input2d, a[s], h, false, false, 1.0, 0.0);
-            INDArray delta = buffer("delta" + s, x.dataType(), input2d.size(0), widths[s]);
+            INDArray delta = buffer("delta" + s, x.dataType(), input2d.size(0), width);
             Nd4j.gemm(h, b[s], delta, false, false, scale, 0.0);
             columns(y2d, s).addi(delta);
         }
@@ -122,7 +114,7 @@ final class LoraDense extends Layer {
         INDArray gradInput2d = gradInput == null ? null : gradInput.reshape('c', rows, base.in());
         for (int s = 0; s < starts.length; s++) {
             INDArray h = buffer("h" + s, g2d.dataType(), rows, rank);
-            INDArray gs = buffer("gradSegment" + s, g2d.dataType(), rows, widths[s]).assign(columns(g2d, s));
+            INDArray gs = buffer("gradSegment" + s, g2d.dataType(), rows, width).assign(columns(g2d, s));
             Nd4j.gemm(h, gs, bGrad[s], true, false, scale, 1.0); // dB = scale h^T g
             INDArray gh = buffer("gradH" + s, g2d.dataType(), rows, rank);
             Nd4j.gemm(gs, b[s], gh, false, true, scale, 0.0); // dH = scale g B^T

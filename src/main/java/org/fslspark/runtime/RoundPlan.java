@@ -7,6 +7,7 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.config.OptimizerSpec;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
+import org.fslspark.model.SplitModel;
 
 import java.io.Serializable;
 import java.util.List;
@@ -38,7 +39,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
     }
 
     /** This round's model as a site builds it; the round's global vectors are then set into it. */
-    public org.fslspark.model.SplitModel buildModel() {
+    public SplitModel buildModel() {
         return init.split(model, seed, SiteData.hadoopConf(hadoopConf));
     }
 

@@ -7,7 +7,6 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 
 import java.util.List;
-import java.util.Random;
 import java.util.function.DoubleSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,25 +18,10 @@ class LoraTest {
     private static final ModelSpec TINY = ModelSpec.gpt(11, 6, 8, 2, 2, 1);
     private static final Lora ALL = new Lora(2, 4, Lora.PROJECTIONS);
 
-    private static INDArray tokens(long seed, int batch, int time, int vocab, DataType type) {
-        Random rng = new Random(seed);
-        double[][] ids = new double[batch][time];
-        for (double[] row : ids) {
-            for (int j = 0; j < time; j++) {
-                row[j] = rng.nextInt(vocab);
-            }
-        }
-        return Nd4j.createFromArray(ids).castTo(type);
-    }
-
-    private static int[] targets(long seed, int batch, int time, int vocab) {
-        return new Random(seed).ints((long) batch * time, 0, vocab).toArray();
-    }
-
     @Test
     void freshAdaptersLeaveTheBaseModelsLogitsExactlyUnchanged() {
         Network base = ModelZoo.full(TINY, 3);
-        INDArray x = tokens(1, 3, 6, 11, DataType.FLOAT);
+        INDArray x = GptTest.tokens(1, 3, 6, 11, DataType.FLOAT);
         INDArray expected = base.forward(x);
         Network lora = ALL.full(TINY, base.params(), 5);
         // 2 blocks x (q, k, v, output, mlp-in, mlp-out): A [8, 2] and B [2, out] each
@@ -56,7 +40,7 @@ class LoraTest {
         base.params().assign(FiniteDifferences.random(4, base.params().shape()).muli(0.5).castTo(DataType.FLOAT));
         Network lora = ALL.full(TINY, base.params(), 5);
         INDArray adapters = lora.params().dup();
-        INDArray x = tokens(1, 4, 6, 11, DataType.FLOAT);
+        INDArray x = GptTest.tokens(1, 4, 6, 11, DataType.FLOAT);
         INDArray expected = base.forward(x);
         int[] y = new int[24]; // a learnable rule: the next token is the current one plus 1
         for (int i = 0; i < y.length; i++) {
@@ -86,8 +70,8 @@ class LoraTest {
         Network net = ALL.full(TINY, base, 5, DataType.DOUBLE);
         // B starts at zero, where A's gradient vanishes; random adapters exercise both.
         net.params().assign(FiniteDifferences.random(4, net.params().shape()).muli(0.5));
-        INDArray x = tokens(5, 2, 6, 11, DataType.DOUBLE);
-        int[] y = targets(7, 2, 6, 11);
+        INDArray x = GptTest.tokens(5, 2, 6, 11, DataType.DOUBLE);
+        int[] y = GptTest.targets(7, 2, 6, 11);
         net.zeroGrads();
         net.backward(CrossEntropy.evaluate(net.forward(x), y, true).gradient(), false);
         INDArray grads = net.grads().dup();
@@ -100,7 +84,7 @@ class LoraTest {
         Network base = ModelZoo.full(TINY, 3);
         Network lora = ALL.full(TINY, base.params(), 5);
         lora.params().assign(FiniteDifferences.random(4, lora.params().shape()).muli(0.3).castTo(DataType.FLOAT));
-        INDArray x = tokens(1, 3, 6, 11, DataType.FLOAT);
+        INDArray x = GptTest.tokens(1, 3, 6, 11, DataType.FLOAT);
         INDArray adapted = lora.forward(x);
         Network merged = ModelZoo.full(TINY, 99);
         merged.setParams(ALL.merge(TINY, base.params(), lora.params()));
