@@ -24,7 +24,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * @param checkpoint the checkpoint directory, "" for none
  */
 public record ModelInit(String checkpoint, Lora lora) implements Serializable {
-    public static final ModelInit SCRATCH = new ModelInit("", Lora.OFF);
     /** Base vectors by checkpoint path and version, read once per JVM. */
     private static final Map<String, float[]> BASES = new ConcurrentHashMap<>();
 
