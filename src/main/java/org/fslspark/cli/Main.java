@@ -6,8 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code fsl} command. Exits explicitly: Spark's barrier mode leaves non-daemon threads behind. */
 @Command(name = "fsl", mixinStandardHelpOptions = true, version = "fsl-spark 0.1.0",
         description = "Federated split learning across institutes on Apache Spark.",
-        subcommands = {TrainCommand.class, PrepareCommand.class, BenchCommand.class, KeysCommand.class, TopologyCommand.class,
-                ProbeCommand.class,
+        subcommands = {TrainCommand.class, PrepareCommand.class, GenerateCommand.class, BenchCommand.class, KeysCommand.class,
+                TopologyCommand.class, ProbeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

@@ -7,6 +7,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.metrics.RoundRecord;
+import org.fslspark.model.Lora;
 import org.fslspark.runtime.FederatedTraining;
 import org.fslspark.runtime.Sparks;
 import picocli.CommandLine.Command;
@@ -44,6 +45,12 @@ final class TrainCommand implements Callable<Integer> {
         Experiment e = experiment.load(extra);
         System.out.printf("%s: %s on %s, %d institutes %s, server at %s, %d rounds%n", e.name(), e.algorithm(),
                 e.model(), e.institutes().size(), e.institutes(), e.serverSite(), e.train().rounds());
+        if (e.init().fromCheckpoint()) {
+            Lora lora = e.init().lora();
+            System.out.printf("starting from %s%s%n", e.init().checkpoint(), lora.enabled() ? String.format(
+                    " with LoRA rank %d, alpha %s on %s (the checkpoint's weights frozen)", lora.rank(), lora.alpha(),
+                    lora.projections()) : " (every parameter trains)");
+        }
         SparkSession spark = Sparks.session(e);
         try {
             FederatedTraining.Summary s;

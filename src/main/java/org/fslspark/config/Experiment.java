@@ -2,6 +2,7 @@ package org.fslspark.config;
 
 import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.testbed.Topology;
 
@@ -19,6 +20,7 @@ public record Experiment(
         String algorithm,
         AlgorithmSettings settings,
         ModelSpec model,
+        ModelInit init,
         List<String> institutes,
         String serverSite,
         Data data,

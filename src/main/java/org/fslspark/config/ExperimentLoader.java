@@ -9,6 +9,8 @@ import com.typesafe.config.ConfigValueFactory;
 import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.model.Lora;
+import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.text.Tokenizers;
@@ -166,6 +168,7 @@ public final class ExperimentLoader {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
+        ModelInit init = init(r, modelName);
         String scheme = r.oneOf("data.partition.scheme", text ? List.of("iid", "document")
                 : List.of("iid", "dirichlet", "column"));
         double alpha = r.c.getDouble("data.partition.alpha");
@@ -226,10 +229,44 @@ public final class ExperimentLoader {
             throw new ConfigException("auxiliary.model = block is for language models (data.format = text); "
                     + modelName + " takes linear or mlp");
         }
-        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, institutes, serverSite, data, train,
+        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /** model.init and model.lora: the checkpoint is only named here; the run checks that it matches the model. */
+    private static ModelInit init(Reader r, String modelName) {
+        String checkpoint = r.string("model.init").trim();
+        int rank = r.intAtLeast("model.lora.rank", 0);
+        if (rank == 0) {
+            return new ModelInit(checkpoint, Lora.OFF);
+        }
+        double alpha = r.c.getDouble("model.lora.alpha");
+        if (!(alpha > 0)) {
+            throw new ConfigException("model.lora.alpha must be > 0, got " + alpha);
+        }
+        List<String> projections = r.strings("model.lora.projections");
+        if (projections.isEmpty()) {
+            throw new ConfigException("model.lora.projections must name at least one of " + Lora.PROJECTIONS
+                    + " when model.lora.rank > 0");
+        }
+        List<String> unknown = projections.stream().filter(p -> !Lora.PROJECTIONS.contains(p)).toList();
+        if (!unknown.isEmpty()) {
+            throw new ConfigException("model.lora.projections: " + unknown + " not among " + Lora.PROJECTIONS);
+        }
+        if (new HashSet<>(projections).size() != projections.size()) {
+            throw new ConfigException("model.lora.projections " + projections + " names a projection twice");
+        }
+        if (!modelName.equals("gpt")) {
+            throw new ConfigException("model.lora.rank = " + rank + ": LoRA adapts the gpt's projections; "
+                    + modelName + " has none (set model.lora.rank = 0)");
+        }
+        if (checkpoint.isEmpty()) {
+            throw new ConfigException("model.lora.rank = " + rank + " needs model.init: the checkpoint whose frozen"
+                    + " weights the adapters adapt (a pre-training run's <output>/model)");
+        }
+        return new ModelInit(checkpoint, new Lora(rank, alpha, projections));
     }
 
     /**

@@ -30,8 +30,8 @@ public final class CausalSelfAttention extends CompositeLayer {
     private final int width;
     private final int heads;
     private final int headWidth;
-    private final Dense qkv;
-    private final Dense projection;
+    private final Layer qkv;
+    private final Layer projection;
     private final Map<String, INDArray> masks = new HashMap<>();
     private INDArray queriesKeysValues;
     private INDArray probs;
@@ -46,7 +46,7 @@ public final class CausalSelfAttention extends CompositeLayer {
         this(width, heads, new Dense(width, 3 * width, initStd), new Dense(width, width, residualInitStd));
     }
 
-    private CausalSelfAttention(int width, int heads, Dense qkv, Dense projection) {
+    private CausalSelfAttention(int width, int heads, Layer qkv, Layer projection) {
         super(List.of(qkv, projection));
         if (heads < 1 || width % heads != 0) {
             throw new IllegalArgumentException("attention width " + width + " is not divisible by " + heads + " heads");
@@ -56,6 +56,15 @@ public final class CausalSelfAttention extends CompositeLayer {
         this.headWidth = width / heads;
         this.qkv = qkv;
         this.projection = projection;
+    }
+
+    /**
+     * An attention layer over this one's projections passed through {@code adapter}: the fused one
+     * as three equal parts "query", "key", "value", the output one as "output".
+     */
+    CausalSelfAttention withProjections(TransformerBlock.Adapter adapter) {
+        return new CausalSelfAttention(width, heads, adapter.adapt((Dense) qkv, "query", "key", "value"),
+                adapter.adapt((Dense) projection, "output"));
     }
 
     @Override

@@ -22,7 +22,7 @@ abstract class CompositeLayer extends Layer {
     public final long numParams() {
         long n = 0;
         for (Layer part : parts) {
-            n += part.numParams();
+            n += part.trainableParams();
         }
         return n;
     }
@@ -32,7 +32,7 @@ abstract class CompositeLayer extends Layer {
         super.bind(paramView, gradView);
         long offset = 0;
         for (Layer part : parts) {
-            long n = part.numParams();
+            long n = part.trainableParams();
             if (n > 0) {
                 part.bind(Views.slice(paramView, offset, n, 1, n), Views.slice(gradView, offset, n, 1, n));
             }
@@ -43,7 +43,17 @@ abstract class CompositeLayer extends Layer {
     @Override
     final void initialize(Random rng) {
         for (Layer part : parts) {
-            part.initialize(rng);
+            if (!part.frozen()) {
+                part.initialize(rng);
+            }
+        }
+    }
+
+    @Override
+    void freeze() {
+        super.freeze();
+        for (Layer part : parts) {
+            part.freeze();
         }
     }
 

@@ -99,14 +99,29 @@ public final class Dense extends Layer {
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
         INDArray g2d = gradOutput.rank() == 2 ? gradOutput : gradOutput.reshape('c', gradOutput.length() / out, out);
-        Nd4j.gemm(input2d, g2d, weightGrad, true, false, 1.0, 1.0);
-        biasGrad.addi(g2d.sum(true, 0));
+        if (!frozen()) {
+            Nd4j.gemm(input2d, g2d, weightGrad, true, false, 1.0, 1.0);
+            biasGrad.addi(g2d.sum(true, 0));
+        }
         if (!inputGradient) {
             return null;
         }
         INDArray gradInput = buffer("gradIn", g2d.dataType(), g2d.size(0), in);
         Nd4j.gemm(g2d, weight, gradInput, false, true, 1.0, 0.0);
         return inputShape.length == 2 ? gradInput : gradInput.reshape('c', inputShape);
+    }
+
+    int in() {
+        return in;
+    }
+
+    int out() {
+        return out;
+    }
+
+    /** The weight [in, out], a view into the parameters (LoRA merges its adapters into it). */
+    INDArray weight() {
+        return weight;
     }
 
     @Override

@@ -92,6 +92,9 @@ public final class Embedding extends Layer {
 
     @Override
     public INDArray backward(INDArray gradOutput) {
+        if (frozen()) {
+            return null; // token ids have no gradient, and a frozen table needs none
+        }
         INDArray g = gradOutput.reshape('c', batch * time, width);
         // bArgs: lock (serial over ids, see the class comment), checkIndices
         Ops.execInto("scatter_add", new INDArray[]{tokenGrad, ids, g}, new INDArray[]{tokenGrad},

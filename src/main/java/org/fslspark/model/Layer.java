@@ -31,10 +31,30 @@ public abstract class Layer {
     protected INDArray params;
     protected INDArray grads;
     private final Map<String, INDArray> buffers = new HashMap<>();
+    private boolean frozen;
 
-    /** Number of trainable scalars. */
+    /** Number of the layer's own scalars (trainable unless the layer is frozen). */
     public long numParams() {
         return 0;
+    }
+
+    /**
+     * Scalars this layer takes in a network's flat vector: none once frozen. A frozen layer keeps
+     * the views it was bound to (a base model under LoRA adapters), so optimizers, averaging and
+     * the transport never see its parameters.
+     */
+    public final long trainableParams() {
+        return frozen ? 0 : numParams();
+    }
+
+    /** Freezes this layer's parameters where they are; call after they are bound and loaded. */
+    void freeze() {
+        frozen = true;
+    }
+
+    /** Whether {@link #freeze} was called: the layer may then skip its parameter gradients. */
+    final boolean frozen() {
+        return frozen;
     }
 
     /** Binds this layer to its slices of the network's parameter and gradient vectors. */

@@ -12,7 +12,8 @@ import java.util.Random;
 /**
  * A sequence of layers whose parameters live in one flat float vector [1, numParams]. Either side
  * of a split model is a Network; so is the unsplit model, whose vector is the client's followed by
- * the server's.
+ * the server's. Frozen layers (a base model under LoRA adapters) keep their parameters outside that
+ * vector: it holds only what trains.
  */
 public final class Network {
     private final List<Layer> layers;
@@ -32,13 +33,13 @@ public final class Network {
         long[] shape = inputShape;
         for (Layer layer : this.layers) {
             shape = layer.outputShape(shape); // validates the chain of shapes up front
-            total += layer.numParams();
+            total += layer.trainableParams();
         }
         this.params = Nd4j.zeros(dataType, 1, Math.max(total, 1));
         this.grads = Nd4j.zeros(dataType, 1, Math.max(total, 1));
         long offset = 0;
         for (Layer layer : this.layers) {
-            long n = layer.numParams();
+            long n = layer.trainableParams();
             if (n > 0) {
                 layer.bind(Views.slice(params, offset, n, 1, n), Views.slice(grads, offset, n, 1, n));
             }
@@ -49,7 +50,9 @@ public final class Network {
     /** Draws initial parameters layer by layer from one seeded stream. */
     public Network initialize(Random rng) {
         for (Layer layer : layers) {
-            layer.initialize(rng);
+            if (!layer.frozen()) {
+                layer.initialize(rng);
+            }
         }
         return this;
     }
@@ -105,7 +108,7 @@ public final class Network {
     public long numParams() {
         long n = 0;
         for (Layer layer : layers) {
-            n += layer.numParams();
+            n += layer.trainableParams();
         }
         return n;
     }

@@ -24,9 +24,14 @@ public final class TransformerBlock extends CompositeLayer {
     private final LayerNorm norm1;
     private final CausalSelfAttention attention;
     private final LayerNorm norm2;
-    private final Dense expand;
+    private final Layer expand;
     private final Gelu gelu;
-    private final Dense contract;
+    private final Layer contract;
+
+    /** Replaces a projection by another layer (LoRA adapters around it); {@code parts} name its equal column segments. */
+    interface Adapter {
+        Layer adapt(Dense projection, String... parts);
+    }
 
     /** @param depth the number of blocks in the model (scales the residual projections' initialisation) */
     public TransformerBlock(int width, int heads, int depth) {
@@ -35,8 +40,8 @@ public final class TransformerBlock extends CompositeLayer {
                 new Dense(4 * width, width, residualStd(depth)));
     }
 
-    private TransformerBlock(int width, int heads, LayerNorm norm1, CausalSelfAttention attention, LayerNorm norm2, Dense expand,
-                             Gelu gelu, Dense contract) {
+    private TransformerBlock(int width, int heads, LayerNorm norm1, CausalSelfAttention attention, LayerNorm norm2, Layer expand,
+                             Gelu gelu, Layer contract) {
         super(List.of(norm1, attention, norm2, expand, gelu, contract));
         this.width = width;
         this.heads = heads;
@@ -46,6 +51,16 @@ public final class TransformerBlock extends CompositeLayer {
         this.expand = expand;
         this.gelu = gelu;
         this.contract = contract;
+    }
+
+    /**
+     * A block over this one's layers with its projections passed through {@code adapter}: the MLP's
+     * as "mlp-in" and "mlp-out", the attention's as {@link CausalSelfAttention#withProjections} names
+     * them. Only for a block whose layers are {@code Dense} projections (not already adapted).
+     */
+    TransformerBlock withProjections(Adapter adapter) {
+        return new TransformerBlock(width, heads, norm1, attention.withProjections(adapter), norm2,
+                adapter.adapt((Dense) expand, "mlp-in"), gelu, adapter.adapt((Dense) contract, "mlp-out"));
     }
 
     private static double residualStd(int depth) {

@@ -4,7 +4,6 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
-import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Message;
@@ -19,7 +18,7 @@ final class ClientWork {
     /** The client's networks and optimizers, kept in its executor across rounds. */
     static Client client(RoundPlan plan, Algorithm algorithm, int id) {
         return TaskState.get(plan.runId() + "/client/" + id, () -> {
-            SplitModel m = ModelZoo.split(plan.model(), plan.seed());
+            SplitModel m = plan.buildModel();
             Learner top = algorithm.flow() == Algorithm.Flow.LOCAL
                     ? new Learner(m.server(), plan.clientOptimizer().toUpdater()) : null;
             Learner auxiliary = algorithm.usesAuxiliary()

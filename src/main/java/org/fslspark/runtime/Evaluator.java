@@ -2,8 +2,6 @@ package org.fslspark.runtime;
 
 import org.fslspark.data.Samples;
 import org.fslspark.model.CrossEntropy;
-import org.fslspark.model.ModelSpec;
-import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -19,9 +17,10 @@ final class Evaluator {
     private final SplitModel model;
     private final int batchSize;
 
-    Evaluator(Samples test, ModelSpec spec, long seed, int batchSize) {
+    /** @param model the run's model, into which each evaluation sets the global vectors */
+    Evaluator(Samples test, SplitModel model, int batchSize) {
         this.test = test;
-        this.model = ModelZoo.split(spec, seed);
+        this.model = model;
         this.batchSize = batchSize;
     }
 

@@ -8,6 +8,7 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.AlignmentReport;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Averaging;
+import org.fslspark.config.ConfigException;
 import org.fslspark.config.Experiment;
 import org.fslspark.data.PartitionStore;
 import org.fslspark.metrics.AlignmentRecord;
@@ -15,8 +16,9 @@ import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.metrics.TrafficRecord;
-import org.fslspark.model.ModelZoo;
+import org.fslspark.model.Checkpoint;
 import org.fslspark.model.SplitModel;
+import org.fslspark.text.Tokenizers;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
@@ -24,10 +26,12 @@ import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -43,7 +47,7 @@ public final class FederatedTraining {
     }
 
     /**
-     * How a run ended, the final global model (x_c, x_s as flat vectors), and every task that ran
+     * How a run ended, the final global model (x_c, x_s as flat vectors; under LoRA the adapters), and every task that ran
      * (what it reported about itself: where it ran, how long, its traffic; without the models).
      */
     public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,
@@ -77,11 +81,13 @@ public final class FederatedTraining {
         SiteExecutors executors = testbed.placeBySite()
                 ? SiteExecutors.discover(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds()) : SiteExecutors.NONE;
         SiteData.requirePrepared(conf, e.data().testLocation(), PartitionStore.TEST, e);
+        String tokenizer = e.data().isText() ? Checkpoint.tokenizerOf(Tokenizers.named(e.data().tokenizer())) : null;
+        requireMatchingCheckpoint(e, conf, tokenizer);
+        SplitModel initial = e.init().initial(e.model(), e.seed(), conf);
         Evaluator evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
-                e.model(), e.seed(), e.train().evalBatchSize());
+                e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
         ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
         String runId = UUID.randomUUID().toString();
-        SplitModel initial = ModelZoo.split(e.model(), e.seed());
         INDArray client = initial.client().params().dup();
         INDArray server = initial.server().params().dup();
         INDArray auxiliary = null; // a head every client receives at the next round's start (CSE-FSL's average)
@@ -173,19 +179,55 @@ public final class FederatedTraining {
         }
         out.finish(spark);
         writePlots(out, e.name());
-        try {
-            out.write("model", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
-                    Tensor.of(Kind.MODEL, client), Tensor.of(Kind.MODEL, server))));
-        } catch (IOException ex) {
-            throw new IllegalStateException("cannot write the model to " + out.location() + ": " + ex.getMessage(), ex);
-        }
+        writeCheckpoint(e, conf, tokenizer, out, client, server, stopReason);
         return new Summary(out.rounds(), stopReason, out.location(), client, server, List.copyOf(tasks));
+    }
+
+    /** A checkpoint named by model.init must exist and hold this experiment's model and tokenizer. */
+    private static void requireMatchingCheckpoint(Experiment e, Configuration conf, String tokenizer) {
+        if (!e.init().fromCheckpoint()) {
+            return;
+        }
+        String why;
+        try {
+            why = Checkpoint.read(e.init().checkpoint(), conf).mismatch(e.model(), tokenizer);
+        } catch (IllegalArgumentException ex) {
+            throw new ConfigException("model.init: " + ex.getMessage(), ex);
+        }
+        if (why != null) {
+            throw new ConfigException("model.init = " + e.init().checkpoint() + ": " + why
+                    + "; set model.* and data.tokenizer/data.context as in its " + Checkpoint.SPEC);
+        }
+    }
+
+    /** The final global model as a checkpoint in {@code <output>/model}; LoRA adapters merged into the base. */
+    private static void writeCheckpoint(Experiment e, Configuration conf, String tokenizer, ResultsWriter out,
+                                        INDArray client, INDArray server, String stopReason) {
+        Map<String, Object> origin = new LinkedHashMap<>();
+        origin.put("experiment", e.name());
+        origin.put("algorithm", e.algorithm());
+        origin.put("rounds", out.rounds().size());
+        origin.put("stopped", stopReason);
+        if (e.init().fromCheckpoint()) {
+            origin.put("init", e.init().checkpoint());
+        }
+        if (e.init().lora().enabled()) {
+            origin.put("lora", "rank " + e.init().lora().rank() + ", alpha " + e.init().lora().alpha() + ", "
+                    + e.init().lora().projections() + ", merged into the weights");
+        }
+        INDArray params = e.init().merged(e.model(), Nd4j.hstack(client, server), conf);
+        Path dir = new Path(out.location(), "model");
+        try {
+            new Checkpoint(e.model(), tokenizer, params, origin).write(dir.toString(), conf);
+        } catch (IOException ex) {
+            throw new IllegalStateException("cannot write the model to " + dir + ": " + ex.getMessage(), ex);
+        }
     }
 
     private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
                                   Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
                                   TestbedPlan testbed) {
-        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.train().optimizer(), e.train().serverOptimizer(),
+        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
                 e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
                 testbed);

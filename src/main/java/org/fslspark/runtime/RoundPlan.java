@@ -5,7 +5,9 @@ import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.config.OptimizerSpec;
+import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
+import org.fslspark.model.SplitModel;
 
 import java.io.Serializable;
 import java.util.List;
@@ -15,6 +17,7 @@ import java.util.Map;
  * Everything the tasks of one round need, shipped from the driver: the rules to follow, the data
  * locations, and the global model at the start of the round.
  *
+ * @param init         where the model starts (under LoRA the frozen base every site builds)
  * @param globalClient client part x_c (flat)
  * @param globalServer server part x_s (flat)
  * @param auxiliaryDownloads encoded auxiliary models each client receives at the start of the round
@@ -22,6 +25,7 @@ import java.util.Map;
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
+                        ModelInit init,
                         OptimizerSpec clientOptimizer,
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
@@ -32,6 +36,11 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
     /** The rules this round follows. */
     public Algorithm rules() {
         return Algorithms.byName(algorithm, settings);
+    }
+
+    /** This round's model as a site builds it; the round's global vectors are then set into it. */
+    public SplitModel buildModel() {
+        return init.split(model, seed, SiteData.hadoopConf(hadoopConf));
     }
 
     public int clients() {

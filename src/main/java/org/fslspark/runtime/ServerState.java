@@ -50,7 +50,7 @@ final class ServerState {
     }
 
     static Learner serverLearner(RoundPlan plan) {
-        return new Learner(ModelZoo.split(plan.model(), plan.seed()).server(), plan.serverOptimizer().toUpdater());
+        return new Learner(plan.buildModel().server(), plan.serverOptimizer().toUpdater());
     }
 
     static Network auxiliaryNetwork(RoundPlan plan) {

@@ -37,12 +37,14 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
     }
 
-    private final Path file;
+    private final String file;
+    private final String json;
     private final HuggingFaceTokenizer tokenizer;
     private final boolean[] known;
 
-    private HfTokenizer(Path file, HuggingFaceTokenizer tokenizer, boolean[] known) {
+    private HfTokenizer(String file, String json, HuggingFaceTokenizer tokenizer, boolean[] known) {
         this.file = file;
+        this.json = json;
         this.tokenizer = tokenizer;
         this.known = known;
     }
@@ -59,6 +61,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         } catch (IOException e) {
             throw new IllegalArgumentException("tokenizer file " + file + " cannot be read: " + e.getMessage(), e);
         }
+        return parse(json, file.toString());
+    }
+
+    /** A tokenizer from the contents of a tokenizer.json ({@code file} names where they came from, for messages). */
+    public static HfTokenizer parse(String json, String file) {
         if (json.isBlank()) {
             throw new IllegalArgumentException("tokenizer file " + file + " is empty");
         }
@@ -68,14 +75,14 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(
                     new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)),
                     Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
-            return new HfTokenizer(file, t, known);
+            return new HfTokenizer(file, json, t, known);
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("tokenizer file " + file + " is not a valid tokenizer.json: " + e.getMessage(), e);
         }
     }
 
     /** Which ids the file defines: those of {@code model.vocab} (token to id, or Unigram's list) and {@code added_tokens}. */
-    private static boolean[] knownIds(Path file, String json) {
+    private static boolean[] knownIds(String file, String json) {
         List<Integer> ids;
         try {
             ids = ids(JsonParser.parseString(json).getAsJsonObject());
@@ -146,6 +153,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             asLong[i] = ids[i];
         }
         return tokenizer.decode(asLong, false);
+    }
+
+    /** The tokenizer.json this tokenizer was read from (a checkpoint keeps a copy). */
+    public String json() {
+        return json;
     }
 
     @Override

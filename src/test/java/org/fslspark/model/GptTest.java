@@ -27,7 +27,7 @@ class GptTest {
     private static final ModelSpec TINY = ModelSpec.gpt(11, 6, 8, 2, 2, 1);
 
     /** Token ids [batch, time] as floats, the features of a language-model batch. */
-    private static INDArray tokens(long seed, int batch, int time, int vocab, DataType type) {
+    static INDArray tokens(long seed, int batch, int time, int vocab, DataType type) {
         Random rng = new Random(seed);
         double[][] ids = new double[batch][time];
         for (double[] row : ids) {
@@ -39,7 +39,7 @@ class GptTest {
     }
 
     /** Next-token targets, int[batch * time] sample-major. */
-    private static int[] targets(long seed, int batch, int time, int vocab) {
+    static int[] targets(long seed, int batch, int time, int vocab) {
         return new Random(seed).ints((long) batch * time, 0, vocab).toArray();
     }
 

@@ -50,7 +50,8 @@ class EndToEndTest {
         double last = rounds.get(2).testAccuracy();
         assertTrue(last >= LEVEL, algorithm + " reached only " + last);
         assertTrue(last > rounds.get(0).testAccuracy() - 0.02, algorithm + " got worse: " + rounds);
-        for (String f : List.of("rounds.csv", "traffic.csv", "config", "model", "accuracy_vs_traffic.png")) {
+        for (String f : List.of("rounds.csv", "traffic.csv", "config", "model/model.json", "model/params.f32",
+                "accuracy_vs_traffic.png")) {
             assertTrue(Files.size(out.resolve(f)) > 0, f);
         }
         assertTrue(Files.isDirectory(out.resolve("rounds.parquet")));

@@ -43,7 +43,7 @@ class PlacementTest {
     void aClientTaskRefusesAnotherInstitutesPartition() {
         List<String> swapped = List.of(experiment.data().locationOf("iitb"), experiment.data().locationOf("umich"),
                 experiment.data().locationOf("osu"));
-        RoundPlan plan = new RoundPlan("swap", 0, "splitfed-v2", experiment.settings(), experiment.model(),
+        RoundPlan plan = new RoundPlan("swap", 0, "splitfed-v2", experiment.settings(), experiment.model(), experiment.init(),
                 experiment.train().optimizer(), experiment.train().serverOptimizer(), 50, 1, 1, experiment.institutes(),
                 swapped, "osu", experiment.train().serverOrder(), Map.of(), new float[1], new float[1], Map.of(), TestbedPlan.NONE);
         SparkException e = assertThrows(SparkException.class,

@@ -33,6 +33,11 @@ class TextEndToEndTest {
     static Path dir;
 
     static Experiment experiment(String... more) {
+        return experiment(dir, more);
+    }
+
+    /** The tiny GPT on synthetic text, its corpus, data and output under {@code dir}. */
+    static Experiment experiment(Path dir, String... more) {
         List<String> o = new ArrayList<>(List.of("experiment=text-e2e", "data.dataset=synthetic", "data.format=text", "model.name=gpt",
                 "data.train=[\"" + dir.resolve("corpus") + "\"]", "data.test=[]", "data.tokenizer=byte",
                 "data.context=32", "data.test-fraction=0.15", "data.partition.scheme=document",
@@ -81,7 +86,7 @@ class TextEndToEndTest {
     void aClientTaskRefusesAnotherInstitutesTokenPartition() {
         Experiment e = experiment();
         List<String> swapped = List.of(e.data().locationOf("iitb"), e.data().locationOf("osu"));
-        RoundPlan plan = new RoundPlan("swap-text", 0, "splitfed-v2", e.settings(), e.model(), e.train().optimizer(),
+        RoundPlan plan = new RoundPlan("swap-text", 0, "splitfed-v2", e.settings(), e.model(), e.init(), e.train().optimizer(),
                 e.train().serverOptimizer(), 16, 1, 1, e.institutes(), swapped, "osu", e.train().serverOrder(), Map.of(),
                 new float[1], new float[1], Map.of(), TestbedPlan.NONE);
         org.apache.spark.SparkException x = org.junit.jupiter.api.Assertions.assertThrows(org.apache.spark.SparkException.class,
