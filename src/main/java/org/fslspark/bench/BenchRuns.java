@@ -23,12 +23,17 @@ final class BenchRuns implements AutoCloseable {
             spark = Sparks.session(e);
         }
         if (prepare) {
-            PrepareJob.run(e, true, System.out);
+            prepare(e);
         }
         System.out.printf("%n== %s%n", title);
         return FederatedTraining.run(e, spark, true, r -> System.out.printf(Locale.ROOT,
-                "round %2d  acc %.4f  %9.1f MB  %6.1f s  (modelled %6.1f s)%n", r.round(), r.testAccuracy(),
+                "round %2d  acc %.4f  loss %.4f  %9.1f MB  %6.1f s  (modelled %6.1f s)%n", r.round(), r.testAccuracy(), r.testLoss(),
                 r.cumulativePayloadBytes() / 1e6, r.roundSeconds(), r.modelledSeconds())).rounds();
+    }
+
+    /** Writes {@code e}'s partitions, replacing what is there. */
+    void prepare(Experiment e) {
+        PrepareJob.run(e, true, System.out);
     }
 
     @Override

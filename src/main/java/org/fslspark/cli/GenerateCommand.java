@@ -44,10 +44,19 @@ final class GenerateCommand implements Callable<Integer> {
         }
         // One sequence at a time makes small ops, where libnd4j's thread fan-out only waits for the
         // partner thread: one thread ran a block 15x faster on this shared machine (docs/PERFORMANCE.md).
-        Nd4j.getEnvironment().setMaxThreads(1);
-        Nd4j.getEnvironment().setMaxMasterThreads(1);
-        Generator g = new Generator(Checkpoint.read(model, new Configuration()));
-        System.out.println(g.generate(prompt, tokens, temperature, topK, seed));
+        // Restored afterwards: the command may run inside another program's JVM (tests, notebooks).
+        var env = Nd4j.getEnvironment();
+        int threads = env.maxThreads();
+        int masterThreads = env.maxMasterThreads();
+        env.setMaxThreads(1);
+        env.setMaxMasterThreads(1);
+        try {
+            Generator g = new Generator(Checkpoint.read(model, new Configuration()));
+            System.out.println(g.generate(prompt, tokens, temperature, topK, seed));
+        } finally {
+            env.setMaxThreads(threads);
+            env.setMaxMasterThreads(masterThreads);
+        }
         return 0;
     }
 }
