@@ -190,13 +190,13 @@ public final class ExperimentLoader {
             for (String i : institutes) {
                 String own = testbed.topology().site(i).data();
                 if (!own.isBlank()) {
-                    siteLocations.put(i, own);
+                    siteLocations.put(i, onEveryHost(own));
                 }
             }
         }
         Experiment.Data data = new Experiment.Data(r.string("data.dataset"), format,
                 r.strings("data.train"), r.strings("data.test"), classes, scheme, alpha,
-                r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), r.string("data.location"),
+                r.string("data.partition.column"), r.intAtLeast("data.train-subset", 0), onEveryHost(r.string("data.location")),
                 tokenizer, context, delimiter, testFraction, java.util.Collections.unmodifiableMap(siteLocations));
         Experiment.Train train = new Experiment.Train(r.intAtLeast("train.rounds", 1),
                 r.intAtLeast("train.local-epochs", 1), r.intAtLeast("train.batch-size", 1),
@@ -235,9 +235,20 @@ public final class ExperimentLoader {
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
 
+    /**
+     * A location that executors read: a relative local path becomes absolute against the driver's
+     * working directory, since an executor's working directory is elsewhere (a Spark worker's).
+     * Locations with a scheme (file:, hdfs:, ...) and absolute paths stay as they are.
+     */
+    static String onEveryHost(String location) {
+        boolean hasScheme = location.matches("[a-zA-Z][a-zA-Z0-9+.-]*:.*");
+        return hasScheme || location.startsWith("/") ? location : new java.io.File(location).getAbsolutePath();
+    }
+
     /** model.init and model.lora: the checkpoint is only named here; the run checks that it matches the model. */
     private static ModelInit init(Reader r, String modelName) {
         String checkpoint = r.string("model.init").trim();
+        checkpoint = checkpoint.isEmpty() ? checkpoint : onEveryHost(checkpoint);
         int rank = r.intAtLeast("model.lora.rank", 0);
         if (rank == 0) {
             return new ModelInit(checkpoint, Lora.OFF);

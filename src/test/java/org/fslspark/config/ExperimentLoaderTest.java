@@ -37,7 +37,8 @@ class ExperimentLoaderTest {
         assertEquals("splitfed-v2", e.algorithm());
         assertEquals(List.of("osu", "utaustin", "umich", "iitb"), e.institutes());
         assertEquals("out/quickstart", e.output());
-        assertEquals("out/data/quickstart/osu", e.data().locationOf("osu"));
+        // Executors run elsewhere (a Spark worker's directory), so a relative location is made absolute here.
+        assertEquals(new java.io.File("out/data/quickstart/osu").getAbsolutePath(), e.data().locationOf("osu"));
     }
 
     @Test
@@ -139,7 +140,7 @@ class ExperimentLoaderTest {
         assertTrue(e.testbed().emulatesLinks());
         assertEquals(5.0, e.testbed().executorWaitSeconds());
         assertEquals("hdfs://iitb/fsl/share", e.data().locationOf("iitb"));
-        assertEquals("out/data/experiment/osu", e.data().locationOf("osu"));
+        assertEquals(new java.io.File("out/data/experiment/osu").getAbsolutePath(), e.data().locationOf("osu"));
         Experiment off = ExperimentLoader.load(write(""), List.of("testbed.topology=\"" + topology + "\"",
                 "institutes=[osu, iitb]", "testbed.emulate-links=false"));
         assertTrue(off.testbed().enabled());
