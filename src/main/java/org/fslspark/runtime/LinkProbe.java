@@ -329,22 +329,10 @@ public final class LinkProbe {
                 serveOne(channels[i], i, p.options().bytes());
             }
         } catch (RuntimeException | IOException e) {
-            for (FrameChannel ch : channels) {
-                if (ch != null) {
-                    try {
-                        ch.send(FrameChannel.error("link probe server failed: " + e.getMessage()));
-                    } catch (TransportException ignored) {
-                        // the site may be gone already
-                    }
-                }
-            }
+            FrameChannel.failAll(channels, "link probe server failed: " + e.getMessage());
             throw e;
         } finally {
-            for (FrameChannel ch : channels) {
-                if (ch != null) {
-                    ch.close();
-                }
-            }
+            FrameChannel.closeAll(channels);
         }
     }
 

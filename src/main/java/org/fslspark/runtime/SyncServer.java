@@ -78,22 +78,10 @@ final class SyncServer {
             models.put("server", encode(Tensor.of(Kind.MODEL, server.shared().network().params())));
             server.copies().forEach((c, l) -> models.put("server/" + c, encode(Tensor.of(Kind.MODEL, l.network().params()))));
         } catch (RuntimeException | IOException e) {
-            for (FrameChannel ch : channels) {
-                if (ch != null) {
-                    try {
-                        ch.send(FrameChannel.error("server failed: " + e.getMessage()));
-                    } catch (TransportException ignored) {
-                        // the client may be gone already
-                    }
-                }
-            }
+            FrameChannel.failAll(channels, "server failed: " + e.getMessage());
             throw e;
         } finally {
-            for (FrameChannel ch : channels) {
-                if (ch != null) {
-                    ch.close();
-                }
-            }
+            FrameChannel.closeAll(channels);
         }
     }
 

@@ -111,6 +111,27 @@ public final class FrameChannel implements Closeable {
         return Message.of(Message.Type.ERROR, -1, 0, Tensor.ofInts(Kind.CONTROL, text.codePoints().toArray()));
     }
 
+    /** Tells every open peer why the exchange failed, skipping peers that are gone already. */
+    public static void failAll(FrameChannel[] channels, String why) {
+        for (FrameChannel ch : channels) {
+            if (ch != null) {
+                try {
+                    ch.send(error(why));
+                } catch (TransportException ignored) {
+                    // the peer may be gone already
+                }
+            }
+        }
+    }
+
+    public static void closeAll(FrameChannel[] channels) {
+        for (FrameChannel ch : channels) {
+            if (ch != null) {
+                ch.close();
+            }
+        }
+    }
+
     private static String errorText(Message m) {
         int[] cps = m.tensor(0).ints();
         return new String(cps, 0, cps.length);
