@@ -64,7 +64,10 @@ public final class TestbedTime implements Callable<Integer> {
         try (BenchRuns runs = new BenchRuns()) {
             for (String algorithm : algorithms) {
                 List<String> keys = new ArrayList<>(overrides);
+                // SplitFed's server serves minibatches as they arrive, its clients working in parallel:
+                // the reproduction's client-by-client order (for determinism) would make them take turns.
                 keys.addAll(List.of("data.partition.scheme=iid", "algorithm=" + algorithm, "experiment=testbed-time",
+                        "train.server-order=arrival",
                         "train.rounds=" + maxRounds, "stop.target-accuracy=" + target, "spark.master=\"" + url + "\"",
                         "testbed.topology=\"" + topology + "\"", "testbed.emulate-links=true",
                         "output=\"" + out.resolve(algorithm) + "\""));

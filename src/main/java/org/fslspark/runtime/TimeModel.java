@@ -17,7 +17,8 @@ import java.util.List;
  * Without a topology every link is ideal (no delay, unlimited throughput) and every speed 1.0.
  *
  * <ul>
- *   <li>Per-batch, sequential clients (SL): the clients' turns add up. A client's turn is the
+ *   <li>Per-batch, sequential clients (SL, and SplitFed whose server serves client by client,
+ *       since each client then waits for the previous one's turn): the clients' turns add up. A client's turn is the
  *       model coming down, one round trip per minibatch, the model going up, its compute and the
  *       server's work on its batches: (n + 1) RTT + tx + c + s, plus half a round trip for the
  *       first HELLO.</li>
