@@ -5,7 +5,6 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.algorithm.Algorithm;
-import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.algorithm.AlignmentReport;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Averaging;
@@ -155,11 +154,9 @@ public final class FederatedTraining {
                 cumulativePayload += payloadUp + payloadDown;
                 cumulativeWire += wireUp + wireDown;
                 cumulativeSeconds += seconds;
-                // A server that serves client by client makes the clients take turns, as in SL.
-                boolean turns = algorithm.sequentialClients() || (algorithm.flow() == Algorithm.Flow.PER_BATCH
-                        && e.train().serverOrder() == ServerOrder.CLIENT_BY_CLIENT);
-                double modelled = TimeModel.roundSeconds(algorithm.flow(), turns, e.testbed().topology(), e.serverSite(),
-                        reports, alignmentSeconds);
+                double modelled = TimeModel.roundSeconds(algorithm.flow(),
+                        TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
+                        e.serverSite(), reports, alignmentSeconds);
                 cumulativeModelled += modelled;
                 RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                         payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds,

@@ -1,6 +1,7 @@
 package org.fslspark.runtime;
 
 import org.fslspark.algorithm.Algorithm;
+import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.testbed.Topology;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.Kind;
@@ -34,6 +35,15 @@ import java.util.List;
  */
 public final class TimeModel {
     private TimeModel() {
+    }
+
+    /**
+     * Whether a round's clients take turns: SL's by its rules, and a per-batch algorithm's when its server
+     * serves one client's minibatches before the next one's.
+     */
+    public static boolean clientsTakeTurns(Algorithm algorithm, ServerOrder order) {
+        return algorithm.sequentialClients() || (algorithm.flow() == Algorithm.Flow.PER_BATCH
+                && order == ServerOrder.CLIENT_BY_CLIENT);
     }
 
     /**
