@@ -3,7 +3,7 @@ package org.fslspark.runtime;
 import com.typesafe.config.ConfigFactory;
 import org.fslspark.algorithm.Algorithm.Flow;
 import org.fslspark.algorithm.Algorithms;
-import ServerOrder;
+import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyLoader;
