@@ -81,8 +81,8 @@ public final class LmQuickstart implements Callable<Integer> {
             t0 = System.nanoTime();
             List<RoundRecord> fullRounds = runs.run(full, false, "full fine-tuning, one round, " + full.algorithm());
             table.append(row("full fine-tuning", full, fullRounds, before, t0));
-            double loraBytes = meanBytes(adapted, RoundRecord::cumulativePayloadBytes);
-            double fullBytes = meanBytes(fullRounds, RoundRecord::cumulativePayloadBytes);
+            double loraBytes = meanBytes(adapted);
+            double fullBytes = meanBytes(fullRounds);
             table.append(String.format(Locale.ROOT, "%nPayload bytes a round: LoRA %.3f MB, full fine-tuning %.3f MB: %.1f%%.%n",
                     loraBytes / 1e6, fullBytes / 1e6, 100 * loraBytes / fullBytes));
             write(table);
@@ -105,12 +105,13 @@ public final class LmQuickstart implements Callable<Integer> {
         RoundRecord last = rounds.get(rounds.size() - 1);
         return String.format(Locale.ROOT, "| %s | %s | %d | %.2f | %.2f | %.2f | %.4f | %.3f | %.1f |%n", phase,
                 e.algorithm(), rounds.size(), before, last.testPerplexity(), before / last.testPerplexity(),
-                last.testAccuracy(), meanBytes(rounds, RoundRecord::cumulativePayloadBytes) / 1e6,
+                last.testAccuracy(), meanBytes(rounds) / 1e6,
                 (System.nanoTime() - t0) / 60e9);
     }
 
-    private static double meanBytes(List<RoundRecord> rounds, java.util.function.ToDoubleFunction<RoundRecord> cumulative) {
-        return cumulative.applyAsDouble(rounds.get(rounds.size() - 1)) / rounds.size();
+    /** Payload bytes a round, on average over the run. */
+    private static double meanBytes(List<RoundRecord> rounds) {
+        return (double) rounds.get(rounds.size() - 1).cumulativePayloadBytes() / rounds.size();
     }
 
     private static TokenSequences testSet(Experiment e) {
