@@ -15,7 +15,8 @@ public final class Algorithms {
             "splitfed-v1", s -> new SplitFedV1(),
             "splitfed-v2", s -> new SplitFedV2(),
             "cse-fsl", CseFsl::new,
-            "fsl-sage", FslSage::new);
+            "fsl-sage", FslSage::new,
+            "fsl-sage-oracle", FslSageOracle::new);
 
     public static List<String> names() {
         return REGISTRY.keySet().stream().sorted().toList();

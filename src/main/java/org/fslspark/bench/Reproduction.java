@@ -40,6 +40,7 @@ public final class Reproduction implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        long start = System.nanoTime();
         Files.createDirectories(out);
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
                 "| split | algorithm | rounds | best accuracy | MB to 80%% | rounds to 80%% | MB to 85%% | rounds to 85%% | MB in all | seconds |%n"
@@ -62,7 +63,8 @@ public final class Reproduction implements Callable<Integer> {
                         Plots.accuracyAgainst("cumulative payload traffic (MB), " + split + " split", curves, Plots::megabytes));
             }
         }
-        System.out.printf("%n%s%nWritten: %s (summary.md, accuracy_vs_traffic_*.png, per-run results)%n", table, out);
+        System.out.printf(Locale.ROOT, "%n%s%nWhole benchmark: %.1f min. Written: %s (summary.md, accuracy_vs_traffic_*.png, per-run results)%n",
+                table, (System.nanoTime() - start) / 60e9, out);
         return 0;
     }
 

@@ -8,6 +8,7 @@ import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.Network;
 import org.fslspark.model.Optimizer;
+import org.fslspark.model.SplitModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,6 +65,43 @@ class SplitExactnessTest {
         INDArray initial = ModelZoo.full(e.model(), e.seed()).params();
         assertEquals(false, initial.equalsWithEps(split, 1e-3));
         assertEquals(List.of(0), s.rounds().stream().map(r -> r.round()).toList());
+    }
+
+    /**
+     * The FSL-SAGE oracle diagnostic: the client follows the server's exact gradient on every
+     * minibatch while the server steps only on every q-th, checked against the two parts trained
+     * by hand on the same minibatches.
+     */
+    @Test
+    void fslSageOracleStepsTheServerEveryQthBatch(@TempDir java.nio.file.Path dir) {
+        int batch = 32;
+        int q = 3;
+        Experiment e = Fixtures.experiment(dir, "institutes=[osu]", "algorithm=fsl-sage-oracle", "train.rounds=1",
+                "train.batch-size=" + batch, "data.train-subset=" + (10 * batch), "data.partition.scheme=iid",
+                "server-interval=" + q);
+        Fixtures.prepare(e);
+        FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> { });
+
+        SplitModel model = ModelZoo.split(e.model(), e.seed());
+        Optimizer clientOptimizer = new Optimizer(e.train().optimizer().toUpdater(), model.client());
+        Optimizer serverOptimizer = new Optimizer(e.train().serverOptimizer().toUpdater(), model.server());
+        SiteData data = SiteData.read(Map.of(), e.data().locationOf("osu"), "osu");
+        int[][] batches = data.epoch(batch, ClientWork.batchOrder(e.seed(), 0, 0, 0));
+        for (int k = 0; k < batches.length; k++) {
+            Batch b = data.batch(batches[k]);
+            INDArray z = model.client().forward(b.features());
+            INDArray g = model.server().backward(CrossEntropy.evaluate(model.server().forward(z), b.labels(), true).gradient());
+            if (k % q == 0) {
+                serverOptimizer.step(model.server());
+            } else {
+                model.server().zeroGrads();
+            }
+            model.client().backward(g);
+            clientOptimizer.step(model.client());
+        }
+        assertArrayEquals(model.client().params().toFloatVector(), s.clientParams().toFloatVector(), 1e-6f);
+        assertArrayEquals(model.server().params().toFloatVector(), s.serverParams().toFloatVector(), 1e-6f);
+        assertEquals(4, serverOptimizer.iterations());
     }
 
     /**
