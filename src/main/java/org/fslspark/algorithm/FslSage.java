@@ -16,6 +16,13 @@ import java.util.Set;
  * are averaged.
  */
 public final class FslSage implements Algorithm {
+    /**
+     * Activation values the server takes at once when it computes alignment targets. Its workspace grows
+     * with them: a whole 1000-sample buffer through simple_conv's second convolution (cut = 4) needs
+     * about 2.5 GB of im2col buffers. Chunks give the same targets up to rounding.
+     */
+    static final long TARGET_CHUNK_VALUES = 1 << 22;
+
     private final AlgorithmSettings settings;
 
     public FslSage(AlgorithmSettings settings) {
@@ -92,7 +99,9 @@ public final class FslSage implements Algorithm {
         int n = (int) fit.activations().size(0);
         int targetsPerSample = fit.labels().length / n; // a sequence has one target per position
         int batch = settings.alignBatchSize() <= 0 ? n : Math.min(n, settings.alignBatchSize());
-        INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels(), batch);
+        long valuesPerSample = fit.activations().length() / n;
+        int chunk = (int) Math.max(1, Math.min(batch, TARGET_CHUNK_VALUES / valuesPerSample));
+        INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels(), chunk);
         double loss = 0;
         Alignment.Fit fitter = new Alignment.Fit(aux.network(), settings.epsilon());
         for (int epoch = 0; epoch < settings.alignEpochs(); epoch++) {

@@ -23,9 +23,23 @@ final class AlignmentRound {
     private AlignmentRound() {
     }
 
-    /** A client's alignment and its aligned model (null when its buffer was empty), and where it ran. */
-    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double seconds, String executorSite,
-                  String host) implements Serializable {
+    /**
+     * A client's alignment and its aligned model (null when its buffer was empty), where it ran, and
+     * when: its start on the executor's wall clock (epoch seconds) and its duration.
+     */
+    record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double started, double seconds,
+                  String executorSite, String host) implements Serializable {
+    }
+
+    /**
+     * Seconds from the first task's start to the last one's end. The server site runs as many aligners
+     * at once as its executors have slots, so the round waits for the stage, not its longest task.
+     * All run at the server site, whose clocks agree.
+     */
+    static double stageSeconds(List<Result> results) {
+        double first = results.stream().mapToDouble(Result::started).min().orElse(0);
+        double last = results.stream().mapToDouble(r -> r.started() + r.seconds()).max().orElse(0);
+        return last - first;
     }
 
     static List<Result> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
@@ -41,6 +55,7 @@ final class AlignmentRound {
 
     private static Result align(RoundPlan p, int client) {
         Placement.requireSite(p.serverSite(), p.testbed());
+        double started = System.currentTimeMillis() / 1e3;
         long start = System.nanoTime();
         // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
         Learner top = TaskState.get(p.runId() + "/align-top/" + client, () -> ServerState.serverLearner(p));
@@ -49,7 +64,7 @@ final class AlignmentRound {
         AlignmentReport report = p.rules().align(server, client);
         byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
-        return new Result(client, report, frame, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
+        return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
                 org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
     }
 }

@@ -114,12 +114,13 @@ public final class FederatedTraining {
                 executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
                 long start = System.nanoTime();
                 List<AlignmentRecord> alignments = new ArrayList<>();
-                List<Double> alignmentSeconds = new ArrayList<>();
+                double alignmentSeconds = 0;
                 if (algorithm.alignsAt(t, alignedBefore)) {
-                    for (AlignmentRound.Result r : AlignmentRound.run(sc, plan, executors)) {
+                    List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
+                    alignmentSeconds = AlignmentRound.stageSeconds(aligned);
+                    for (AlignmentRound.Result r : aligned) {
                         tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
                                 r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of())));
-                        alignmentSeconds.add(r.seconds());
                         if (r.report() != null) {
                             downloads.put(r.client(), r.auxiliaryFrame());
                             alignments.add(alignmentRecord(e, t, r));

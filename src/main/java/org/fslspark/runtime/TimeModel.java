@@ -28,8 +28,9 @@ import java.util.List;
  *       The server's work on a client's batches is its share of the server's compute by batches.</li>
  *   <li>One-way (CSE-FSL, FSL-SAGE): the slowest client, RTT + tx(down) + max(c, tx(uploads)) +
  *       tx(model up) (uploads cross the link while the client computes), then the server stage and
- *       the alignment stage (its clients in parallel: the longest), as the bulk data path runs
- *       them.</li>
+ *       the alignment stage (all at the server site: its seconds from first start to last end, since
+ *       the site runs as many aligners at once as its executors have slots), as the bulk data path
+ *       runs them.</li>
  *   <li>Local (FedAvg): the slowest client, RTT + tx(down) + c + tx(up).</li>
  * </ul>
  */
@@ -49,10 +50,10 @@ public final class TimeModel {
     /**
      * @param topology          the test-bed, or null for ideal links
      * @param reports           the round's client and server tasks
-     * @param alignmentSeconds  compute seconds of each alignment task of the round (empty if none)
+     * @param alignmentSeconds  seconds of the round's alignment stage at the server site (0 if none)
      */
     public static double roundSeconds(Algorithm.Flow flow, boolean sequentialClients, Topology topology,
-                                      String serverSite, List<TaskReport> reports, List<Double> alignmentSeconds) {
+                                      String serverSite, List<TaskReport> reports, double alignmentSeconds) {
         double serverSpeed = speed(topology, serverSite);
         double serverCompute = reports.stream().filter(r -> r.role().equals("server"))
                 .mapToDouble(TaskReport::computeSeconds).sum() / serverSpeed;
@@ -68,8 +69,7 @@ public final class TimeModel {
                     slowest = Math.max(slowest, l.rtt + l.tx(wire(r, Direction.DOWN, null))
                             + Math.max(c, l.tx(wire(r, Direction.UP, false))) + l.tx(modelUp));
                 }
-                double alignment = alignmentSeconds.stream().mapToDouble(Double::doubleValue).max().orElse(0) / serverSpeed;
-                yield slowest + serverCompute + alignment;
+                yield slowest + serverCompute + alignmentSeconds / serverSpeed;
             }
             case LOCAL -> {
                 double slowest = 0;

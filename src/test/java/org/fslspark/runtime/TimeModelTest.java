@@ -60,7 +60,7 @@ class TimeModelTest {
         double a = 5.5 * 0.002 + 48e-6 + 0.5 + 0.2;
         double b = 3.5 * 0.1 + 0.002 + 1.0 + 0.1;
         assertEquals(1.452, b, EPS);
-        assertEquals(Math.max(a, b), TimeModel.roundSeconds(Flow.PER_BATCH, false, T, "a", PER_BATCH, List.of()), EPS);
+        assertEquals(Math.max(a, b), TimeModel.roundSeconds(Flow.PER_BATCH, false, T, "a", PER_BATCH, 0), EPS);
     }
 
     @Test
@@ -68,14 +68,14 @@ class TimeModelTest {
         // Half a round trip for the first HELLO, then each turn: (n + 1) round trips, wire, compute, server share.
         double a = 5 * 0.002 + 48e-6 + 0.5 + 0.2;
         double b = 3 * 0.1 + 0.002 + 1.0 + 0.1;
-        assertEquals(0.001 + a + b, TimeModel.roundSeconds(Flow.PER_BATCH, true, T, "a", PER_BATCH, List.of()), EPS);
+        assertEquals(0.001 + a + b, TimeModel.roundSeconds(Flow.PER_BATCH, true, T, "a", PER_BATCH, 0), EPS);
     }
 
     @Test
     void aBusyServerBoundsParallelClients() {
         List<TaskReport> reports = List.of(PER_BATCH.get(0), PER_BATCH.get(1), server(10.0));
         // 10 s at speed 2: 5 s, more than a's path (3.84 s with 4/6 of it) and b's (3.02 s with 2/6).
-        assertEquals(5.0, TimeModel.roundSeconds(Flow.PER_BATCH, false, T, "a", reports, List.of()), EPS);
+        assertEquals(5.0, TimeModel.roundSeconds(Flow.PER_BATCH, false, T, "a", reports, 0), EPS);
     }
 
     @Test
@@ -85,28 +85,28 @@ class TimeModelTest {
                 client(1, "b", 0.5, down(Kind.MODEL, 1000, 1), up(Kind.ACTIVATIONS, 3000, 2), up(Kind.MODEL, 1000, 1)),
                 server(0.6));
         // b: a round trip, 1 ms down, max(0.5 s / 0.5, 3 ms of uploads), 1 ms for its model; then 0.3 s of
-        // server and the longest alignment, 0.8 s / 2.
+        // server and the alignment stage, 0.8 s / 2.
         double b = 0.1 + 0.001 + 1.0 + 0.001;
-        assertEquals(b + 0.3 + 0.4, TimeModel.roundSeconds(Flow.ONE_WAY, false, T, "a", reports, List.of(0.4, 0.8)), EPS);
+        assertEquals(b + 0.3 + 0.4, TimeModel.roundSeconds(Flow.ONE_WAY, false, T, "a", reports, 0.8), EPS);
         // When the uploads take longer than the compute, the link sets the pace.
         List<TaskReport> linkBound = List.of(reports.get(0),
                 client(1, "b", 0.5, down(Kind.MODEL, 1000, 1), up(Kind.ACTIVATIONS, 2_000_000, 2), up(Kind.MODEL, 1000, 1)),
                 reports.get(2));
-        assertEquals(0.1 + 0.001 + 2.0 + 0.001 + 0.3, TimeModel.roundSeconds(Flow.ONE_WAY, false, T, "a", linkBound, List.of()), EPS);
+        assertEquals(0.1 + 0.001 + 2.0 + 0.001 + 0.3, TimeModel.roundSeconds(Flow.ONE_WAY, false, T, "a", linkBound, 0), EPS);
     }
 
     @Test
     void localClientsDownloadComputeAndUpload() {
         List<TaskReport> reports = List.of(client(0, "a", 0.2, down(Kind.MODEL, 2000, 1), up(Kind.MODEL, 2000, 1)),
                 client(1, "b", 0.5, down(Kind.MODEL, 1000, 1), up(Kind.MODEL, 1000, 1)));
-        assertEquals(0.1 + 0.002 + 1.0, TimeModel.roundSeconds(Flow.LOCAL, false, T, "a", reports, List.of()), EPS);
+        assertEquals(0.1 + 0.002 + 1.0, TimeModel.roundSeconds(Flow.LOCAL, false, T, "a", reports, 0), EPS);
     }
 
     @Test
     void withoutATestbedLinksAreIdealAndSpeedsOne() {
         // a: 1 s + 4/6 of 0.6 s; b: 0.5 s + 2/6 of 0.6 s.
-        assertEquals(1.4, TimeModel.roundSeconds(Flow.PER_BATCH, false, null, "a", PER_BATCH, List.of()), EPS);
-        assertEquals(1.5 + 0.6, TimeModel.roundSeconds(Flow.PER_BATCH, true, null, "a", PER_BATCH, List.of()), EPS);
+        assertEquals(1.4, TimeModel.roundSeconds(Flow.PER_BATCH, false, null, "a", PER_BATCH, 0), EPS);
+        assertEquals(1.5 + 0.6, TimeModel.roundSeconds(Flow.PER_BATCH, true, null, "a", PER_BATCH, 0), EPS);
     }
 
     @Test
@@ -123,5 +123,18 @@ class TimeModelTest {
         assertEquals(true, turns.apply("splitfed-v2", ServerOrder.CLIENT_BY_CLIENT));
         assertEquals(false, turns.apply("splitfed-v2", ServerOrder.ARRIVAL));
         assertEquals(true, turns.apply("splitfed-v1", ServerOrder.CLIENT_BY_CLIENT));
+    }
+
+    @Test
+    void theAlignmentStageRunsFromTheFirstAlignersStartToTheLastOnesEnd() {
+        // Four aligners on two slots: two waves, the second starting as the first one's tasks end.
+        List<AlignmentRound.Result> waves = List.of(aligner(0, 100, 12), aligner(1, 100, 12.5),
+                aligner(2, 112, 12), aligner(3, 112.5, 11));
+        assertEquals(24.0, AlignmentRound.stageSeconds(waves), EPS);
+        assertEquals(0.0, AlignmentRound.stageSeconds(List.of()), EPS);
+    }
+
+    private static AlignmentRound.Result aligner(int client, double started, double seconds) {
+        return new AlignmentRound.Result(client, null, null, started, seconds, "a", "127.0.0.1");
     }
 }
