@@ -19,7 +19,7 @@ public final class FslSage implements Algorithm {
     /**
      * Activation values the server takes at once when it computes alignment targets. Its workspace grows
      * with them: a whole 1000-sample buffer through simple_conv's second convolution (cut = 4) needs
-     * about 2.5 GB of im2col buffers. Chunks give the same targets up to rounding.
+     * gigabytes (its im2col buffer alone is 1.25 GB). Chunks give the same targets up to rounding.
      */
     static final long TARGET_CHUNK_VALUES = 1 << 22;
 

@@ -2,6 +2,7 @@ package org.fslspark.bench;
 
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
+import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.testbed.LocalTestbed;
 import picocli.CommandLine.Command;
@@ -34,7 +35,7 @@ public final class TestbedTime implements Callable<Integer> {
     @Option(names = "--topology", description = "Test-bed topology; its links are emulated (default: ${DEFAULT-VALUE}).")
     Path topology = Path.of("conf/testbeds/aiedge.conf");
     @Option(names = "--algorithms", split = ",", description = "Algorithms (default: ${DEFAULT-VALUE}).")
-    List<String> algorithms = List.of("sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage");
+    List<String> algorithms = ALL;
     @Option(names = "--target", description = "Target test accuracy (default: ${DEFAULT-VALUE}).")
     double target = 0.85;
     @Option(names = "--max-rounds", description = "Rounds at most per algorithm (default: ${DEFAULT-VALUE}).")
@@ -46,7 +47,11 @@ public final class TestbedTime implements Callable<Integer> {
     List<String> overrides = new ArrayList<>();
     @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("out/testbed-time");
+    @Option(names = "--reuse", description = "Also summarise the algorithms an earlier invocation left under --out "
+            + "(OUT/<algorithm>/rounds.csv) and that are not run now, so that FSL-SAGE's ratios span both.")
+    boolean reuse;
 
+    static final List<String> ALL = List.of("sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage");
     /** Ratios of FSL-SAGE's time to target over these algorithms'. */
     static final List<String> BASELINES = List.of("sl", "splitfed-v2");
     static final String SUBJECT = "fsl-sage";
@@ -60,7 +65,7 @@ public final class TestbedTime implements Callable<Integer> {
             // Long enough for the whole benchmark; it stops by itself should this process die.
             url = LocalTestbed.start(state, topology, 8 * 3600);
         }
-        Map<String, List<RoundRecord>> results = new LinkedHashMap<>();
+        Map<String, List<RoundRecord>> results = earlierResults();
         try (BenchRuns runs = new BenchRuns()) {
             for (String algorithm : algorithms) {
                 List<String> keys = new ArrayList<>(overrides);
@@ -72,7 +77,7 @@ public final class TestbedTime implements Callable<Integer> {
                         "testbed.topology=\"" + topology + "\"", "testbed.emulate-links=true",
                         "output=\"" + out.resolve(algorithm) + "\""));
                 Experiment e = ExperimentLoader.load(config, keys);
-                results.put(algorithm, runs.run(e, results.isEmpty(), algorithm + " on the test-bed " + topology));
+                results.put(algorithm, runs.run(e, algorithm.equals(algorithms.get(0)), algorithm + " on the test-bed " + topology));
                 write(results);
             }
         } finally {
@@ -82,6 +87,22 @@ public final class TestbedTime implements Callable<Integer> {
         }
         System.out.printf("%n%s%nWritten: %s (summary.md, summary.csv, per-run results)%n", markdown(results), out);
         return 0;
+    }
+
+    /** With --reuse, the rounds of the algorithms not run now that an earlier invocation left under --out. */
+    Map<String, List<RoundRecord>> earlierResults() throws java.io.IOException {
+        Map<String, List<RoundRecord>> earlier = new LinkedHashMap<>();
+        if (!reuse) {
+            return earlier;
+        }
+        for (String algorithm : ALL) {
+            Path rounds = out.resolve(algorithm).resolve("rounds.csv");
+            if (!algorithms.contains(algorithm) && Files.exists(rounds)) {
+                earlier.put(algorithm, ResultsWriter.readRounds(rounds));
+                System.out.printf("%s: the results of an earlier invocation, %s%n", algorithm, rounds);
+            }
+        }
+        return earlier;
     }
 
     private void write(Map<String, List<RoundRecord>> results) throws java.io.IOException {

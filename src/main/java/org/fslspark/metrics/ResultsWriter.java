@@ -1,5 +1,7 @@
 package org.fslspark.metrics;
 
+import com.univocity.parsers.csv.CsvParser;
+import com.univocity.parsers.csv.CsvParserSettings;
 import com.univocity.parsers.csv.CsvWriter;
 import com.univocity.parsers.csv.CsvWriterSettings;
 import org.apache.hadoop.conf.Configuration;
@@ -18,7 +20,9 @@ import org.apache.spark.sql.types.StructType;
 
 import java.io.IOException;
 import java.io.OutputStreamWriter;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -120,6 +124,25 @@ public final class ResultsWriter {
         }
         Dataset<Row> df = spark.createDataFrame(data, schema);
         df.coalesce(1).write().mode(SaveMode.Overwrite).parquet(new Path(out, name).toString());
+    }
+
+    /** The rows of a rounds.csv this class wrote. */
+    public static List<RoundRecord> readRounds(java.nio.file.Path csv) throws IOException {
+        CsvParserSettings settings = new CsvParserSettings();
+        settings.setHeaderExtractionEnabled(true);
+        List<RoundRecord> rounds = new ArrayList<>();
+        try (Reader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
+            for (var r : new CsvParser(settings).iterateRecords(in)) {
+                rounds.add(new RoundRecord(r.getString("experiment"), r.getString("algorithm"), r.getInt("round"),
+                        r.getDouble("test_accuracy"), r.getDouble("test_loss"), r.getLong("payload_bytes_up"),
+                        r.getLong("payload_bytes_down"), r.getLong("label_bytes_up"), r.getLong("wire_bytes_up"),
+                        r.getLong("wire_bytes_down"), r.getLong("cumulative_payload_bytes"),
+                        r.getLong("cumulative_wire_bytes"), r.getDouble("round_seconds"), r.getDouble("cumulative_seconds"),
+                        r.getDouble("test_perplexity"), r.getDouble("modelled_seconds"),
+                        r.getDouble("cumulative_modelled_seconds")));
+            }
+        }
+        return rounds;
     }
 
     private <T> void writeCsv(String name, String[] header, List<T> rows, Function<T, Object[]> values) {

@@ -1,12 +1,17 @@
 package org.fslspark.bench;
 
+import org.apache.hadoop.conf.Configuration;
+import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The summary of `fsl bench testbed-time`: times to the first round at the target, and FSL-SAGE's ratios. */
@@ -33,5 +38,19 @@ class TestbedTimeTest {
         String csv = b.csv(r);
         assertTrue(csv.contains("\nsl,0.8,3,2,30.000,40.000,0.7500\n"), csv);
         assertTrue(csv.contains("\nfsl-sage/sl,0.8,,,0.50,0.25,\n"), csv);
+    }
+
+    @Test
+    void reuseAddsTheAlgorithmsAnEarlierInvocationLeftAndThatAreNotRunNow(@TempDir Path dir) throws Exception {
+        for (String algorithm : List.of("sl", "fsl-sage")) {
+            new ResultsWriter(dir.resolve(algorithm).toString(), new Configuration(), "c", false)
+                    .append(round(algorithm, 0, 0.86, 30, 40), List.of());
+        }
+        TestbedTime b = new TestbedTime();
+        b.out = dir;
+        b.algorithms = List.of("fsl-sage", "cse-fsl");
+        assertTrue(b.earlierResults().isEmpty(), "only with --reuse");
+        b.reuse = true;
+        assertEquals(Map.of("sl", List.of(round("sl", 0, 0.86, 30, 40))), b.earlierResults());
     }
 }

@@ -51,4 +51,14 @@ class ResultsWriterTest {
         assertEquals(Math.exp(1.2), new RoundRecord("x", "sl", 0, 0.5, 1.2, 10, 20, 4, 11, 21, 30, 32, 1.5, 1.5, 2.25, 2.25).testPerplexity());
         assertEquals(2, Files.readAllLines(dir.resolve("o/traffic.csv")).size());
     }
+
+    @Test
+    void roundsReadBackAsWritten() throws Exception {
+        ResultsWriter w = new ResultsWriter(dir.resolve("run").toString(), new Configuration(), "c", false);
+        RoundRecord a = new RoundRecord("e", "fsl-sage", 0, 0.8123, 0.51, 1, 2, 3, 4, 5, 3, 9, 1.25, 1.25, 1.0, 1.0);
+        RoundRecord b = new RoundRecord("e", "fsl-sage", 1, 0.8501, 0.42, 1, 2, 3, 4, 5, 6, 18, 1.5, 2.75, 1.125, 2.125);
+        w.append(a, List.of());
+        w.append(b, List.of());
+        assertEquals(List.of(a, b), ResultsWriter.readRounds(dir.resolve("run").resolve("rounds.csv")));
+    }
 }
