@@ -31,6 +31,16 @@ public final class Alignment {
     }
 
     /**
+     * grad_z of the batch-mean loss of net(z): the gradient a server returns for a minibatch. The
+     * network's parameters and parameter gradients are left as they were (gradients at zero).
+     */
+    public static INDArray inputGradient(Network net, INDArray z, int[] labels) {
+        INDArray g = net.backward(CrossEntropy.evaluate(net.forward(z), labels, true).gradient());
+        net.zeroGrads();
+        return g;
+    }
+
+    /**
      * Per-sample gradients grad_z l(net(z_n), y_n): the gradient of the summed loss, i.e. b times
      * that of the batch-mean loss. The network's parameter gradients are left at zero.
      */

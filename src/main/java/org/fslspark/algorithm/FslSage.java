@@ -1,6 +1,5 @@
 package org.fslspark.algorithm;
 
-import org.fslspark.model.CrossEntropy;
 import org.fslspark.model.Network;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -53,10 +52,7 @@ public final class FslSage implements Algorithm {
     public void clientStep(Client client, Batch batch, long k, ServerLink server) {
         INDArray z = client.model().forward(batch.features());
         // grad of the batch-mean loss: per-sample / b, the scale the server's gradient would have.
-        Network aux = client.auxiliary().network();
-        INDArray estimate = aux.backward(CrossEntropy.evaluate(aux.forward(z), batch.labels(), true).gradient());
-        aux.zeroGrads();
-        client.model().backwardAndStep(estimate);
+        client.model().backwardAndStep(Alignment.inputGradient(client.auxiliary().network(), z, batch.labels()));
         if (k % settings.serverInterval() == 0) {
             server.upload(new SmashedBatch(client.id(), k, z, batch.labels()));
         }

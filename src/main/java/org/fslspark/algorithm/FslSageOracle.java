@@ -1,7 +1,5 @@
 package org.fslspark.algorithm;
 
-import org.fslspark.model.CrossEntropy;
-import org.fslspark.model.Network;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Set;
@@ -44,9 +42,6 @@ public final class FslSageOracle implements Algorithm {
         if (batch.iteration() % settings.serverInterval() == 0) {
             return server.shared().trainOn(batch.activations(), batch.labels()).inputGradient();
         }
-        Network net = server.shared().network();
-        INDArray g = net.backward(CrossEntropy.evaluate(net.forward(batch.activations()), batch.labels(), true).gradient());
-        net.zeroGrads();
-        return g;
+        return Alignment.inputGradient(server.shared().network(), batch.activations(), batch.labels());
     }
 }
