@@ -55,10 +55,10 @@ public final class AlignmentBuffer {
         return batches.peekLast();
     }
 
-    /** All samples except (if {@code withoutNewest}) the newest batch, concatenated oldest first, or null if none. */
-    public synchronized SmashedBatch contents(boolean withoutNewest) {
-        int take = batches.size() - (withoutNewest ? 1 : 0);
-        if (take <= 0) {
+    /** All samples, concatenated oldest first, or null if none. */
+    public synchronized SmashedBatch contents() {
+        int take = batches.size();
+        if (take == 0) {
             return null;
         }
         INDArray[] z = new INDArray[take];

@@ -72,8 +72,9 @@ public final class FslSage implements Algorithm {
     }
 
     /**
-     * Refreshes the targets with the current server model and fits a_i for E_align epochs. The
-     * newest uploaded batch is held out of the fit to measure the estimate before and after.
+     * Refreshes the targets with the current server model and fits a_i for E_align epochs on the
+     * whole buffer. The estimate's quality is measured on the newest uploaded batch: before the fit
+     * it is a batch the head has not been fitted on; after, it is part of the fit.
      */
     @Override
     public AlignmentReport align(Server server, int client) {
@@ -82,13 +83,9 @@ public final class FslSage implements Algorithm {
         Learner aux = server.auxiliary(client);
         AlignmentBuffer buffer = server.buffer(client);
         SmashedBatch held = buffer.newest();
-        SmashedBatch fit = buffer.contents(true);
-        if (held == null) {
-            return null;
-        }
+        SmashedBatch fit = buffer.contents();
         if (fit == null) {
-            fit = held;
-            held = null;
+            return null;
         }
         Network top = server.shared().network();
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);

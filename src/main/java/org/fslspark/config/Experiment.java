@@ -29,6 +29,7 @@ public record Experiment(
         String output,
         Spark spark,
         Testbed testbed,
+        String trace,
         String resolvedConfig) implements Serializable {
 
     /**

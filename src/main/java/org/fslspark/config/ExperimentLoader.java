@@ -229,9 +229,14 @@ public final class ExperimentLoader {
             throw new ConfigException("auxiliary.model = block is for language models (data.format = text); "
                     + modelName + " takes linear or mlp");
         }
+        String trace = r.string("debug.trace").trim();
+        if (!trace.isEmpty() && text) {
+            throw new ConfigException("debug.trace replays image models only; unset it for data.format = text");
+        }
         return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,
+                trace.isEmpty() ? trace : onEveryHost(trace),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
 

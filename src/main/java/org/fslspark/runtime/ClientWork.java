@@ -41,8 +41,13 @@ final class ClientWork {
     static SiteData data(RoundPlan plan, int id) {
         String institute = plan.institutes().get(id);
         Placement.requireSite(institute, plan.testbed());
-        return TaskState.get(plan.runId() + "/data/" + id,
-                () -> SiteData.read(plan.hadoopConf(), plan.dataLocations().get(id), institute));
+        return TaskState.get(plan.runId() + "/data/" + id, () -> {
+            SiteData data = SiteData.read(plan.hadoopConf(), plan.dataLocations().get(id), institute);
+            if (plan.traced()) {
+                Trace.clientData(plan, id, data);
+            }
+            return data;
+        });
     }
 
     /** The seeded order of a client's minibatches in one local epoch: reproducible, different per round, client, epoch. */
@@ -60,7 +65,11 @@ final class ClientWork {
         long k = 0;
         long stepNanos = 0;
         for (int epoch = 0; epoch < plan.localEpochs(); epoch++) {
-            for (int[] indices : data.epoch(plan.batchSize(), batchOrder(plan.seed(), plan.round(), client.id(), epoch))) {
+            int[][] batches = data.epoch(plan.batchSize(), batchOrder(plan.seed(), plan.round(), client.id(), epoch));
+            if (plan.traced()) {
+                Trace.order(plan, client.id(), epoch, batches);
+            }
+            for (int[] indices : batches) {
                 long start = System.nanoTime();
                 algorithm.clientStep(client, data.batch(indices), k++, timed);
                 stepNanos += System.nanoTime() - start;

@@ -34,6 +34,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Consumer;
 
@@ -90,6 +91,13 @@ public final class FederatedTraining {
         String runId = UUID.randomUUID().toString();
         INDArray client = initial.client().params().dup();
         INDArray server = initial.server().params().dup();
+        if (!e.trace().isEmpty()) {
+            INDArray seededAuxiliary = ServerState.auxiliaryNetwork(plan(e, runId, 0, e.algorithm(), locations, hadoop,
+                    client, server, Map.of(), testbed)).params();
+            Trace.settings(e, conf, initial, seededAuxiliary.length());
+            Trace.floats(e.trace(), "initial.f32", conf, Nd4j.hstack(client, server));
+            Trace.floats(e.trace(), "auxiliary.f32", conf, seededAuxiliary);
+        }
         INDArray auxiliary = null; // a head every client receives at the next round's start (CSE-FSL's average)
         boolean alignedBefore = false;
         long cumulativePayload = 0;
@@ -114,6 +122,7 @@ public final class FederatedTraining {
                 executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
                 long start = System.nanoTime();
                 List<AlignmentRecord> alignments = new ArrayList<>();
+                Map<Integer, INDArray> alignedHeads = new TreeMap<>();
                 double alignmentSeconds = 0;
                 if (algorithm.alignsAt(t, alignedBefore)) {
                     List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
@@ -123,6 +132,7 @@ public final class FederatedTraining {
                                 r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of())));
                         if (r.report() != null) {
                             downloads.put(r.client(), r.auxiliaryFrame());
+                            alignedHeads.put(r.client(), FrameCodec.decode(r.auxiliaryFrame()).tensor(0).toArray());
                             alignments.add(alignmentRecord(e, t, r));
                             alignedBefore = true;
                         }
@@ -143,6 +153,9 @@ public final class FederatedTraining {
                 client = next[0];
                 server = next[1];
                 auxiliary = next[2];
+                if (!e.trace().isEmpty()) {
+                    Trace.round(e.trace(), conf, t, client, server, auxiliary, alignedHeads);
+                }
                 Evaluator.Result eval = evaluator.evaluate(client, server);
 
                 List<TrafficRecord> traffic = trafficRecords(e, t, reports);
@@ -232,7 +245,7 @@ public final class FederatedTraining {
         return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(), e.train().serverOptimizer(),
                 e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
                 e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
-                testbed);
+                testbed, e.trace());
     }
 
     /** The test-bed rules of a run on the experiment's configured master. */

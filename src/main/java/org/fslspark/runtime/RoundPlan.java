@@ -23,6 +23,7 @@ import java.util.Map;
  * @param auxiliaryDownloads encoded auxiliary models each client receives at the start of the round
  *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
+ * @param trace              where to write {@link Trace} files ("" = off)
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -30,7 +31,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed)
+                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, String trace)
         implements Serializable {
 
     /** The rules this round follows. */
@@ -41,6 +42,10 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
     /** This round's model as a site builds it; the round's global vectors are then set into it. */
     public SplitModel buildModel() {
         return init.split(model, seed, SiteData.hadoopConf(hadoopConf));
+    }
+
+    public boolean traced() {
+        return !trace.isEmpty();
     }
 
     public int clients() {

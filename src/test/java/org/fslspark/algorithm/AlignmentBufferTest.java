@@ -29,7 +29,7 @@ class AlignmentBufferTest {
             buffer.add(batch(next, size));
             next += size;
             assertTrue(buffer.samples() <= 10, "holds " + buffer.samples());
-            SmashedBatch all = buffer.contents(false);
+            SmashedBatch all = buffer.contents();
             int kept = all.labels().length;
             assertEquals(Math.min(10, next), kept);
             for (int i = 0; i < kept; i++) {
@@ -41,11 +41,11 @@ class AlignmentBufferTest {
     }
 
     @Test
-    void contentsCanLeaveOutTheNewestBatch() {
+    void newestIsTheLastBatchAdded() {
         AlignmentBuffer buffer = new AlignmentBuffer(100);
         buffer.add(batch(0, 3));
         buffer.add(batch(3, 2));
-        assertArrayEquals(new int[]{0, 1, 2}, buffer.contents(true).labels());
+        assertArrayEquals(new int[]{0, 1, 2, 3, 4}, buffer.contents().labels());
         assertArrayEquals(new int[]{3, 4}, buffer.newest().labels());
     }
 }
