@@ -4,11 +4,14 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.data.PartitionStore;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Message;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,6 +26,7 @@ import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -66,6 +70,16 @@ class TrainKeysTest {
         return FederatedTraining.run(experiment(name, more), spark, true, r -> { });
     }
 
+    private static FederatedTraining.Summary fedAvgBySamples;
+
+    /** One round of FedAvg weighted by samples (the default): the weights test and the checkpoint test read it. */
+    static synchronized FederatedTraining.Summary fedAvgBySamples() {
+        if (fedAvgBySamples == null) {
+            fedAvgBySamples = train("weights-samples", "algorithm=fedavg", "train.weights=samples");
+        }
+        return fedAvgBySamples;
+    }
+
     /** Payload bytes of one kind and direction per institute in a round, from traffic.csv. */
     static List<Long> payload(String name, int round, String direction, String kind) throws Exception {
         return Files.readAllLines(dir.resolve(name).resolve("traffic.csv")).stream().skip(1).map(l -> l.split(","))
@@ -80,17 +94,45 @@ class TrainKeysTest {
     }
 
     @Test
-    void uniformAndSampleWeightsGiveDifferentModelsOnUnequalInstitutes() {
-        long osu = PartitionStore.describe(new Configuration(), new Path(experiment("x").data().locationOf("osu"))).samples();
-        long iitb = PartitionStore.describe(new Configuration(), new Path(experiment("x").data().locationOf("iitb"))).samples();
-        assertNotEquals(osu, iitb, "the Dirichlet split should give unequal institutes");
-        // FedAvg averages whole models with these weights; the clients' own training does not depend on them.
-        FederatedTraining.Summary samples = train("weights-samples", "algorithm=fedavg", "train.weights=samples");
+    void uniformWeightsAverageTheClientsEquallyAndSampleWeightsByTheirSizes() {
+        Experiment e = experiment("hand", "algorithm=fedavg");
+        long[] n = e.institutes().stream().mapToLong(i -> PartitionStore.describe(new Configuration(),
+                new Path(e.data().locationOf(i))).samples()).toArray();
+        assertNotEquals(n[0], n[1], "the Dirichlet split should give unequal institutes");
+        FederatedTraining.Summary samples = fedAvgBySamples();
         FederatedTraining.Summary uniform = train("weights-uniform", "algorithm=fedavg", "train.weights=uniform");
-        assertFinite(samples.clientParams());
-        assertFinite(uniform.clientParams());
         assertNotEquals(samples.clientParams(), uniform.clientParams());
-        assertNotEquals(samples.serverParams(), uniform.serverParams());
+
+        // The same round's per-client models, from the round stage itself, averaged by hand.
+        SplitModel initial = ModelZoo.split(e.model(), e.seed());
+        RoundPlan plan = FederatedTraining.plan(e, "hand-average", 0, "fedavg",
+                e.institutes().stream().map(e.data()::locationOf).toList(), Map.of(), initial.client().params(),
+                initial.server().params(), Map.of(), TestbedPlan.NONE);
+        float[][][] clients = new float[2][][];
+        try {
+            for (TaskReport r : LocalRound.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), plan, SiteExecutors.NONE)) {
+                if (r.client() < 0) {
+                    continue;
+                }
+                Message m = FrameCodec.decode(r.models().get("client/" + r.client()));
+                clients[r.client()] = new float[][]{m.tensor(0).toArray().data().asFloat(), m.tensor(1).toArray().data().asFloat()};
+            }
+        } finally {
+            TaskState.clear(plan.runId());
+        }
+        assertAverage(clients, new double[]{0.5, 0.5}, uniform);
+        assertAverage(clients, new double[]{(double) n[0] / (n[0] + n[1]), (double) n[1] / (n[0] + n[1])}, samples);
+    }
+
+    /** The run's final x_c and x_s are the weighted sums of the clients' (to float rounding). */
+    private static void assertAverage(float[][][] clients, double[] w, FederatedTraining.Summary run) {
+        float[][] finals = {run.clientParams().data().asFloat(), run.serverParams().data().asFloat()};
+        for (int part = 0; part < 2; part++) {
+            for (int i = 0; i < finals[part].length; i++) {
+                double expected = w[0] * clients[0][part][i] + w[1] * clients[1][part][i];
+                assertEquals(expected, finals[part][i], 1e-6 + 1e-5 * Math.abs(expected), "part " + part + ", parameter " + i);
+            }
+        }
     }
 
     @ParameterizedTest
@@ -145,8 +187,8 @@ class TrainKeysTest {
 
     @Test
     void theCheckpointIsLittleEndianFloat32ClientThenServerAsModelJsonCounts() throws Exception {
-        FederatedTraining.Summary s = train("checkpoint", "algorithm=splitfed-v2");
-        java.nio.file.Path model = dir.resolve("checkpoint/model");
+        FederatedTraining.Summary s = fedAvgBySamples();
+        java.nio.file.Path model = dir.resolve("weights-samples/model");
         FloatBuffer params = ByteBuffer.wrap(Files.readAllBytes(model.resolve("params.f32"))).order(ByteOrder.LITTLE_ENDIAN)
                 .asFloatBuffer();
         float[] client = s.clientParams().data().asFloat();
@@ -164,7 +206,7 @@ class TrainKeysTest {
         assertEquals("fmnist_cnn", json.get("name").getAsString());
         assertEquals(10, json.get("classes").getAsInt());
         assertEquals("[1,28,28]", json.get("input_shape").toString());
-        assertEquals("splitfed-v2", json.getAsJsonObject("origin").get("algorithm").getAsString());
+        assertEquals("fedavg", json.getAsJsonObject("origin").get("algorithm").getAsString());
         assertEquals(1, json.getAsJsonObject("origin").get("rounds").getAsInt());
     }
 }
