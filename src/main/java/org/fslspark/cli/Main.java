@@ -15,7 +15,7 @@ public final class Main {
             // The driver runs inside YARN's application master, which
             // reports the final status when main returns or throws and exits by itself; an exit here
             // would be reported as a failure.
-            int code = commandLine().execute(args);
+            int code = run(args);
             if (code != 0) {
                 throw new IllegalStateException("fsl " + String.join(" ", args) + " failed with exit code " + code);
             }
@@ -23,13 +23,21 @@ public final class Main {
         }
         int code = 1;
         try {
-            code = commandLine().execute(args);
+            code = run(args);
         } catch (Throwable t) {
             // Errors (e.g. a class missing from the classpath) bypass picocli's handler; still exit.
             t.printStackTrace();
         } finally {
             System.exit(code);
         }
+    }
+
+    /**
+     * Runs a command as {@code fsl ARGS...} does, without exiting: 0 on success, 2 when the command failed (the
+     * error is on standard error), picocli's usage code for a malformed command line. What {@link #main} wraps.
+     */
+    public static int run(String... args) {
+        return commandLine().execute(args);
     }
 
     public static CommandLine commandLine() {

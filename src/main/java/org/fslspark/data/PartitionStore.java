@@ -47,7 +47,7 @@ public final class PartitionStore {
     /** Writes {@code data} as the share of {@code institute} at {@code location}. */
     public static PartitionInfo write(Configuration conf, Path location, String institute, String dataset,
                                       LabeledImages data, boolean overwrite) {
-        Staged s = stage(conf, location, institute, dataset, data);
+        Staged s = stage(conf, location, institute, dataset, data, Map.of());
         try {
             s.commit(overwrite);
         } catch (RuntimeException e) {
@@ -201,9 +201,10 @@ public final class PartitionStore {
 
     /**
      * Writes the share to a hidden temporary sibling of {@code location}; nothing appears at {@code location}
-     * until {@link Staged#commit}.
+     * until {@link Staged#commit}. {@code prepared}: the keys prepare applied ({@link PreparedKeys}).
      */
-    static Staged stage(Configuration conf, Path location, String institute, String dataset, LabeledImages data) {
+    static Staged stage(Configuration conf, Path location, String institute, String dataset, LabeledImages data,
+                        Map<String, String> prepared) {
         checkInstituteName(institute);
         location = normalize(location);
         String where = DataFiles.qualified(conf, location);
@@ -224,7 +225,7 @@ public final class PartitionStore {
             ParquetImages.write(conf, new Path(tmp, DATA_FILE), data,
                     ParquetImages.metadata(data, dataset, institute), null, null);
             try (FSDataOutputStream out = fs.create(new Path(tmp, SUCCESS), false)) {
-                out.write(summaryText(info).getBytes(StandardCharsets.UTF_8));
+                out.write((summaryText(info) + PreparedKeys.lines(prepared)).getBytes(StandardCharsets.UTF_8));
             }
         } catch (IOException | RuntimeException e) {
             deleteQuietly(fs, tmp);

@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -93,18 +94,21 @@ public final class Prepare {
         }
 
         // Write everything aside first; move into place only when every share has been written.
+        Map<String, String> prepared = PreparedKeys.of(spec);
         List<PartitionStore.Staged> staged = new ArrayList<>();
         List<Share> shares = new ArrayList<>();
         Share testShare = null;
         try {
             for (PrepareSpec.Target t : spec.institutes()) {
                 LabeledImages share = data.subset(assignment.of(t.institute()));
-                staged.add(PartitionStore.stage(conf, new Path(t.location()), t.institute(), spec.dataset(), share));
+                staged.add(PartitionStore.stage(conf, new Path(t.location()), t.institute(), spec.dataset(), share,
+                        prepared));
                 shares.add(new Share(t.institute(), DataFiles.qualified(conf, new Path(t.location())), share.size(),
                         share.labelHistogram()));
             }
             if (testData != null) {
-                staged.add(PartitionStore.stage(conf, new Path(spec.testLocation()), PartitionStore.TEST, spec.dataset(), testData));
+                staged.add(PartitionStore.stage(conf, new Path(spec.testLocation()), PartitionStore.TEST, spec.dataset(), testData,
+                        prepared));
                 testShare = new Share(PartitionStore.TEST, DataFiles.qualified(conf, new Path(spec.testLocation())),
                         testData.size(), testData.labelHistogram());
             }

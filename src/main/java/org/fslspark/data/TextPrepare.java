@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -194,18 +195,20 @@ public final class TextPrepare {
         }
 
         String tokenizerName = spec.tokenizer() == null || spec.tokenizer().isBlank() ? Tokenizers.BYTE : spec.tokenizer().trim();
+        Map<String, String> prepared = PreparedKeys.of(spec);
         List<PartitionStore.Staged> staged = new ArrayList<>();
         List<Share> written = new ArrayList<>();
         try {
             for (int i = 0; i < m; i++) {
                 PrepareSpec.Target t = spec.institutes().get(i);
                 TokenSequences s = shares.get(i);
-                staged.add(TokenStore.stage(conf, new Path(t.location()), t.institute(), spec.dataset(), tokenizerName, s));
+                staged.add(TokenStore.stage(conf, new Path(t.location()), t.institute(), spec.dataset(), tokenizerName, s,
+                        prepared));
                 written.add(new Share(t.institute(), DataFiles.qualified(conf, new Path(t.location())), s.size(),
                         s.documentCount(), (long) s.size() * context));
             }
             staged.add(TokenStore.stage(conf, new Path(spec.testLocation()), PartitionStore.TEST, spec.dataset(),
-                    tokenizerName, test));
+                    tokenizerName, test, prepared));
             List<PartitionStore.Staged> done = new ArrayList<>();
             try {
                 for (PartitionStore.Staged s : staged) {

@@ -95,7 +95,7 @@ public final class TokenStore {
     /** Writes {@code data} as the share of {@code institute} at {@code location}. */
     public static Info write(Configuration conf, Path location, String institute, String dataset, String tokenizer,
                              TokenSequences data, boolean overwrite) {
-        PartitionStore.Staged s = stage(conf, location, institute, dataset, tokenizer, data);
+        PartitionStore.Staged s = stage(conf, location, institute, dataset, tokenizer, data, Map.of());
         try {
             s.commit(overwrite);
         } catch (RuntimeException e) {
@@ -105,9 +105,12 @@ public final class TokenStore {
         return (Info) s.info;
     }
 
-    /** Writes the share to a hidden sibling of {@code location}; nothing appears there until committed. */
+    /**
+     * Writes the share to a hidden sibling of {@code location}; nothing appears there until committed.
+     * {@code prepared}: the keys prepare applied ({@link PreparedKeys}).
+     */
     static PartitionStore.Staged stage(Configuration conf, Path location, String institute, String dataset,
-                                       String tokenizer, TokenSequences data) {
+                                       String tokenizer, TokenSequences data, Map<String, String> prepared) {
         PartitionStore.checkInstituteName(institute);
         location = PartitionStore.normalize(location);
         String where = DataFiles.qualified(conf, location);
@@ -125,7 +128,8 @@ public final class TokenStore {
         try {
             writeFile(conf, new Path(tmp, PartitionStore.DATA_FILE), data, metadata(data, dataset, institute, tokenizer));
             try (FSDataOutputStream out = fs.create(new Path(tmp, PartitionStore.SUCCESS), false)) {
-                out.write(summaryText(info, data.tokens().length).getBytes(StandardCharsets.UTF_8));
+                out.write((summaryText(info, data.tokens().length) + PreparedKeys.lines(prepared))
+                        .getBytes(StandardCharsets.UTF_8));
             }
         } catch (IOException | RuntimeException e) {
             PartitionStore.deleteQuietly(fs, tmp);

@@ -239,7 +239,7 @@ public final class FederatedTraining {
         }
     }
 
-    private static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
+    static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
                                   Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
                                   TestbedPlan testbed) {
         return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(), e.train().serverOptimizer(),

@@ -42,12 +42,14 @@ final class SiteData {
 
     /**
      * Checks, from the location's summary alone (no data is opened), that {@code location} holds a complete share
-     * of {@code institute} of the kind the experiment trains on, and for text that its sequences fit the model.
+     * of {@code institute} of the kind the experiment trains on, prepared with the experiment's values of the keys
+     * prepare applies, and for text that its sequences fit the model.
      */
     static void requirePrepared(Configuration conf, String location, String institute, Experiment e) {
         Path p = new Path(location);
         if (!e.data().isText()) {
             PartitionStore.requirePrepared(conf, p, institute);
+            PrepareJob.requireSameKeys(conf, location, e);
             return;
         }
         TokenStore.Info info = TokenStore.requirePrepared(conf, p, institute);
@@ -60,6 +62,7 @@ final class SiteData {
                     + ") but data.tokenizer = '" + e.data().tokenizer() + "' has vocabulary " + e.model().classes()
                     + "; run prepare again with the experiment's tokenizer");
         }
+        PrepareJob.requireSameKeys(conf, location, e);
     }
 
     int size() {

@@ -9,8 +9,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -41,18 +39,10 @@ class GenerateCommandTest {
                 new Configuration());
     }
 
+    /** {exit code, stdout, stderr} of {@code fsl ARGS}. */
     private static String[] run(String... args) {
-        StringWriter err = new StringWriter();
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream old = System.out;
-        int code;
-        try {
-            System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
-            code = Main.commandLine().setErr(new PrintWriter(err, true)).execute(args);
-        } finally {
-            System.setOut(old);
-        }
-        return new String[]{String.valueOf(code), out.toString(java.nio.charset.StandardCharsets.UTF_8), err.toString()};
+        Cli.Result r = Cli.run(args);
+        return new String[]{String.valueOf(r.code()), r.out(), r.err()};
     }
 
     @Test
@@ -81,6 +71,34 @@ class GenerateCommandTest {
         int expected = logits.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0), org.nd4j.linalg.indexing.NDArrayIndex.point(2),
                 org.nd4j.linalg.indexing.NDArrayIndex.all()).argMax().getInt(0);
         assertEquals(expected, g.sample(shortPrompt, 1, 0, 0, new java.util.Random(1))[3]);
+    }
+
+    @Test
+    void topKOfOneIsGreedyWhateverTheTemperatureAndSeedAndEqualsArgmaxDecoding() {
+        String[] a = run("generate", byteModel, "--prompt", "Hi", "--tokens", "6", "--top-k", "1", "--temperature", "1.5", "--seed", "7");
+        String[] b = run("generate", byteModel, "--prompt", "Hi", "--tokens", "6", "--top-k", "1", "--temperature", "1.5", "--seed", "8");
+        assertEquals("0", a[0], a[2]);
+        assertEquals(a[1], b[1]);
+        // Argmax decoding, independently of the Generator: the unpadded sequence through the network, the most
+        // likely next byte each step (prompt + 6 tokens fit the context of 8, so nothing slides).
+        org.fslspark.model.Network net = Checkpoint.read(byteModel, new Configuration()).network();
+        java.util.List<Integer> ids = new java.util.ArrayList<>(java.util.List.of((int) 'H', (int) 'i'));
+        for (int step = 0; step < 6 && ids.get(ids.size() - 1) != 256; step++) {
+            float[][] x = {new float[ids.size()]};
+            for (int i = 0; i < ids.size(); i++) {
+                x[0][i] = ids.get(i);
+            }
+            org.nd4j.linalg.api.ndarray.INDArray logits = net.forward(org.nd4j.linalg.factory.Nd4j.createFromArray(x));
+            ids.add(logits.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0),
+                    org.nd4j.linalg.indexing.NDArrayIndex.point(ids.size() - 1), org.nd4j.linalg.indexing.NDArrayIndex.all())
+                    .argMax().getInt(0));
+        }
+        String greedy = new org.fslspark.text.ByteTokenizer().decode(ids.stream().mapToInt(Integer::intValue).toArray());
+        assertEquals(greedy + System.lineSeparator(), a[1]);
+        // Sampling among more than one token does depend on the seed (so the equality above is top-k's doing).
+        assertNotEquals(run("generate", byteModel, "--prompt", "Hi", "--tokens", "6", "--top-k", "0", "--temperature", "1.5",
+                "--seed", "7")[1], run("generate", byteModel, "--prompt", "Hi", "--tokens", "6", "--top-k", "0",
+                "--temperature", "1.5", "--seed", "8")[1]);
     }
 
     @Test

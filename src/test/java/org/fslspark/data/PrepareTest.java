@@ -218,6 +218,20 @@ class PrepareTest {
             }
         }
         TestData.assertSameSamples(test, PartitionStore.readTest(CONF, hadoop(out.resolve("test"))));
+
+        // Every share records the column it was split by (and no seed: nothing random shaped it), so train can
+        // refuse an experiment naming another column.
+        for (String location : List.of(r.shares().get(0).location(), out.resolve("test").toString())) {
+            java.util.Map<String, String> recorded = PreparedKeys.read(CONF, new org.apache.hadoop.fs.Path(location));
+            assertEquals(PreparedKeys.of(spec), recorded);
+            assertEquals("\"site\"", recorded.get(PrepareSpec.KEY_COLUMN));
+            assertTrue(!recorded.containsKey(PreparedKeys.KEY_SEED) && !recorded.containsKey(PrepareSpec.KEY_ALPHA), recorded.toString());
+        }
+        PrepareSpec byInstitute = new PrepareSpec(spec.dataset(), spec.format(), spec.train(), spec.test(), 0, null,
+                spec.institutes(), PrepareSpec.Scheme.COLUMN, 0, "institute", 1, 0, spec.testLocation(), false);
+        assertEquals(List.of(new PreparedKeys.Mismatch(PrepareSpec.KEY_COLUMN, "\"institute\"", "\"site\"")),
+                PreparedKeys.compare(PreparedKeys.of(byInstitute),
+                        PreparedKeys.read(CONF, new org.apache.hadoop.fs.Path(r.shares().get(0).location()))));
     }
 
     @Test
