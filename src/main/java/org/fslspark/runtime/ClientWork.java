@@ -31,7 +31,14 @@ final class ClientWork {
     static void receiveAuxiliary(RoundPlan plan, Client client, ChargedLink link) {
         byte[] frame = plan.auxiliaryDownloads().get(client.id());
         if (frame != null) {
-            Message m = FrameCodec.decode(frame);
+            // The head comes from the server site's aligner: a frame from another site.
+            Message m;
+            try {
+                m = FrameCodec.decode(frame, RoundLimits.models(RoundLimits.shapes(plan)));
+            } catch (org.fslspark.transport.TransportException e) {
+                throw new org.fslspark.transport.TransportException(RoundLimits.institute(plan, client.id())
+                        + ": its auxiliary model: " + e.getMessage(), e);
+            }
             link.download(m);
             client.auxiliary().network().setParams(m.tensor(0).toArray());
         }
