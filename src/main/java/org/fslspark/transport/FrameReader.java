@@ -21,7 +21,7 @@ final class FrameReader {
     private static final Kind[] KINDS = Kind.values();
 
     private final FrameLimits limits;
-    private final byte[] chunk = new byte[CHUNK_BYTES];
+    private byte[] chunk = new byte[0]; // grown to at most CHUNK_BYTES as tensors need it
     private long allocated;
     private String from = "";
 
@@ -152,9 +152,12 @@ final class FrameReader {
         allocated += 4L * elements;
         float[] f = isFloat ? new float[elements] : null;
         int[] v = isFloat ? null : new int[elements];
+        if (chunk.length < Math.min(CHUNK_BYTES, 4L * elements)) {
+            chunk = new byte[(int) Math.min(CHUNK_BYTES, 4L * elements)];
+        }
         ByteBuffer buf = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
         for (int done = 0; done < elements; ) {
-            int n = Math.min(elements - done, CHUNK_BYTES / 4);
+            int n = Math.min(elements - done, chunk.length / 4);
             d.readFully(chunk, 0, 4 * n);
             buf.clear();
             if (isFloat) {
