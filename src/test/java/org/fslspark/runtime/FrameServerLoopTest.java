@@ -7,12 +7,14 @@ import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TransportException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -50,7 +52,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * loopback) against a hostile client: institute umich sends one bad frame after institute osu's
  * honest work has been served. The server refuses it with an error naming umich and the check; the
  * round ends there (the server loop fails the whole round on one client's failure), and osu is told
- * why.
+ * why. Also: the link probe's frames fit the probe's limits.
  */
 class FrameServerLoopTest {
     private static final int BATCH = 4;
@@ -182,6 +184,23 @@ class FrameServerLoopTest {
             String toOsu = osu.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             assertTrue(toOsu.contains("server failed: institute umich (client 1)") && toOsu.contains(check), toOsu);
             umich.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } finally {
+            TaskState.clear(plan.runId());
         }
+    }
+
+    @Test
+    void theLinkProbesFramesPassItsLimitsAndLargerOnesDoNot() {
+        FrameLimits limits = LinkProbe.limits().forClient(2);
+        List<Message> bulk = LinkProbe.frames(2, 2, 3 * LinkProbe.CHUNK_BYTES + 5);
+        for (Message m : bulk) {
+            assertEquals(m.tensor(0).elements(), FrameCodec.decode(FrameCodec.encode(m), limits).tensor(0).elements());
+        }
+        byte[] hello = FrameCodec.encode(Message.of(Message.Type.HELLO, 2, 0));
+        assertEquals(Message.Type.HELLO, FrameCodec.decode(hello, limits).type());
+        int over = LinkProbe.CHUNK_BYTES / 4 + 1;
+        Message big = Message.of(Message.Type.PROBE, 2, 2, new Tensor(Kind.CONTROL, new long[]{over}, new float[over], null));
+        TransportException e = assertThrows(TransportException.class, () -> FrameCodec.decode(FrameCodec.encode(big), limits));
+        assertTrue(e.getMessage().contains("CONTROL shape [" + over + "] is not the expected [1.." + (over - 1) + "]"), e.getMessage());
     }
 }
