@@ -7,6 +7,7 @@ import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.TransportException;
 
 import java.util.Random;
 
@@ -35,8 +36,8 @@ final class ClientWork {
             Message m;
             try {
                 m = FrameCodec.decode(frame, RoundLimits.models(RoundLimits.shapes(plan)));
-            } catch (org.fslspark.transport.TransportException e) {
-                throw new org.fslspark.transport.TransportException(RoundLimits.institute(plan, client.id())
+            } catch (TransportException e) {
+                throw new TransportException(RoundLimits.institute(plan, client.id())
                         + ": its auxiliary model: " + e.getMessage(), e);
             }
             link.download(m);

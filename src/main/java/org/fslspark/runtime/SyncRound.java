@@ -126,7 +126,13 @@ final class SyncRound {
         @Override
         public INDArray exchange(SmashedBatch batch) {
             upload(batch);
-            return channel.expect(Message.Type.GRADIENT).tensor(0).toArray();
+            Tensor g = channel.expect(Message.Type.GRADIENT).tensor(0);
+            // The limits allow any batch up to b; this gradient must be for this batch.
+            if (!Arrays.equals(g.shape(), batch.activations().shape())) {
+                throw new TransportException("refused gradient of shape " + Arrays.toString(g.shape()) + " for activations of shape "
+                        + Arrays.toString(batch.activations().shape()));
+            }
+            return g.toArray();
         }
 
         @Override
