@@ -7,6 +7,7 @@ import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.TransportException;
 
 import java.util.Random;
 
@@ -31,7 +32,14 @@ final class ClientWork {
     static void receiveAuxiliary(RoundPlan plan, Client client, ChargedLink link) {
         byte[] frame = plan.auxiliaryDownloads().get(client.id());
         if (frame != null) {
-            Message m = FrameCodec.decode(frame);
+            // The head comes from the server site's aligner: a frame from another site.
+            Message m;
+            try {
+                m = FrameCodec.decode(frame, RoundLimits.models(RoundLimits.shapes(plan)));
+            } catch (TransportException e) {
+                throw new TransportException(RoundLimits.institute(plan, client.id())
+                        + ": its auxiliary model: " + e.getMessage(), e);
+            }
             link.download(m);
             client.auxiliary().network().setParams(m.tensor(0).toArray());
         }

@@ -21,6 +21,8 @@ import org.fslspark.model.SplitModel;
 import org.fslspark.text.Tokenizers;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
+import org.fslspark.transport.TransportException;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
@@ -292,45 +294,81 @@ public final class FederatedTraining {
             models.putAll(r.models());
         }
         double[] weights = Averaging.weights(samples, e.train().uniformWeights());
+        // The models come from the sites' tasks: checked as frames from another site, exactly the parts' sizes.
+        FrameLimits limits = RoundLimits.models(client.length(), server.length(), algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
+                ? RoundLimits.auxiliaryParams(e.model(), e.settings()) : 0);
         if (algorithm.flow() == Algorithm.Flow.LOCAL) {
             List<INDArray> clients = new ArrayList<>();
             List<INDArray> servers = new ArrayList<>();
             for (int i = 0; i < m; i++) {
-                Message upload = FrameCodec.decode(models.get("client/" + i));
-                clients.add(upload.tensor(0).toArray());
-                servers.add(upload.tensor(1).toArray());
+                Message upload = decode(e, models, "client/" + i, limits);
+                clients.add(part(e, upload, "client/" + i, 0, client.length()));
+                servers.add(part(e, upload, "client/" + i, 1, server.length()));
             }
             return new INDArray[]{Averaging.average(clients, weights), Averaging.average(servers, weights), null};
         }
         INDArray nextClient;
         if (algorithm.sequentialClients()) {
-            nextClient = model(models, "client/" + (m - 1));
+            nextClient = model(e, models, "client/" + (m - 1), limits, client.length());
         } else if (algorithm.averaged().contains(Algorithm.Part.CLIENT)) {
-            nextClient = Averaging.average(collect(models, "client/", m), weights);
+            nextClient = Averaging.average(collect(e, models, "client/", limits, client.length()), weights);
         } else {
             nextClient = client;
         }
         INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
-                ? Averaging.average(collect(models, "server/", m), weights) : model(models, "server");
+                ? Averaging.average(collect(e, models, "server/", limits, server.length()), weights)
+                : model(e, models, "server", limits, server.length());
         INDArray nextAuxiliary = algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
-                ? Averaging.average(collect(models, "auxiliary/", m), weights) : null;
+                ? Averaging.average(collect(e, models, "auxiliary/", limits, -1), weights) : null;
         return new INDArray[]{nextClient, nextServer, nextAuxiliary};
     }
 
-    private static List<INDArray> collect(Map<String, byte[]> models, String prefix, int m) {
+    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, String prefix, FrameLimits limits, long length) {
         List<INDArray> out = new ArrayList<>();
-        for (int i = 0; i < m; i++) {
-            out.add(model(models, prefix + i));
+        for (int i = 0; i < e.institutes().size(); i++) {
+            out.add(model(e, models, prefix + i, limits, length));
         }
         return out;
     }
 
-    private static INDArray model(Map<String, byte[]> models, String key) {
+    /** The model under {@code key}, of {@code length} parameters (-1: the auxiliary head's). */
+    private static INDArray model(Experiment e, Map<String, byte[]> models, String key, FrameLimits limits, long length) {
+        return part(e, decode(e, models, key, limits), key, 0, length);
+    }
+
+    /** Tensor {@code index} of a returned model message, of {@code length} parameters (-1: any the limits allowed). */
+    private static INDArray part(Experiment e, Message m, String key, int index, long length) {
+        if (m.tensors().size() <= index) {
+            throw new TransportException(owner(e, key) + " returned " + m.tensors().size() + " tensors for '" + key + "'");
+        }
+        long n = m.tensor(index).elements();
+        if (length >= 0 && n != length) {
+            // Both parts' sizes are allowed for MODEL tensors; one part's must not pass for the other's.
+            throw new TransportException(owner(e, key) + " returned " + n + " parameters for '" + key + "', expected " + length);
+        }
+        return m.tensor(index).toArray();
+    }
+
+    private static Message decode(Experiment e, Map<String, byte[]> models, String key, FrameLimits limits) {
         byte[] frame = models.get(key);
         if (frame == null) {
             throw new IllegalStateException("the round returned no model '" + key + "'");
         }
-        return FrameCodec.decode(frame).tensor(0).toArray();
+        try {
+            return FrameCodec.decode(frame, limits);
+        } catch (TransportException ex) {
+            throw new TransportException(owner(e, key) + ": model '" + key + "': " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Who produced the model under {@code key}: "client/3" and "auxiliary/3" an institute, the rest the server site. */
+    private static String owner(Experiment e, String key) {
+        int slash = key.indexOf('/');
+        if ((key.startsWith("client/") || key.startsWith("auxiliary/")) && slash > 0) {
+            int i = Integer.parseInt(key.substring(slash + 1));
+            return "institute " + e.institutes().get(i) + " (client " + i + ")";
+        }
+        return "server site " + e.serverSite();
     }
 
     private static List<TrafficRecord> trafficRecords(Experiment e, int round, List<TaskReport> reports) {

@@ -8,6 +8,7 @@ import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyWriter;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.SiteLink;
@@ -227,6 +228,15 @@ public final class LinkProbe {
         return frames;
     }
 
+    /**
+     * What either end of the probe accepts from the other: control vectors up to a bulk chunk
+     * (floats) or an error text (ints), nothing else.
+     */
+    static FrameLimits limits() {
+        return FrameLimits.of(Map.of(Kind.CONTROL,
+                List.of(FrameLimits.Shape.upTo(Math.max(CHUNK_BYTES / 4, FrameLimits.MAX_ERROR_CHARS)))));
+    }
+
     static long wireBytes(List<Message> frames) {
         return frames.stream().mapToLong(FrameCodec::frameBytes).sum();
     }
@@ -246,6 +256,7 @@ public final class LinkProbe {
         socket.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])), timeoutMillis(p));
         socket.setSoTimeout(timeoutMillis(p));
         try (FrameChannel ch = new FrameChannel(socket, null, p.link(site))) {
+            ch.limit(limits());
             ch.send(Message.of(Message.Type.HELLO, id, 0));
             // The server serves the sites one after another: wait for the ones before this one.
             socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, (long) timeoutMillis(p) * (id + 1)));
@@ -280,6 +291,8 @@ public final class LinkProbe {
             ch.send(small(id, DONE));
             return new Measurement(site, host(), server[0], rtt.length, median, rtt[0], wire, upSeconds, downSeconds,
                     mbps(wire, upSeconds, median), mbps(wire, downSeconds, median));
+        } catch (TransportException e) {
+            throw new TransportException("link probe at site " + site + ": " + e.getMessage(), e);
         }
     }
 
@@ -312,7 +325,7 @@ public final class LinkProbe {
             for (int i = 0; i < n; i++) {
                 Socket s = listener.accept();
                 s.setSoTimeout(timeoutMillis(p));
-                FrameChannel ch = new FrameChannel(s, null);
+                FrameChannel ch = new FrameChannel(s, null).limit(limits());
                 int site = ch.expect(Message.Type.HELLO).client();
                 if (site < 0 || site >= n || channels[site] != null) {
                     ch.send(FrameChannel.error("unexpected HELLO from probe task " + site));
@@ -320,13 +333,18 @@ public final class LinkProbe {
                     throw new TransportException("unexpected HELLO from probe task " + site);
                 }
                 channels[site] = ch;
+                ch.limit(limits().forClient(site));
                 SiteLink link = p.link(p.sites().get(site));
                 if (link != null) {
                     ch.emulate(link);
                 }
             }
             for (int i = 0; i < n; i++) {
-                serveOne(channels[i], i, p.options().bytes());
+                try {
+                    serveOne(channels[i], i, p.options().bytes());
+                } catch (TransportException e) {
+                    throw new TransportException("link probe, site " + p.sites().get(i) + ": " + e.getMessage(), e);
+                }
             }
         } catch (RuntimeException | IOException e) {
             FrameChannel.failAll(channels, "link probe server failed: " + e.getMessage());

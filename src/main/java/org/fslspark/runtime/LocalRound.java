@@ -56,7 +56,7 @@ final class LocalRound {
         TrafficMeter meter = new TrafficMeter();
         ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
-        Message global = FrameCodec.decode(download);
+        Message global = FrameCodec.decode(download, RoundLimits.models(RoundLimits.shapes(p)));
         link.download(global);
         link.awaitDownloads();
         client.model().network().setParams(global.tensor(0).toArray());

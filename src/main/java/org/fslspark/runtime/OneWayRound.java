@@ -11,10 +11,12 @@ import org.fslspark.algorithm.Server;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
+import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import scala.Tuple2;
 
@@ -61,6 +63,11 @@ final class OneWayRound {
 
     static long finalKey(int client) {
         return Long.MAX_VALUE - (1L << CLIENT_BITS) + client;
+    }
+
+    /** The client a record's key belongs to: the task that emitted it. */
+    static int clientOf(long key) {
+        return (int) (key >= finalKey(0) ? key - finalKey(0) : key & ((1L << CLIENT_BITS) - 1));
     }
 
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
@@ -130,9 +137,11 @@ final class OneWayRound {
         List<TaskReport> out = new ArrayList<>();
         Map<String, byte[]> models = new HashMap<>();
         long computeNanos = 0;
+        FrameLimits limits = RoundLimits.serverEnd(RoundLimits.shapes(p));
         while (records.hasNext()) {
-            Parcel parcel = records.next()._2();
-            Message m = FrameCodec.decode(parcel.frame());
+            Tuple2<Long, Parcel> record = records.next();
+            Parcel parcel = record._2();
+            Message m = fromClient(p, limits, clientOf(record._1()), parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
                 long step = System.nanoTime();
                 algorithm.serverStep(server, new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints()));
@@ -150,6 +159,23 @@ final class OneWayRound {
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models));
         return out.iterator();
+    }
+
+    /** A client's upload, checked as a frame from another site; a refusal names the institute. */
+    private static Message fromClient(RoundPlan p, FrameLimits limits, int client, byte[] frame) {
+        try {
+            Message m = FrameCodec.decode(frame, limits.forClient(client));
+            boolean upload = m.type() == Message.Type.SMASHED
+                    || m.type() == Message.Type.MODEL && m.tensor(0).kind() == Kind.MODEL
+                    && (m.tensors().size() == 1 || m.tensor(1).kind() == Kind.AUXILIARY_MODEL);
+            if (!upload) {
+                throw new TransportException("refused frame from client " + client + ": a " + m.type() + " message with "
+                        + m.tensors() + " is no upload");
+            }
+            return m;
+        } catch (TransportException e) {
+            throw new TransportException(RoundLimits.institute(p, client) + ": " + e.getMessage(), e);
+        }
     }
 
     private static String host() {

@@ -6,6 +6,7 @@ import org.fslspark.algorithm.Server;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.Network;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -30,6 +31,8 @@ final class ServerState {
     static Server withShared(RoundPlan plan, Learner shared) {
         String key = plan.runId() + "/server/";
         INDArray global = row(plan.globalServer());
+        // Checked like any frame from another site; computed here, as TaskState.get must not nest.
+        FrameLimits downloads = plan.auxiliaryDownloads().isEmpty() ? null : RoundLimits.models(RoundLimits.shapes(plan));
         return new Server(shared,
                 client -> {
                     Learner copy = TaskState.get(key + "copy/" + client, () -> serverLearner(plan));
@@ -43,7 +46,7 @@ final class ServerState {
                     Network aux = auxiliaryNetwork(plan);
                     byte[] sent = plan.auxiliaryDownloads().get(client);
                     if (sent != null) {
-                        aux.setParams(FrameCodec.decode(sent).tensor(0).toArray());
+                        aux.setParams(FrameCodec.decode(sent, downloads).tensor(0).toArray());
                     }
                     return new Learner(aux, plan.settings().alignOptimizer().toUpdater());
                 }));

@@ -9,10 +9,12 @@ import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.transport.FrameChannel;
+import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
+import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import scala.collection.JavaConverters;
 import scala.reflect.ClassTag$;
@@ -90,12 +92,16 @@ final class SyncRound {
         TrafficMeter meter = new TrafficMeter();
         long start = System.nanoTime();
         double compute;
+        FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
         try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter, p.link(id))) {
+            channel.limit(limits);
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
             compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
+        } catch (TransportException e) {
+            throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, compute, java.util.Map.of());
@@ -120,7 +126,13 @@ final class SyncRound {
         @Override
         public INDArray exchange(SmashedBatch batch) {
             upload(batch);
-            return channel.expect(Message.Type.GRADIENT).tensor(0).toArray();
+            Tensor g = channel.expect(Message.Type.GRADIENT).tensor(0);
+            // The limits allow any batch up to b; this gradient must be for this batch.
+            if (!Arrays.equals(g.shape(), batch.activations().shape())) {
+                throw new TransportException("refused gradient of shape " + Arrays.toString(g.shape()) + " for activations of shape "
+                        + Arrays.toString(batch.activations().shape()));
+            }
+            return g.toArray();
         }
 
         @Override

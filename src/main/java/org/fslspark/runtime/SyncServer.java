@@ -6,6 +6,7 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
@@ -30,6 +31,7 @@ final class SyncServer {
     private final Algorithm algorithm;
     private final Server server;
     private final FrameChannel[] channels;
+    private final FrameLimits limits;
     private final Map<String, byte[]> models = new HashMap<>();
     private long computeNanos;
 
@@ -38,19 +40,22 @@ final class SyncServer {
         this.algorithm = algorithm;
         this.channels = new FrameChannel[plan.clients()];
         this.server = ServerState.forRound(plan);
+        this.limits = RoundLimits.serverEnd(RoundLimits.shapes(plan));
     }
 
     void run(ServerSocket listener) throws IOException {
         listener.setSoTimeout(ACCEPT_TIMEOUT_MS);
         try {
             for (int i = 0; i < channels.length; i++) {
-                FrameChannel ch = new FrameChannel(listener.accept(), null);
+                // Until its HELLO names a client, a connection may send only what some client could.
+                FrameChannel ch = new FrameChannel(listener.accept(), null).limit(limits);
                 int client = ch.expect(Message.Type.HELLO).client();
                 if (client < 0 || client >= channels.length || channels[client] != null) {
                     ch.send(FrameChannel.error("unexpected HELLO from client " + client));
                     throw new TransportException("unexpected HELLO from client " + client);
                 }
                 channels[client] = ch;
+                ch.limit(limits.forClient(client));
                 if (plan.link(client) != null) {
                     ch.emulate(plan.link(client));
                 }
@@ -101,7 +106,7 @@ final class SyncServer {
     /** Answers one client's batches until it sends its final model. */
     private Tensor serveUntilModel(int client) {
         while (true) {
-            Message m = channels[client].receive();
+            Message m = receive(client);
             if (m.type() == Message.Type.MODEL) {
                 return m.tensor(0);
             }
@@ -109,9 +114,18 @@ final class SyncServer {
         }
     }
 
+    /** The next message from a client; a refused frame or a broken channel fails naming the institute. */
+    private Message receive(int client) {
+        try {
+            return channels[client].receive();
+        } catch (TransportException e) {
+            throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
+        }
+    }
+
     private void answer(Message m) {
         if (m.type() != Message.Type.SMASHED) {
-            throw new TransportException("client " + m.client() + " sent " + m.type() + " during training");
+            throw new TransportException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training");
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
         long start = System.nanoTime();
@@ -127,12 +141,12 @@ final class SyncServer {
         BlockingQueue<Object> arrivals = new ArrayBlockingQueue<>(4 * channels.length + 4);
         Thread[] readers = new Thread[channels.length];
         for (int i = 0; i < channels.length; i++) {
-            FrameChannel ch = channels[i];
+            int client = i;
             readers[i] = new Thread(() -> {
                 try {
                     Message m;
                     do {
-                        m = ch.receive();
+                        m = receive(client);
                         arrivals.put(m);
                     } while (m.type() != Message.Type.MODEL);
                 } catch (RuntimeException e) {

@@ -31,6 +31,7 @@ public final class FrameChannel implements Closeable {
     private final OutputStream out;
     private final TrafficMeter meter;
     private Emulation emulation;
+    private volatile FrameLimits limits = FrameLimits.permissive(FrameLimits.DEFAULT_MAX_FRAME_BYTES);
 
     public FrameChannel(Socket socket, TrafficMeter meter) throws IOException {
         this(socket, meter, null);
@@ -59,6 +60,16 @@ public final class FrameChannel implements Closeable {
         emulation = new Emulation(new LinkPipe(link));
     }
 
+    /**
+     * From now on, received frames are checked against {@code limits} (the default is permissive
+     * with {@link FrameLimits#DEFAULT_MAX_FRAME_BYTES}); an end that reads from another site sets
+     * the experiment's, and narrows them to the peer's client id once it knows it.
+     */
+    public FrameChannel limit(FrameLimits limits) {
+        this.limits = limits;
+        return this;
+    }
+
     public void send(Message m) {
         Emulation e;
         synchronized (this) {
@@ -82,7 +93,9 @@ public final class FrameChannel implements Closeable {
     public Message receive() {
         Message m;
         try {
-            m = FrameCodec.read(in);
+            m = FrameCodec.read(in, limits);
+        } catch (TransportException e) {
+            throw new TransportException("receiving from " + socket.getRemoteSocketAddress() + ": " + e.getMessage(), e);
         } catch (IOException e) {
             throw new TransportException("receiving from " + socket.getRemoteSocketAddress() + " failed: " + e.getMessage(), e);
         }
@@ -108,7 +121,9 @@ public final class FrameChannel implements Closeable {
 
     /** An ERROR message carries its text as int code points, so it needs no other encoding. */
     public static Message error(String text) {
-        return Message.of(Message.Type.ERROR, -1, 0, Tensor.ofInts(Kind.CONTROL, text.codePoints().toArray()));
+        // Cut to what a receiving end accepts (FrameLimits.MAX_ERROR_CHARS); at least one code point.
+        int[] cps = (text.isEmpty() ? "?" : text).codePoints().limit(FrameLimits.MAX_ERROR_CHARS).toArray();
+        return Message.of(Message.Type.ERROR, -1, 0, Tensor.ofInts(Kind.CONTROL, cps));
     }
 
     /** Tells every open peer why the exchange failed, skipping peers that are gone already. */
@@ -132,9 +147,16 @@ public final class FrameChannel implements Closeable {
         }
     }
 
-    private static String errorText(Message m) {
-        int[] cps = m.tensor(0).ints();
-        return new String(cps, 0, cps.length);
+    /** The text of an ERROR message; invalid code points (a hostile peer's) become U+FFFD. */
+    static String errorText(Message m) {
+        if (m.tensors().isEmpty() || m.tensor(0).ints() == null) {
+            return "(an error without text)";
+        }
+        StringBuilder text = new StringBuilder();
+        for (int cp : m.tensor(0).ints()) {
+            text.appendCodePoint(Character.isValidCodePoint(cp) ? cp : 0xFFFD);
+        }
+        return text.toString();
     }
 
     /** Delivers what is still on the emulated link (bounded wait), then closes the socket. */

@@ -1,16 +1,12 @@
 package org.fslspark.transport;
 
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The wire format. A frame is a message header followed by its tensors:
@@ -19,7 +15,11 @@ import java.util.List;
  *   tensor : kind (1) | dtype (1) | rank (1) | shape (4 x rank) | values (4 x elements, little-endian)
  * </pre>
  * So a frame's wire bytes are its payload plus 18 + sum over tensors of (3 + 4 x rank): the framing
- * overhead the traffic tests check exactly.
+ * overhead the traffic tests check exactly. Type, kind and dtype are byte codes (the enums' ordinals;
+ * dtype 0 float32, 1 int32); shape entries are signed int32, big-endian like the header.
+ *
+ * <p>A frame from another site is untrusted: read it with {@link #read(InputStream, FrameLimits)}, which
+ * checks every claim before allocating for it (docs/SECURITY.md lists the checks).
  */
 public final class FrameCodec {
     public static final int MAGIC = 0x46534C31; // "FSL1"
@@ -50,9 +50,19 @@ public final class FrameCodec {
         return bytes.toByteArray();
     }
 
+    /** Decodes a frame already in memory: any layout, nothing allocated beyond its own length. */
     public static Message decode(byte[] frame) {
+        return decode(frame, FrameLimits.permissive(Math.max(frame.length, HEADER_BYTES)));
+    }
+
+    /** Decodes a frame from another site under {@code limits} (see {@link #read(InputStream, FrameLimits)}). */
+    public static Message decode(byte[] frame, FrameLimits limits) {
         try {
-            return read(new java.io.ByteArrayInputStream(frame));
+            Message m = read(new java.io.ByteArrayInputStream(frame), limits);
+            if (m == null) {
+                throw new TransportException("malformed frame: it is empty");
+            }
+            return m;
         } catch (IOException e) {
             throw new TransportException("malformed frame: " + e.getMessage(), e);
         }
@@ -83,45 +93,23 @@ public final class FrameCodec {
         d.flush();
     }
 
-    /** Reads one frame; returns null on a clean end of stream before a frame starts. */
+    /**
+     * Reads one frame under permissive limits capped at {@link FrameLimits#DEFAULT_MAX_FRAME_BYTES};
+     * returns null on a clean end of stream before a frame starts.
+     */
     public static Message read(InputStream in) throws IOException {
-        DataInputStream d = new DataInputStream(in);
-        int magic;
-        try {
-            magic = d.readInt();
-        } catch (EOFException e) {
-            return null;
-        }
-        if (magic != MAGIC) {
-            throw new TransportException(String.format("bad frame magic 0x%08x (expected 0x%08x)", magic, MAGIC));
-        }
-        Message.Type type = Message.Type.values()[d.readUnsignedByte()];
-        int client = d.readInt();
-        long sequence = d.readLong();
-        int count = d.readUnsignedByte();
-        List<Tensor> tensors = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            Kind kind = Kind.values()[d.readUnsignedByte()];
-            boolean isFloat = d.readUnsignedByte() == 0;
-            long[] shape = new long[d.readUnsignedByte()];
-            long elements = 1;
-            for (int j = 0; j < shape.length; j++) {
-                shape[j] = d.readInt();
-                elements *= shape[j];
-            }
-            byte[] raw = new byte[Math.toIntExact(elements * 4)];
-            d.readFully(raw);
-            ByteBuffer values = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-            if (isFloat) {
-                float[] f = new float[(int) elements];
-                values.asFloatBuffer().get(f);
-                tensors.add(new Tensor(kind, shape, f, null));
-            } else {
-                int[] v = new int[(int) elements];
-                values.asIntBuffer().get(v);
-                tensors.add(new Tensor(kind, shape, null, v));
-            }
-        }
-        return new Message(type, client, sequence, tensors);
+        return read(in, FrameLimits.permissive(FrameLimits.DEFAULT_MAX_FRAME_BYTES));
+    }
+
+    /**
+     * Reads one frame from another site, checking it against {@code limits} before allocating
+     * anything for it: magic, message type, client id, tensor count and layout, kind and dtype
+     * bytes, rank, positive dimensions, the shape allowed for the kind, total bytes within the cap;
+     * then float values finite and labels in range. A refusal is a {@link TransportException} naming
+     * the check and the value; so is a stream that ends inside a frame. Returns null on a clean end
+     * of stream before a frame starts; other I/O failures pass through as IOException.
+     */
+    public static Message read(InputStream in, FrameLimits limits) throws IOException {
+        return new FrameReader(limits).read(in);
     }
 }
