@@ -98,7 +98,7 @@ final class SyncRound {
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of());
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client));
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -111,7 +111,8 @@ final class SyncRound {
             SyncServer server = new SyncServer(p, p.rules());
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
-                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models());
+                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),
+                    p.collectState() ? ServerState.save(p) : java.util.Map.of());
         }
     }
 
