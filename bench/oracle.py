@@ -10,7 +10,7 @@ trace's own layout, so that OracleTest can compare the two. With --compare it al
 relative difference ||ours - run|| / ||run|| of each file.
 
 It is written from the specification, not from the Java code. Where ALGORITHMS.md leaves a choice
-open, it takes the rule stated in docs/ORACLE.md:
+open, it takes these rules (the project's too):
 - every optimizer keeps its state (Adam's moments and step count) across rounds: each client's for its
   client part (and, in FedAvg, its server part; in CSE-FSL its auxiliary model), the server's for x_s,
   SplitFed-V1's for each per-client server copy, FSL-SAGE's alignment optimizer for each a_i;

@@ -50,6 +50,11 @@ public final class AlignmentBuffer {
         return capacity;
     }
 
+    /** The buffered batches, oldest first (adding them in this order to an empty buffer rebuilds this one). */
+    public synchronized java.util.List<SmashedBatch> batches() {
+        return java.util.List.copyOf(batches);
+    }
+
     /** The newest batch, or null. */
     public synchronized SmashedBatch newest() {
         return batches.peekLast();

@@ -35,6 +35,19 @@ public final class Client {
         return top;
     }
 
+    /** The parts it holds, by name ("model", "top", "auxiliary"), in that order. */
+    public java.util.Map<String, Learner> learners() {
+        java.util.Map<String, Learner> parts = new java.util.LinkedHashMap<>();
+        parts.put("model", model);
+        if (top != null) {
+            parts.put("top", top);
+        }
+        if (auxiliary != null) {
+            parts.put("auxiliary", auxiliary);
+        }
+        return parts;
+    }
+
     /** The auxiliary model a_i. */
     public Learner auxiliary() {
         if (auxiliary == null) {

@@ -20,6 +20,11 @@ public final class Learner {
         return network;
     }
 
+    /** Its optimizer, whose state the runtime saves and restores with the network's parameters. */
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
     public INDArray forward(INDArray input) {
         return network.forward(input);
     }

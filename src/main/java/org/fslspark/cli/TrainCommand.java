@@ -33,6 +33,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace an existing output location.")
     boolean overwrite;
 
+    @Option(names = "--resume", description = "Continue the run in the output location from its newest complete round "
+            + "checkpoint (<out>/state); the config may differ only in train.rounds, stop.*, spark.* and checkpoint.*.")
+    boolean resume;
+
     @Override
     public Integer call() {
         List<String> extra = new ArrayList<>();
@@ -41,6 +45,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (master != null) {
             extra.add("spark.master=\"" + master + "\"");
+        }
+        if (resume && overwrite) {
+            throw new IllegalArgumentException("--resume continues the results in the output location; --overwrite would delete them");
         }
         Experiment e = experiment.load(extra);
         System.out.printf("%s: %s on %s, %d institutes %s, server at %s, %d rounds%n", e.name(), e.algorithm(),
@@ -55,7 +62,9 @@ final class TrainCommand implements Callable<Integer> {
         try {
             FederatedTraining.Summary s;
             try (ProgressBar bar = progressBar(e)) {
-                s = FederatedTraining.run(e, spark, overwrite, row -> {
+                FederatedTraining.Start start = resume ? FederatedTraining.Start.RESUME
+                        : overwrite ? FederatedTraining.Start.OVERWRITE : FederatedTraining.Start.NEW;
+                s = FederatedTraining.run(e, spark, start, row -> {
                     bar.step();
                     bar.setExtraMessage(String.format(" acc %.4f", row.testAccuracy()));
                     System.out.println(line(row));

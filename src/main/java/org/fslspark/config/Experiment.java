@@ -29,8 +29,21 @@ public record Experiment(
         String output,
         Spark spark,
         Testbed testbed,
+        Checkpointing checkpoint,
         String trace,
         String resolvedConfig) implements Serializable {
+
+    /**
+     * Round checkpoints of the training state under {@code <output>/state}.
+     *
+     * @param interval write one after every {@code interval}-th round (and the last); 0 = never
+     * @param keep     how many of the newest complete ones to keep (>= 1)
+     */
+    public record Checkpointing(int interval, int keep) implements Serializable {
+        public boolean enabled() {
+            return interval > 0;
+        }
+    }
 
     /**
      * @param siteLocations where a site's share lives when its test-bed site names a location

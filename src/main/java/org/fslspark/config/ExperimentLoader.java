@@ -236,6 +236,7 @@ public final class ExperimentLoader {
         return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,
+                new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
                 trace.isEmpty() ? trace : onEveryHost(trace),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
@@ -376,6 +377,32 @@ public final class ExperimentLoader {
                 throw new ConfigException(key + ".learning-rate must be > 0, got " + lr);
             }
             return new OptimizerSpec(name, lr, c.getDouble(key + ".momentum"));
+        }
+    }
+
+    /** Keys a resumed run may change: how long it trains and when it stops, where and how Spark runs it, its checkpoints. */
+    private static boolean resumable(String key) {
+        return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
+                || key.startsWith("checkpoint.");
+    }
+
+    /**
+     * Refuses to resume a run whose saved resolved config ({@code saved}, as {@link Experiment#resolvedConfig()}
+     * wrote it) differs from {@code current} in a key that changes what is trained, naming the key.
+     */
+    public static void requireResumable(String saved, String current) {
+        Config before = ConfigFactory.parseString(saved);
+        Config now = ConfigFactory.parseString(current);
+        Set<String> keys = new TreeSet<>();
+        before.entrySet().forEach(e -> keys.add(e.getKey()));
+        now.entrySet().forEach(e -> keys.add(e.getKey()));
+        for (String key : keys) {
+            Object was = before.hasPath(key) ? before.getValue(key).unwrapped() : null;
+            Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
+            if (!resumable(key) && !java.util.Objects.equals(was, is)) {
+                throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
+                        + "; a resumed run may change only train.rounds, stop.*, spark.* and checkpoint.*");
+            }
         }
     }
 

@@ -66,9 +66,8 @@ public final class ResultsWriter {
      * An existing location is refused unless {@code overwrite}, so no earlier results are mixed in.
      */
     public ResultsWriter(String location, Configuration conf, String resolvedConfig, boolean overwrite) {
-        this.out = new Path(location);
+        this(location, conf);
         try {
-            this.fs = out.getFileSystem(conf);
             if (fs.exists(out)) {
                 if (!overwrite) {
                     throw new IllegalArgumentException("output location " + out + " already exists; choose another --out or pass --overwrite");
@@ -78,12 +77,54 @@ public final class ResultsWriter {
             if (!fs.mkdirs(out)) {
                 throw new IOException("mkdirs returned false");
             }
-            write("config", resolvedConfig);
+            HadoopFiles.replace(fs, new Path(out, "config"), resolvedConfig.getBytes(StandardCharsets.UTF_8));
         } catch (IOException | RuntimeException e) {
             if (e instanceof IllegalArgumentException) {
                 throw (IllegalArgumentException) e;
             }
             throw new IllegalArgumentException("cannot write to output location " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    private ResultsWriter(String location, Configuration conf) {
+        this.out = new Path(location);
+        try {
+            this.fs = out.getFileSystem(conf);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot open output location " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Continues the results of an earlier run at {@code location} from round {@code rounds}: keeps its
+     * rows of rounds 0..rounds-1 (later ones, of rounds whose state was not saved, are dropped) and records
+     * the config the run now continues with.
+     */
+    public static ResultsWriter resume(String location, Configuration conf, String resolvedConfig, int rounds) {
+        ResultsWriter w = new ResultsWriter(location, conf);
+        try {
+            w.rounds.addAll(w.readCsv("rounds.csv", RoundRecord.class, r -> r.round() < rounds));
+            w.traffic.addAll(w.readCsv("traffic.csv", TrafficRecord.class, r -> r.round() < rounds));
+            w.alignment.addAll(w.readCsv("alignment.csv", AlignmentRecord.class, r -> r.round() < rounds));
+            HadoopFiles.replace(w.fs, new Path(w.out, "config"), resolvedConfig.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot resume the results in " + location + ": " + e.getMessage(), e);
+        }
+        w.writeCsv("rounds.csv", RoundRecord.COLUMNS, w.rounds, RoundRecord::values);
+        w.writeCsv("traffic.csv", TrafficRecord.COLUMNS, w.traffic, TrafficRecord::values);
+        if (!w.alignment.isEmpty()) {
+            w.writeCsv("alignment.csv", AlignmentRecord.COLUMNS, w.alignment, AlignmentRecord::values);
+        }
+        return w;
+    }
+
+    /** The text of file {@code name} under the output location {@code location}. */
+    public static String read(String location, Configuration conf, String name) {
+        Path p = new Path(location, name);
+        try (java.io.InputStream in = p.getFileSystem(conf).open(p)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read " + p + ": " + e.getMessage(), e);
         }
     }
 
@@ -128,32 +169,61 @@ public final class ResultsWriter {
 
     /** The rows of a rounds.csv this class wrote. */
     public static List<RoundRecord> readRounds(java.nio.file.Path csv) throws IOException {
-        CsvParserSettings settings = new CsvParserSettings();
-        settings.setHeaderExtractionEnabled(true);
-        List<RoundRecord> rounds = new ArrayList<>();
         try (Reader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
-            for (var r : new CsvParser(settings).iterateRecords(in)) {
-                rounds.add(new RoundRecord(r.getString("experiment"), r.getString("algorithm"), r.getInt("round"),
-                        r.getDouble("test_accuracy"), r.getDouble("test_loss"), r.getLong("payload_bytes_up"),
-                        r.getLong("payload_bytes_down"), r.getLong("label_bytes_up"), r.getLong("wire_bytes_up"),
-                        r.getLong("wire_bytes_down"), r.getLong("cumulative_payload_bytes"),
-                        r.getLong("cumulative_wire_bytes"), r.getDouble("round_seconds"), r.getDouble("cumulative_seconds"),
-                        r.getDouble("test_perplexity"), r.getDouble("modelled_seconds"),
-                        r.getDouble("cumulative_modelled_seconds")));
-            }
+            return readCsv(in, RoundRecord.class, r -> true);
         }
-        return rounds;
     }
 
-    private <T> void writeCsv(String name, String[] header, List<T> rows, Function<T, Object[]> values) {
-        try (FSDataOutputStream stream = fs.create(new Path(out, name), true);
-             OutputStreamWriter w = new OutputStreamWriter(stream, StandardCharsets.UTF_8)) {
-            CsvWriter csv = new CsvWriter(w, new CsvWriterSettings());
-            csv.writeHeaders(header);
-            for (T r : rows) {
-                csv.writeRow(values.apply(r));
+    /** The rows of CSV file {@code name} of the output that pass {@code keep}; none if it does not exist. */
+    private <T extends Record> List<T> readCsv(String name, Class<T> type, java.util.function.Predicate<T> keep)
+            throws IOException {
+        Path p = new Path(out, name);
+        if (!fs.exists(p)) {
+            return List.of();
+        }
+        try (Reader in = new java.io.InputStreamReader(fs.open(p), StandardCharsets.UTF_8)) {
+            return readCsv(in, type, keep);
+        }
+    }
+
+    /** Rows written from a record's {@code values()}: columns in the order of its components, parsed by their types. */
+    private static <T extends Record> List<T> readCsv(Reader in, Class<T> type, java.util.function.Predicate<T> keep) {
+        CsvParserSettings settings = new CsvParserSettings();
+        settings.setHeaderExtractionEnabled(true);
+        java.lang.reflect.RecordComponent[] components = type.getRecordComponents();
+        Class<?>[] types = java.util.Arrays.stream(components).map(java.lang.reflect.RecordComponent::getType)
+                .toArray(Class<?>[]::new);
+        List<T> rows = new ArrayList<>();
+        try {
+            java.lang.reflect.Constructor<T> make = type.getDeclaredConstructor(types);
+            for (String[] fields : new CsvParser(settings).iterate(in)) {
+                Object[] values = new Object[types.length];
+                for (int i = 0; i < types.length; i++) {
+                    values[i] = types[i] == int.class ? Integer.valueOf(fields[i]) : types[i] == long.class
+                            ? Long.valueOf(fields[i]) : types[i] == double.class ? Double.valueOf(fields[i]) : fields[i];
+                }
+                T row = make.newInstance(values);
+                if (keep.test(row)) {
+                    rows.add(row);
+                }
             }
-            csv.flush();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read " + type.getSimpleName() + " rows: " + e.getMessage(), e);
+        }
+        return rows;
+    }
+
+    /** Replaces the file atomically, so that a notebook or a resumed run never reads half of it. */
+    private <T> void writeCsv(String name, String[] header, List<T> rows, Function<T, Object[]> values) {
+        java.io.StringWriter text = new java.io.StringWriter();
+        CsvWriter csv = new CsvWriter(text, new CsvWriterSettings());
+        csv.writeHeaders(header);
+        for (T r : rows) {
+            csv.writeRow(values.apply(r));
+        }
+        csv.close();
+        try {
+            HadoopFiles.replace(fs, new Path(out, name), text.toString().getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new IllegalStateException("cannot write " + new Path(out, name) + ": " + e.getMessage(), e);
         }

@@ -12,6 +12,8 @@ import org.nd4j.linalg.learning.config.IUpdater;
  */
 public final class Optimizer {
     private final GradientUpdater<?> updater;
+    /** The updater's whole state (e.g. Adam's two moments) as the flat vector its views live in; null for SGD. */
+    private final INDArray state;
     private int iteration;
 
     public Optimizer(IUpdater config, long numParams) {
@@ -25,7 +27,7 @@ public final class Optimizer {
 
     private Optimizer(IUpdater config, long numParams, DataType dataType) {
         long stateSize = config.stateSize(numParams);
-        INDArray state = stateSize > 0 ? Nd4j.zeros(dataType, 1, stateSize) : null;
+        this.state = stateSize > 0 ? Nd4j.zeros(dataType, 1, stateSize) : null;
         this.updater = config.instantiate(state, true);
     }
 
@@ -38,5 +40,25 @@ public final class Optimizer {
 
     public int iterations() {
         return iteration;
+    }
+
+    /** A copy of the updater's state vector ([1, stateSize]), or null when it keeps none (SGD). */
+    public INDArray state() {
+        return state == null ? null : state.dup();
+    }
+
+    /**
+     * Continues from a saved {@link #state()} and iteration count: the next step is then exactly the one
+     * the saved optimizer would have taken. The values are copied into the updater's own views.
+     */
+    public void restore(INDArray saved, int iterations) {
+        if ((saved == null) != (state == null) || (saved != null && saved.length() != state.length())) {
+            throw new IllegalArgumentException("optimizer state of " + (saved == null ? 0 : saved.length())
+                    + " values does not fit this optimizer's " + (state == null ? 0 : state.length()));
+        }
+        if (state != null) {
+            state.assign(saved.reshape(state.shape()));
+        }
+        this.iteration = iterations;
     }
 }

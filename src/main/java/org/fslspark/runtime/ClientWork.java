@@ -18,7 +18,7 @@ final class ClientWork {
 
     /** The client's networks and optimizers, kept in its executor across rounds. */
     static Client client(RoundPlan plan, Algorithm algorithm, int id) {
-        return TaskState.get(plan.runId() + "/client/" + id, () -> {
+        return TaskState.held(plan, name(id), () -> {
             SplitModel m = plan.buildModel();
             Learner top = algorithm.flow() == Algorithm.Flow.LOCAL
                     ? new Learner(m.server(), plan.clientOptimizer().toUpdater()) : null;
@@ -26,6 +26,16 @@ final class ClientWork {
                     ? new Learner(ServerState.auxiliaryNetwork(plan), plan.clientOptimizer().toUpdater()) : null;
             return new Client(id, new Learner(m.client(), plan.clientOptimizer().toUpdater()), top, auxiliary);
         });
+    }
+
+    /** The name of client {@code id}'s training state. */
+    static String name(int id) {
+        return "client/" + id;
+    }
+
+    /** The client's training state for the driver, when the plan asks for it. */
+    static java.util.Map<String, byte[]> save(RoundPlan plan, Client client) {
+        return plan.collectState() ? HeldState.save(name(client.id()), client) : java.util.Map.of();
     }
 
     /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */

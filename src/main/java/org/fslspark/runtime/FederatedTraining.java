@@ -10,6 +10,7 @@ import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.Averaging;
 import org.fslspark.config.ConfigException;
 import org.fslspark.config.Experiment;
+import org.fslspark.config.ExperimentLoader;
 import org.fslspark.data.PartitionStore;
 import org.fslspark.metrics.AlignmentRecord;
 import org.fslspark.metrics.Plots;
@@ -64,11 +65,28 @@ public final class FederatedTraining {
     public record TaskRun(int round, TaskReport report) {
     }
 
-    /**
-     * Runs the experiment. Inputs are checked (every institute's partition and the test set are
-     * prepared) before anything is written to the output location.
-     */
+    /** How a run treats its output location. */
+    public enum Start {
+        /** A new run; an existing location is refused. */
+        NEW,
+        /** A new run; an existing location is replaced. */
+        OVERWRITE,
+        /** Continues the run in the location from its newest complete round checkpoint. */
+        RESUME
+    }
+
+    /** Runs the experiment from round 0; {@code overwrite} replaces an existing output location. */
     public static Summary run(Experiment e, SparkSession spark, boolean overwrite, Consumer<RoundRecord> onRound) {
+        return run(e, spark, overwrite ? Start.OVERWRITE : Start.NEW, onRound);
+    }
+
+    /**
+     * Runs the experiment, or resumes it ({@link Start#RESUME}: the saved config must match but for
+     * train.rounds, stop.*, spark.* and checkpoint.*; results of rounds after the saved state are dropped).
+     * Inputs are checked (every institute's partition and the test set are prepared) before anything is
+     * written to the output location.
+     */
+    public static Summary run(Experiment e, SparkSession spark, Start start, Consumer<RoundRecord> onRound) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Map<String, String> hadoop = hadoopProps(spark);
         Configuration conf = SiteData.hadoopConf(hadoop);
@@ -86,118 +104,170 @@ public final class FederatedTraining {
         SiteData.requirePrepared(conf, e.data().testLocation(), PartitionStore.TEST, e);
         String tokenizer = e.data().isText() ? Checkpoint.tokenizerOf(Tokenizers.named(e.data().tokenizer())) : null;
         requireMatchingCheckpoint(e, conf, tokenizer);
-        SplitModel initial = e.init().initial(e.model(), e.seed(), conf);
-        Evaluator evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
-                e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
-        ResultsWriter out = new ResultsWriter(e.output(), spark.sparkContext().hadoopConfiguration(), e.resolvedConfig(), overwrite);
-        String runId = UUID.randomUUID().toString();
-        INDArray client = initial.client().params().dup();
-        INDArray server = initial.server().params().dup();
-        if (!e.trace().isEmpty()) {
-            INDArray seededAuxiliary = ServerState.auxiliaryNetwork(plan(e, runId, 0, e.algorithm(), locations, hadoop,
-                    client, server, Map.of(), testbed)).params();
-            Trace.settings(e, conf, initial, seededAuxiliary.length());
-            Trace.floats(e.trace(), "initial.f32", conf, Nd4j.hstack(client, server));
-            Trace.floats(e.trace(), "auxiliary.f32", conf, seededAuxiliary);
+        Configuration outConf = spark.sparkContext().hadoopConfiguration();
+        RoundCheckpoints checkpoints = new RoundCheckpoints(e.output(), outConf, e.checkpoint());
+        ResultsWriter out;
+        TrainingState state;
+        if (start == Start.RESUME) {
+            ExperimentLoader.requireResumable(ResultsWriter.read(e.output(), outConf, "config"), e.resolvedConfig());
+            state = checkpoints.latest(System.out::println);
+            out = ResultsWriter.resume(e.output(), outConf, e.resolvedConfig(), state.round());
+        } else {
+            SplitModel initial = e.init().initial(e.model(), e.seed(), conf);
+            out = new ResultsWriter(e.output(), outConf, e.resolvedConfig(), start == Start.OVERWRITE);
+            state = TrainingState.initial(initial.client().params().dup(), initial.server().params().dup());
+            if (!e.trace().isEmpty()) {
+                Trace.start(e, conf, initial);
+            }
         }
-        INDArray auxiliary = null; // a head every client receives at the next round's start (CSE-FSL's average)
-        boolean alignedBefore = false;
-        long cumulativePayload = 0;
-        long cumulativeWire = 0;
-        double cumulativeSeconds = 0;
-        double cumulativeModelled = 0;
+        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, sites, executors, conf, state.executors());
         String stopReason = "completed " + e.train().rounds() + " rounds";
-        List<TaskRun> tasks = new ArrayList<>();
         try {
-            for (int t = 0; t < e.train().rounds(); t++) {
-                // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
-                String rules = t == 0 && e.settings().warmStart() && e.algorithm().equals("fsl-sage") ? "cse-fsl" : e.algorithm();
-                Algorithm algorithm = Algorithms.byName(rules, e.settings());
-                Map<Integer, byte[]> downloads = new HashMap<>();
-                if (auxiliary != null) {
-                    byte[] frame = FrameCodec.encode(Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, auxiliary)));
-                    for (int i = 0; i < e.institutes().size(); i++) {
-                        downloads.put(i, frame);
-                    }
+            while (state.round() < e.train().rounds()) {
+                int t = state.round();
+                boolean checkpoint = checkpoints.due(t, e.train().rounds());
+                Round r = rounds.next(state, checkpoint);
+                state = r.state();
+                if (!r.alignments().isEmpty()) {
+                    out.appendAlignment(r.alignments());
                 }
-                RoundPlan plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
-                executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
-                long start = System.nanoTime();
-                List<AlignmentRecord> alignments = new ArrayList<>();
-                Map<Integer, INDArray> alignedHeads = new TreeMap<>();
-                double alignmentSeconds = 0;
-                if (algorithm.alignsAt(t, alignedBefore)) {
-                    List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
-                    alignmentSeconds = AlignmentRound.stageSeconds(aligned);
-                    for (AlignmentRound.Result r : aligned) {
-                        tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
-                                r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of())));
-                        if (r.report() != null) {
-                            downloads.put(r.client(), r.auxiliaryFrame());
-                            alignedHeads.put(r.client(), FrameCodec.decode(r.auxiliaryFrame()).tensor(0).toArray());
-                            alignments.add(alignmentRecord(e, t, r));
-                            alignedBefore = true;
-                        }
-                    }
-                    plan = plan(e, runId, t, rules, locations, hadoop, client, server, downloads, testbed);
+                out.append(r.row(), r.traffic());
+                if (checkpoint) {
+                    checkpoints.write(state);
                 }
-                List<TaskReport> reports = switch (algorithm.flow()) {
-                    case LOCAL -> LocalRound.run(sc, plan, executors);
-                    case PER_BATCH -> SyncRound.run(sc, plan, executors);
-                    case ONE_WAY -> OneWayRound.run(sc, plan, executors);
-                };
-                double seconds = (System.nanoTime() - start) / 1e9;
-                for (TaskReport r : reports) {
-                    tasks.add(new TaskRun(t, new TaskReport(r.role(), r.client(), r.institute(), r.executorSite(), r.host(),
-                            r.samples(), r.traffic(), r.seconds(), r.computeSeconds(), Map.of())));
-                }
-                INDArray[] next = aggregate(algorithm, e, reports, client, server);
-                client = next[0];
-                server = next[1];
-                auxiliary = next[2];
-                if (!e.trace().isEmpty()) {
-                    Trace.round(e.trace(), conf, t, client, server, auxiliary, alignedHeads);
-                }
-                Evaluator.Result eval = evaluator.evaluate(client, server);
-
-                List<TrafficRecord> traffic = trafficRecords(e, t, reports);
-                long payloadUp = payload(traffic, Direction.UP);
-                long payloadDown = payload(traffic, Direction.DOWN);
-                long labels = traffic.stream().filter(r -> r.kind().equals(Kind.LABELS.column()))
-                        .mapToLong(TrafficRecord::payloadBytes).sum();
-                long wireUp = traffic.stream().filter(r -> r.direction().equals("up")).mapToLong(TrafficRecord::wireBytes).sum();
-                long wireDown = traffic.stream().filter(r -> r.direction().equals("down")).mapToLong(TrafficRecord::wireBytes).sum();
-                cumulativePayload += payloadUp + payloadDown;
-                cumulativeWire += wireUp + wireDown;
-                cumulativeSeconds += seconds;
-                double modelled = TimeModel.roundSeconds(algorithm.flow(),
-                        TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
-                        e.serverSite(), reports, alignmentSeconds);
-                cumulativeModelled += modelled;
-                RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
-                        payloadDown, labels, wireUp, wireDown, cumulativePayload, cumulativeWire, seconds, cumulativeSeconds,
-                        modelled, cumulativeModelled);
-                if (!alignments.isEmpty()) {
-                    out.appendAlignment(alignments);
-                }
-                out.append(row, traffic);
-                onRound.accept(row);
-                if (e.stop().targetAccuracy() > 0 && eval.accuracy() >= e.stop().targetAccuracy()) {
+                onRound.accept(r.row());
+                if (e.stop().targetAccuracy() > 0 && r.row().testAccuracy() >= e.stop().targetAccuracy()) {
                     stopReason = "reached target accuracy " + e.stop().targetAccuracy() + " in round " + t;
                     break;
                 }
-                if (e.stop().trafficBudgetBytes() > 0 && cumulativePayload >= e.stop().trafficBudgetBytes()) {
+                if (e.stop().trafficBudgetBytes() > 0 && state.cumulativePayloadBytes() >= e.stop().trafficBudgetBytes()) {
                     stopReason = "traffic budget of " + e.stop().trafficBudgetBytes() + " bytes used up in round " + t;
                     break;
                 }
             }
         } finally {
-            TaskState.clear(runId);
+            TaskState.clear(rounds.runId);
         }
         out.finish(spark);
         writePlots(out, e.name());
-        writeCheckpoint(e, conf, tokenizer, out, client, server, stopReason);
-        return new Summary(out.rounds(), stopReason, out.location(), client, server, List.copyOf(tasks));
+        writeCheckpoint(e, conf, tokenizer, out, state.client(), state.server(), stopReason);
+        return new Summary(out.rounds(), stopReason, out.location(), state.client(), state.server(), List.copyOf(rounds.tasks));
+    }
+
+    /** One round's outcome: the state it leads to and what it records. */
+    record Round(TrainingState state, RoundRecord row, List<TrafficRecord> traffic, List<AlignmentRecord> alignments) {
+    }
+
+    /** The round function of a run: everything fixed for the run, and {@link #next} from one state to the next. */
+    private static final class Rounds {
+        final String runId = UUID.randomUUID().toString();
+        final List<TaskRun> tasks = new ArrayList<>();
+        private final Experiment e;
+        private final JavaSparkContext sc;
+        private final List<String> locations;
+        private final Map<String, String> hadoop;
+        private final TestbedPlan testbed;
+        private final List<String> sites;
+        private final Evaluator evaluator;
+        private SiteExecutors executors;
+        /** What the executors must rebuild in the run's first round (a resumed state's); nothing after. */
+        private Map<String, byte[]> restore;
+
+        Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
+               List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore) {
+            this.e = e;
+            this.sc = sc;
+            this.locations = locations;
+            this.hadoop = hadoop;
+            this.testbed = testbed;
+            this.sites = sites;
+            this.executors = executors;
+            this.restore = restore;
+            this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
+                    e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
+        }
+
+        /**
+         * Runs round {@code s.round()}: ships the global model, runs the round's Spark stage(s), averages what
+         * the algorithm averages and evaluates. With {@code collect} the tasks return what their executors hold.
+         */
+        Round next(TrainingState s, boolean collect) {
+            int t = s.round();
+            // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
+            String rules = t == 0 && e.settings().warmStart() && e.algorithm().equals("fsl-sage") ? "cse-fsl" : e.algorithm();
+            Algorithm algorithm = Algorithms.byName(rules, e.settings());
+            Map<Integer, byte[]> downloads = new HashMap<>();
+            if (s.auxiliary() != null) {
+                byte[] frame = FrameCodec.encode(Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, s.auxiliary())));
+                for (int i = 0; i < e.institutes().size(); i++) {
+                    downloads.put(i, frame);
+                }
+            }
+            RoundPlan plan = plan(t, rules, s, downloads, collect);
+            executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
+            long start = System.nanoTime();
+            List<AlignmentRecord> alignments = new ArrayList<>();
+            Map<Integer, INDArray> alignedHeads = new TreeMap<>();
+            double alignmentSeconds = 0;
+            boolean alignedBefore = s.alignedBefore();
+            if (algorithm.alignsAt(t, alignedBefore)) {
+                List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
+                alignmentSeconds = AlignmentRound.stageSeconds(aligned);
+                for (AlignmentRound.Result r : aligned) {
+                    tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
+                            r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of(), Map.of())));
+                    if (r.report() != null) {
+                        downloads.put(r.client(), r.auxiliaryFrame());
+                        alignedHeads.put(r.client(), FrameCodec.decode(r.auxiliaryFrame()).tensor(0).toArray());
+                        alignments.add(alignmentRecord(e, t, r));
+                        alignedBefore = true;
+                    }
+                }
+                plan = plan(t, rules, s, downloads, collect);
+            }
+            List<TaskReport> reports = switch (algorithm.flow()) {
+                case LOCAL -> LocalRound.run(sc, plan, executors);
+                case PER_BATCH -> SyncRound.run(sc, plan, executors);
+                case ONE_WAY -> OneWayRound.run(sc, plan, executors);
+            };
+            restore = Map.of();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Map<String, byte[]> held = new HashMap<>();
+            for (TaskReport r : reports) {
+                tasks.add(new TaskRun(t, r.withoutBytes()));
+                held.putAll(r.state());
+            }
+            INDArray[] next = aggregate(algorithm, e, reports, s.client(), s.server());
+            if (!e.trace().isEmpty()) {
+                Trace.round(e.trace(), SiteData.hadoopConf(hadoop), t, next[0], next[1], next[2], alignedHeads);
+            }
+            Evaluator.Result eval = evaluator.evaluate(next[0], next[1]);
+
+            List<TrafficRecord> traffic = trafficRecords(e, t, reports);
+            long payloadUp = payload(traffic, Direction.UP);
+            long payloadDown = payload(traffic, Direction.DOWN);
+            long labels = traffic.stream().filter(r -> r.kind().equals(Kind.LABELS.column()))
+                    .mapToLong(TrafficRecord::payloadBytes).sum();
+            long wireUp = traffic.stream().filter(r -> r.direction().equals("up")).mapToLong(TrafficRecord::wireBytes).sum();
+            long wireDown = traffic.stream().filter(r -> r.direction().equals("down")).mapToLong(TrafficRecord::wireBytes).sum();
+            double modelled = TimeModel.roundSeconds(algorithm.flow(),
+                    TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
+                    e.serverSite(), reports, alignmentSeconds);
+            TrainingState after = new TrainingState(t + 1, next[0], next[1], next[2], alignedBefore,
+                    s.cumulativePayloadBytes() + payloadUp + payloadDown, s.cumulativeWireBytes() + wireUp + wireDown,
+                    s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
+            RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
+                    payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
+                    seconds, after.cumulativeSeconds(), modelled, after.cumulativeModelledSeconds());
+            return new Round(after, row, traffic, alignments);
+        }
+
+        private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect) {
+            return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
+                    e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
+                    locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace());
+        }
     }
 
     /** A checkpoint named by model.init must exist and hold this experiment's model and tokenizer. */
@@ -239,15 +309,6 @@ public final class FederatedTraining {
         } catch (IOException ex) {
             throw new IllegalStateException("cannot write the model to " + dir + ": " + ex.getMessage(), ex);
         }
-    }
-
-    static RoundPlan plan(Experiment e, String runId, int t, String rules, List<String> locations,
-                                  Map<String, String> hadoop, INDArray client, INDArray server, Map<Integer, byte[]> downloads,
-                                  TestbedPlan testbed) {
-        return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(), e.train().serverOptimizer(),
-                e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(), locations, e.serverSite(),
-                e.train().serverOrder(), hadoop, client.data().asFloat(), server.data().asFloat(), Map.copyOf(downloads),
-                testbed, e.trace());
     }
 
     /** The test-bed rules of a run on the experiment's configured master. */

@@ -68,7 +68,8 @@ final class LocalRound {
         link.awaitUploads();
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)));
+                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)),
+                ClientWork.save(p, client));
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

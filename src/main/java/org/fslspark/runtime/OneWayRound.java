@@ -124,7 +124,7 @@ final class OneWayRound {
         link.upload(upload);
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
-                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of());
+                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client));
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
@@ -157,7 +157,8 @@ final class OneWayRound {
         models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
                 Tensor.of(Kind.MODEL, server.shared().network().params()))));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
-                (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models));
+                (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models,
+                p.collectState() ? ServerState.save(p) : Map.of()));
         return out.iterator();
     }
 

@@ -23,6 +23,9 @@ import java.util.Map;
  * @param auxiliaryDownloads encoded auxiliary models each client receives at the start of the round
  *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
+ * @param restore            the executors' training state to rebuild from where an executor does not hold it
+ *                           ({@link HeldState} by name); only the first round of a resumed run carries it
+ * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed)
  * @param trace              where to write {@link Trace} files ("" = off)
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
@@ -31,7 +34,8 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, String trace)
+                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                        boolean collectState, String trace)
         implements Serializable {
 
     /** The rules this round follows. */

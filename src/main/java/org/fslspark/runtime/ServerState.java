@@ -10,46 +10,77 @@ import org.fslspark.transport.FrameLimits;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.util.Map;
+import java.util.function.Supplier;
+
 /**
  * The server site's state for a round, backed by its executor's memory across rounds: the server
  * model and its optimizer, per-client copies (SplitFed-V1), alignment buffers and auxiliary models
- * (FSL-SAGE). Each round's server part starts from the driver's global x_s.
+ * (FSL-SAGE), each under a name ("server/shared", "server/copy/i", "server/buffer/i",
+ * "server/auxiliary/i"). Each round's server part starts from the driver's global x_s.
  */
 final class ServerState {
+    private static final String PREFIX = "server/";
+
     private ServerState() {
     }
 
     static Server forRound(RoundPlan plan) {
-        String key = plan.runId() + "/server/";
-        INDArray global = row(plan.globalServer());
-        Learner shared = TaskState.get(key + "shared", () -> serverLearner(plan));
-        shared.network().setParams(global);
+        Learner shared = held(plan, "shared");
+        shared.network().setParams(row(plan.globalServer()));
         return withShared(plan, shared);
     }
 
     /** The server's per-client state around a given server learner (alignment tasks bring their own copy of x_s). */
     static Server withShared(RoundPlan plan, Learner shared) {
-        String key = plan.runId() + "/server/";
+        // A resumed run rebuilds every saved entry now: some (an auxiliary learner) are next used rounds later.
+        plan.restore().keySet().stream().filter(n -> n.startsWith(PREFIX)).forEach(n -> held(plan, n.substring(PREFIX.length())));
         INDArray global = row(plan.globalServer());
         // Checked like any frame from another site; computed here, as TaskState.get must not nest.
         FrameLimits downloads = plan.auxiliaryDownloads().isEmpty() ? null : RoundLimits.models(RoundLimits.shapes(plan));
         return new Server(shared,
                 client -> {
-                    Learner copy = TaskState.get(key + "copy/" + client, () -> serverLearner(plan));
+                    Learner copy = held(plan, "copy/" + client);
                     copy.network().setParams(global);
                     return copy;
                 },
-                client -> TaskState.get(key + "buffer/" + client,
-                        () -> new AlignmentBuffer(plan.settings().bufferCapacity())),
-                client -> TaskState.get(key + "auxiliary/" + client, () -> {
-                    // Starts from the head the client holds (FSL-SAGE's warm start sends one), else the seeded init.
-                    Network aux = auxiliaryNetwork(plan);
-                    byte[] sent = plan.auxiliaryDownloads().get(client);
-                    if (sent != null) {
-                        aux.setParams(FrameCodec.decode(sent, downloads).tensor(0).toArray());
-                    }
-                    return new Learner(aux, plan.settings().alignOptimizer().toUpdater());
-                }));
+                client -> held(plan, "buffer/" + client),
+                client -> TaskState.held(plan, PREFIX + "auxiliary/" + client, auxiliaryFactory(plan, client, downloads)));
+    }
+
+    /** The training state of the server site, by name, for the driver. */
+    static Map<String, byte[]> save(RoundPlan plan) {
+        return TaskState.save(plan.runId(), PREFIX);
+    }
+
+    /** Entry {@code name} (below "server/") of the run, made as its kind says when this executor has none. */
+    private static <T> T held(RoundPlan plan, String name) {
+        return TaskState.held(plan, PREFIX + name, factory(plan, name));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> Supplier<T> factory(RoundPlan plan, String name) {
+        String kind = name.contains("/") ? name.substring(0, name.indexOf('/')) : name;
+        Supplier<?> make = switch (kind) {
+            case "shared", "copy" -> () -> serverLearner(plan);
+            case "buffer" -> () -> new AlignmentBuffer(plan.settings().bufferCapacity());
+            case "auxiliary" -> auxiliaryFactory(plan, Integer.parseInt(name.substring(kind.length() + 1)),
+                    RoundLimits.models(RoundLimits.shapes(plan)));
+            default -> throw new IllegalArgumentException("no server state named " + PREFIX + name);
+        };
+        return (Supplier<T>) make;
+    }
+
+    /** The server's copy of client i's a_i: from the head the client holds (FSL-SAGE's warm start sends one), else seeded. */
+    private static Supplier<Learner> auxiliaryFactory(RoundPlan plan, int client, FrameLimits downloads) {
+        return () -> {
+            Network aux = auxiliaryNetwork(plan);
+            byte[] sent = plan.auxiliaryDownloads().get(client);
+            if (sent != null) {
+                aux.setParams(FrameCodec.decode(sent, downloads).tensor(0).toArray());
+            }
+            return new Learner(aux, plan.settings().alignOptimizer().toUpdater());
+        };
     }
 
     static Learner serverLearner(RoundPlan plan) {

@@ -104,7 +104,7 @@ final class SyncRound {
             throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of());
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client));
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -117,7 +117,8 @@ final class SyncRound {
             SyncServer server = new SyncServer(p, p.rules());
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
-                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models());
+                    (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),
+                    p.collectState() ? ServerState.save(p) : java.util.Map.of());
         }
     }
 

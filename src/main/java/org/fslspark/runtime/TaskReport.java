@@ -22,8 +22,16 @@ import java.util.Map;
  *                      waited for the server or a link; the server's steps; an alignment's fit
  * @param models        encoded model frames: a client's upload (LOCAL flow) or, from the server,
  *                      "server", "server/<client>" copies and "client/<client>" received client models
+ * @param state         the training state the task's executor holds at the end of the round ({@link HeldState}),
+ *                      when the plan asks for it; not traffic: it is the driver's copy for checkpoints
  */
 public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                          List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
-                         Map<String, byte[]> models) implements Serializable {
+                         Map<String, byte[]> models, Map<String, byte[]> state) implements Serializable {
+
+    /** This report without the bytes (models, state) the driver has used. */
+    public TaskReport withoutBytes() {
+        return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
+                Map.of(), Map.of());
+    }
 }

@@ -7,8 +7,10 @@ import org.apache.hadoop.fs.Path;
 import org.fslspark.algorithm.Batch;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.OptimizerSpec;
+import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,11 +34,20 @@ final class Trace {
     private Trace() {
     }
 
+    /** What a run starts from: the settings, x_c then x_s, and the seeded auxiliary model. */
+    static void start(Experiment e, Configuration conf, SplitModel initial) {
+        INDArray auxiliary = ModelZoo.auxiliary(e.model(), e.settings().auxiliary(), e.settings().auxiliaryHidden(),
+                e.seed()).params();
+        settings(e, conf, initial, auxiliary.length());
+        floats(e.trace(), "initial.f32", conf, Nd4j.hstack(initial.client().params(), initial.server().params()));
+        floats(e.trace(), "auxiliary.f32", conf, auxiliary);
+    }
+
     /** The settings an oracle needs, as JSON. */
-    static void settings(Experiment e, Configuration conf, SplitModel model, long auxiliaryParams) {
+    private static void settings(Experiment e, Configuration conf, SplitModel model, long auxiliaryParams) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("algorithm", e.algorithm());
-        s.put("model", Map.of("name", e.model().name(), "cut", org.fslspark.model.ModelZoo.cut(e.model()),
+        s.put("model", Map.of("name", e.model().name(), "cut", ModelZoo.cut(e.model()),
                 "input_shape", e.model().inputShape(),
                 "classes", e.model().classes(), "client_params", model.client().numParams(),
                 "server_params", model.server().numParams()));
@@ -104,7 +115,7 @@ final class Trace {
      */
     static void round(String dir, Configuration conf, int t, INDArray client, INDArray server, INDArray averagedAuxiliary,
                       Map<Integer, INDArray> aligned) {
-        floats(dir, "round-" + t + "/global.f32", conf, org.nd4j.linalg.factory.Nd4j.hstack(client, server));
+        floats(dir, "round-" + t + "/global.f32", conf, Nd4j.hstack(client, server));
         if (averagedAuxiliary != null) {
             floats(dir, "round-" + t + "/auxiliary.f32", conf, averagedAuxiliary);
         }

@@ -158,4 +158,22 @@ class ExperimentLoaderTest {
                 error("testbed.topology = conf/testbeds/none.conf"));
         assertTrue(error("testbed.executor-wait = 0s").startsWith("testbed.executor-wait must be > 0"));
     }
+
+    @Test
+    void aResumedRunMayChangeOnlyRoundsStopSparkAndCheckpoints() {
+        String saved = ExperimentLoader.load(null, List.of("train.rounds=2")).resolvedConfig();
+        ExperimentLoader.requireResumable(saved, ExperimentLoader.load(null, List.of("train.rounds=5",
+                "stop.target-accuracy=0.5", "spark.master=local[2]", "checkpoint.keep=3")).resolvedConfig());
+        ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(saved,
+                ExperimentLoader.load(null, List.of("train.rounds=5", "train.optimizer.learning-rate=0.01")).resolvedConfig()));
+        assertTrue(e.getMessage().contains("train.optimizer.learning-rate"), e.getMessage());
+    }
+
+    @Test
+    void checkpointKeysAreValidated() {
+        assertEquals(new Experiment.Checkpointing(1, 2), ExperimentLoader.load(null, List.of()).checkpoint());
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ExperimentLoader.load(null, List.of("checkpoint.keep=0")));
+        assertTrue(e.getMessage().contains("checkpoint.keep"), e.getMessage());
+    }
 }

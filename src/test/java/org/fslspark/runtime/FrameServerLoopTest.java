@@ -81,7 +81,7 @@ class FrameServerLoopTest {
         return new RoundPlan("hostile-" + UUID.randomUUID(), 0, "splitfed-v2", experiment.settings(), experiment.model(),
                 experiment.init(), experiment.train().optimizer(), experiment.train().serverOptimizer(), BATCH, 1,
                 experiment.seed(), experiment.institutes(), List.of("", ""), "osu", order, Map.of(),
-                model.client().params().data().asFloat(), model.server().params().data().asFloat(), Map.of(), TestbedPlan.NONE);
+                model.client().params().data().asFloat(), model.server().params().data().asFloat(), Map.of(), TestbedPlan.NONE, Map.of(), false, "");
     }
 
     private static INDArray activations(int b, long... perSample) {

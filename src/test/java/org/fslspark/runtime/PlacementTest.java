@@ -45,7 +45,7 @@ class PlacementTest {
                 experiment.data().locationOf("osu"));
         RoundPlan plan = new RoundPlan("swap", 0, "splitfed-v2", experiment.settings(), experiment.model(), experiment.init(),
                 experiment.train().optimizer(), experiment.train().serverOptimizer(), 50, 1, 1, experiment.institutes(),
-                swapped, "osu", experiment.train().serverOrder(), Map.of(), new float[1], new float[1], Map.of(), TestbedPlan.NONE, "");
+                swapped, "osu", experiment.train().serverOrder(), Map.of(), new float[1], new float[1], Map.of(), TestbedPlan.NONE, Map.of(), false, "");
         SparkException e = assertThrows(SparkException.class,
                 () -> SyncRound.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), plan, SiteExecutors.NONE));
         assertTrue(e.getMessage().contains("placement violation: a task serving 'osu' was given the partition of 'iitb'")

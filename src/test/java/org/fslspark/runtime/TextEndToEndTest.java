@@ -88,7 +88,7 @@ class TextEndToEndTest {
         List<String> swapped = List.of(e.data().locationOf("iitb"), e.data().locationOf("osu"));
         RoundPlan plan = new RoundPlan("swap-text", 0, "splitfed-v2", e.settings(), e.model(), e.init(), e.train().optimizer(),
                 e.train().serverOptimizer(), 16, 1, 1, e.institutes(), swapped, "osu", e.train().serverOrder(), Map.of(),
-                new float[1], new float[1], Map.of(), TestbedPlan.NONE, "");
+                new float[1], new float[1], Map.of(), TestbedPlan.NONE, Map.of(), false, "");
         org.apache.spark.SparkException x = org.junit.jupiter.api.Assertions.assertThrows(org.apache.spark.SparkException.class,
                 () -> SyncRound.run(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext()), plan, SiteExecutors.NONE));
         assertTrue(x.getMessage().contains("placement violation: a task serving 'osu' was given the partition of 'iitb'")

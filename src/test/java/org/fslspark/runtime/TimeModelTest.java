@@ -32,11 +32,11 @@ class TimeModelTest {
     static final double EPS = 1e-9;
 
     static TaskReport client(int id, String site, double compute, Count... traffic) {
-        return new TaskReport("client", id, site, site, "h", 0, List.of(traffic), 0, compute, Map.of());
+        return new TaskReport("client", id, site, site, "h", 0, List.of(traffic), 0, compute, Map.of(), Map.of());
     }
 
     static TaskReport server(double compute) {
-        return new TaskReport("server", -1, "a", "a", "h", 0, List.of(), 0, compute, Map.of());
+        return new TaskReport("server", -1, "a", "a", "h", 0, List.of(), 0, compute, Map.of(), Map.of());
     }
 
     static Count up(Kind kind, long wire, long messages) {

@@ -105,9 +105,11 @@ class TrainKeysTest {
 
         // The same round's per-client models, from the round stage itself, averaged by hand.
         SplitModel initial = ModelZoo.split(e.model(), e.seed());
-        RoundPlan plan = FederatedTraining.plan(e, "hand-average", 0, "fedavg",
-                e.institutes().stream().map(e.data()::locationOf).toList(), Map.of(), initial.client().params(),
-                initial.server().params(), Map.of(), TestbedPlan.NONE);
+        RoundPlan plan = new RoundPlan("hand-average", 0, "fedavg", e.settings(), e.model(), e.init(), e.train().optimizer(),
+                e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
+                e.institutes().stream().map(e.data()::locationOf).toList(), e.serverSite(), e.train().serverOrder(), Map.of(),
+                initial.client().params().data().asFloat(), initial.server().params().data().asFloat(), Map.of(),
+                TestbedPlan.NONE, Map.of(), false, "");
         float[][][] clients = new float[2][][];
         try {
             for (TaskReport r : LocalRound.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), plan, SiteExecutors.NONE)) {

@@ -1,0 +1,186 @@
+package org.fslspark.runtime;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.fslspark.config.Experiment;
+import org.fslspark.metrics.HadoopFiles;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringReader;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Consumer;
+
+/**
+ * The training state after round t, in {@code <output>/state/round-<t>/} on any Hadoop file system:
+ * {@code state.properties} (the round counter, flags and cumulative figures), {@code global.frame}
+ * (x_c, x_s and the head the clients receive next, as a frame), {@code executors/<name>.frame} (what the
+ * executors hold, {@link HeldState}) and, written last, the marker {@code _COMPLETE}. The directory is
+ * written as {@code round-<t>.tmp} and renamed, so a crash leaves either no directory or one whose
+ * missing marker says it is incomplete.
+ */
+final class RoundCheckpoints {
+    static final String MARKER = "_COMPLETE";
+    private static final String PREFIX = "round-";
+
+    private final Path dir;
+    private final FileSystem fs;
+    private final Experiment.Checkpointing policy;
+
+    RoundCheckpoints(String output, Configuration conf, Experiment.Checkpointing policy) {
+        this.dir = new Path(output, "state");
+        this.policy = policy;
+        try {
+            this.fs = dir.getFileSystem(conf);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot open " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether round t (of {@code rounds}) ends with a checkpoint: every interval-th round and the last. */
+    boolean due(int t, int rounds) {
+        return policy.enabled() && ((t + 1) % policy.interval() == 0 || t == rounds - 1);
+    }
+
+    /** Writes the state reached after round {@code state.round() - 1}, then keeps only the newest complete ones. */
+    Path write(TrainingState state) {
+        Path done = new Path(dir, PREFIX + (state.round() - 1));
+        Path tmp = new Path(dir, done.getName() + ".tmp");
+        try {
+            fs.delete(tmp, true);
+            Properties p = new Properties();
+            p.setProperty("round", Integer.toString(state.round()));
+            p.setProperty("aligned-before", Boolean.toString(state.alignedBefore()));
+            p.setProperty("cumulative-payload-bytes", Long.toString(state.cumulativePayloadBytes()));
+            p.setProperty("cumulative-wire-bytes", Long.toString(state.cumulativeWireBytes()));
+            // Double.toString reads back to the same double.
+            p.setProperty("cumulative-seconds", Double.toString(state.cumulativeSeconds()));
+            p.setProperty("cumulative-modelled-seconds", Double.toString(state.cumulativeModelledSeconds()));
+            ByteArrayOutputStream text = new ByteArrayOutputStream();
+            p.store(text, "fsl-spark training state after round " + (state.round() - 1));
+            HadoopFiles.write(fs, new Path(tmp, "state.properties"), text.toByteArray());
+            List<Tensor> global = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, state.client()), Tensor.of(Kind.MODEL, state.server())));
+            if (state.auxiliary() != null) {
+                global.add(Tensor.of(Kind.AUXILIARY_MODEL, state.auxiliary()));
+            }
+            HadoopFiles.write(fs, new Path(tmp, "global.frame"), FrameCodec.encode(new Message(Message.Type.MODEL, -1, 0, global)));
+            for (Map.Entry<String, byte[]> e : state.executors().entrySet()) {
+                HadoopFiles.write(fs, new Path(tmp, "executors/" + e.getKey() + ".frame"), e.getValue());
+            }
+            fs.delete(done, true);
+            if (!fs.rename(tmp, done)) {
+                throw new IOException("rename " + tmp + " to " + done + " returned false");
+            }
+            HadoopFiles.write(fs, new Path(done, MARKER), new byte[0]);
+            prune();
+            return done;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write the checkpoint " + done + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes every checkpoint directory (complete, incomplete or temporary) but the newest {@code keep} complete ones. */
+    private void prune() throws IOException {
+        List<Path> complete = new ArrayList<>();
+        for (Path p : newestFirst()) {
+            if (complete.size() < policy.keep() && isComplete(p)) {
+                complete.add(p);
+            } else {
+                fs.delete(p, true);
+            }
+        }
+    }
+
+    /**
+     * The newest complete state; a checkpoint without its marker (its write was interrupted) is skipped
+     * for the one before, with a message to {@code log}.
+     */
+    TrainingState latest(Consumer<String> log) {
+        try {
+            for (Path p : newestFirst()) {
+                if (p.getName().endsWith(".tmp")) {
+                    continue;
+                }
+                if (!isComplete(p)) {
+                    log.accept("skipping " + p + ": no " + MARKER + " marker (its write did not finish)");
+                    continue;
+                }
+                return read(p);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the checkpoints in " + dir + ": " + e.getMessage(), e);
+        }
+        throw new IllegalArgumentException("no complete checkpoint in " + dir + " to resume from"
+                + " (checkpoint.interval = 0 writes none)");
+    }
+
+    private TrainingState read(Path p) throws IOException {
+        Properties props = new Properties();
+        props.load(new StringReader(new String(bytes(new Path(p, "state.properties")), java.nio.charset.StandardCharsets.UTF_8)));
+        Message global = FrameCodec.decode(bytes(new Path(p, "global.frame")));
+        INDArray auxiliary = global.tensors().size() > 2 ? global.tensor(2).toArray() : null;
+        Map<String, byte[]> held = new HashMap<>();
+        Path executors = new Path(p, "executors");
+        if (fs.exists(executors)) {
+            String root = fs.getFileStatus(executors).getPath().toUri().getPath() + "/";
+            RemoteIterator<LocatedFileStatus> files = fs.listFiles(executors, true);
+            while (files.hasNext()) {
+                Path f = files.next().getPath();
+                String name = f.toUri().getPath().substring(root.length());
+                if (name.endsWith(".frame")) {
+                    held.put(name.substring(0, name.length() - ".frame".length()), bytes(f));
+                }
+            }
+        }
+        return new TrainingState(Integer.parseInt(props.getProperty("round")), global.tensor(0).toArray(),
+                global.tensor(1).toArray(), auxiliary, Boolean.parseBoolean(props.getProperty("aligned-before")),
+                Long.parseLong(props.getProperty("cumulative-payload-bytes")),
+                Long.parseLong(props.getProperty("cumulative-wire-bytes")),
+                Double.parseDouble(props.getProperty("cumulative-seconds")),
+                Double.parseDouble(props.getProperty("cumulative-modelled-seconds")), held);
+    }
+
+    private boolean isComplete(Path p) throws IOException {
+        return !p.getName().endsWith(".tmp") && fs.exists(new Path(p, MARKER));
+    }
+
+    /** The checkpoint directories (and leftovers of interrupted writes), newest round first. */
+    private List<Path> newestFirst() throws IOException {
+        List<Path> out = new ArrayList<>();
+        if (!fs.exists(dir)) {
+            return out;
+        }
+        for (FileStatus s : fs.listStatus(dir)) {
+            if (s.isDirectory() && s.getPath().getName().matches(PREFIX + "\\d+(\\.tmp)?")) {
+                out.add(s.getPath());
+            }
+        }
+        out.sort(Comparator.comparingInt(RoundCheckpoints::roundOf).reversed());
+        return out;
+    }
+
+    private static int roundOf(Path p) {
+        return Integer.parseInt(p.getName().substring(PREFIX.length()).replace(".tmp", ""));
+    }
+
+    private byte[] bytes(Path p) throws IOException {
+        try (InputStream in = fs.open(p)) {
+            return in.readAllBytes();
+        }
+    }
+}

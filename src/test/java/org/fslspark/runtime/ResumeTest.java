@@ -1,0 +1,128 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.ConfigException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A run interrupted after round 1 and resumed in a new SparkSession (a new run id: nothing of the first
+ * run is left in executor memory) ends exactly as the uninterrupted run: every rounds.csv column but the
+ * times, traffic.csv and the final model, bitwise. The resumed rounds need the restored optimizer state
+ * (Adam's moments), and for FSL-SAGE the server's alignment buffers and auxiliary learners: alignment
+ * runs at rounds 1 and 2, either side of the resume point.
+ */
+class ResumeTest {
+    static SparkSession spark;
+    @TempDir
+    static Path dir;
+    static final String[] SETUP = {"institutes=[osu, iitb]", "data.train-subset=300", "data.partition.scheme=iid",
+            "train.batch-size=32", "train.server-order=client-by-client", "server-interval=2", "alignment.interval=2",
+            "alignment.epochs=5", "train.eval-batch-size=1000"};
+    /** round_seconds, cumulative_seconds, modelled_seconds, cumulative_modelled_seconds: measured, so they differ. */
+    static final List<Integer> TIME_COLUMNS = List.of(12, 13, 15, 16);
+
+    @BeforeAll
+    static void start() {
+        spark = Fixtures.spark();
+        Fixtures.prepare(Fixtures.experiment(dir, SETUP));
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static FederatedTraining.Summary train(String algorithm, Path out, int rounds, FederatedTraining.Start start,
+                                                   String... more) {
+        List<String> overrides = new ArrayList<>(List.of(SETUP));
+        overrides.addAll(List.of("algorithm=" + algorithm, "train.rounds=" + rounds, "output=\"" + out + "\""));
+        overrides.addAll(List.of(more));
+        return FederatedTraining.run(Fixtures.experiment(dir, overrides.toArray(String[]::new)), spark, start, r -> { });
+    }
+
+    /** A new application: the resumed run must rebuild everything executors held from the checkpoint. */
+    private static void restartSpark() {
+        spark.stop();
+        spark = Fixtures.spark();
+    }
+
+    private static List<String> rowsWithoutTimes(Path csv) throws Exception {
+        List<String> rows = new ArrayList<>();
+        for (String line : Files.readAllLines(csv)) {
+            String[] f = line.split(",", -1);
+            for (int c : TIME_COLUMNS) {
+                f[c] = "";
+            }
+            rows.add(String.join(",", f));
+        }
+        return rows;
+    }
+
+    private static List<String> withoutLastColumn(Path csv) throws Exception {
+        return Files.readAllLines(csv).stream().map(l -> l.substring(0, l.lastIndexOf(','))).toList();
+    }
+
+    private static void assertSameRun(Path expected, FederatedTraining.Summary full, Path actual,
+                                      FederatedTraining.Summary resumed) throws Exception {
+        assertEquals(5, Files.readAllLines(actual.resolve("rounds.csv")).size(), "header and rounds 0..3");
+        assertEquals(rowsWithoutTimes(expected.resolve("rounds.csv")), rowsWithoutTimes(actual.resolve("rounds.csv")));
+        assertEquals(Files.readAllLines(expected.resolve("traffic.csv")), Files.readAllLines(actual.resolve("traffic.csv")));
+        assertArrayEquals(full.clientParams().toFloatVector(), resumed.clientParams().toFloatVector());
+        assertArrayEquals(full.serverParams().toFloatVector(), resumed.serverParams().toFloatVector());
+        assertArrayEquals(Files.readAllBytes(expected.resolve("model/params.f32")), Files.readAllBytes(actual.resolve("model/params.f32")));
+        assertEquals(4, resumed.rounds().size());
+    }
+
+    @Test
+    void fslSageResumedEqualsUninterrupted() throws Exception {
+        Path full = dir.resolve("sage-full");
+        Path part = dir.resolve("sage-part");
+        FederatedTraining.Summary uninterrupted = train("fsl-sage", full, 4, FederatedTraining.Start.OVERWRITE);
+        train("fsl-sage", part, 2, FederatedTraining.Start.OVERWRITE);
+        assertTrue(Files.exists(part.resolve("state/round-1/" + RoundCheckpoints.MARKER)));
+        assertTrue(Files.exists(part.resolve("state/round-1/executors/server/buffer/1.frame")), "buffers are saved");
+        restartSpark();
+        // A key that changes what is trained is refused, by name, before anything is touched.
+        ConfigException refused = assertThrows(ConfigException.class,
+                () -> train("fsl-sage", part, 4, FederatedTraining.Start.RESUME, "alignment.epochs=6"));
+        assertTrue(refused.getMessage().contains("alignment.epochs"), refused.getMessage());
+        FederatedTraining.Summary resumed = train("fsl-sage", part, 4, FederatedTraining.Start.RESUME);
+        assertEquals(List.of(2, 3), resumed.tasks().stream().map(FederatedTraining.TaskRun::round).distinct().sorted().toList());
+        assertTrue(Files.readAllLines(part.resolve("alignment.csv")).stream().anyMatch(l -> l.contains(",2,")),
+                "alignment after the resume point");
+        // Every alignment's figures but its seconds (the last column) are those of the uninterrupted run.
+        assertEquals(withoutLastColumn(full.resolve("alignment.csv")), withoutLastColumn(part.resolve("alignment.csv")));
+        assertSameRun(full, uninterrupted, part, resumed);
+    }
+
+    /** Also: the newest checkpoint without its marker is skipped, so the resumed run redoes round 1 from round 0's state. */
+    @Test
+    void splitFedV2ResumedEqualsUninterruptedAndSkipsAnIncompleteCheckpoint() throws Exception {
+        Path full = dir.resolve("v2-full");
+        Path part = dir.resolve("v2-part");
+        FederatedTraining.Summary uninterrupted = train("splitfed-v2", full, 4, FederatedTraining.Start.OVERWRITE);
+        train("splitfed-v2", part, 2, FederatedTraining.Start.OVERWRITE);
+        Files.delete(part.resolve("state/round-1/" + RoundCheckpoints.MARKER));
+        restartSpark();
+        FederatedTraining.Summary resumed = train("splitfed-v2", part, 4, FederatedTraining.Start.RESUME);
+        assertEquals(List.of(1, 2, 3), resumed.tasks().stream().map(FederatedTraining.TaskRun::round).distinct().sorted().toList());
+        assertSameRun(full, uninterrupted, part, resumed);
+        // checkpoint.keep = 2: only the newest two remain, both complete.
+        assertEquals(List.of("round-2", "round-3"), Arrays.stream(part.resolve("state").toFile().list()).sorted().toList());
+        assertTrue(Files.exists(part.resolve("state/round-3/" + RoundCheckpoints.MARKER)));
+    }
+}
