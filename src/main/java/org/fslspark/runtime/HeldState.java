@@ -8,8 +8,11 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,12 +53,7 @@ final class HeldState {
         } else if (value instanceof Learner l) {
             restore(l, saved.get(name));
         } else if (value instanceof AlignmentBuffer b && saved.containsKey(name)) {
-            Message m = FrameCodec.decode(saved.get(name));
-            int[] iterations = m.tensor(0).ints();
-            for (int i = 0; i < iterations.length; i++) {
-                b.add(new SmashedBatch(m.client(), iterations[i], m.tensor(1 + 2 * i).toArray(),
-                        m.tensor(2 + 2 * i).ints()));
-            }
+            restore(b, FrameCodec.decode(saved.get(name)));
         }
         return value;
     }
@@ -77,21 +75,43 @@ final class HeldState {
         l.optimizer().restore(m.tensors().size() > 1 ? m.tensor(1).toArray() : null, (int) m.sequence());
     }
 
-    /** The batches in order: their local iterations, then each batch's activations and labels. */
+    /**
+     * The batches in order, as four tensors whatever their number (a frame holds at most 255): their local
+     * iterations, their sizes in samples, and all activations and all labels concatenated oldest first.
+     */
     private static byte[] encode(AlignmentBuffer b) {
         List<SmashedBatch> batches = b.batches();
         int[] iterations = new int[batches.size()];
-        List<Tensor> tensors = new ArrayList<>();
-        tensors.add(null);
-        int client = -1;
+        int[] sizes = new int[batches.size()];
         for (int i = 0; i < batches.size(); i++) {
-            SmashedBatch s = batches.get(i);
-            iterations[i] = (int) s.iteration();
-            client = s.client();
-            tensors.add(Tensor.of(Kind.ACTIVATIONS, s.activations()));
-            tensors.add(Tensor.ofInts(Kind.LABELS, s.labels()));
+            iterations[i] = (int) batches.get(i).iteration();
+            sizes[i] = (int) batches.get(i).activations().size(0);
         }
-        tensors.set(0, Tensor.ofInts(Kind.CONTROL, iterations));
-        return FrameCodec.encode(new Message(Message.Type.SMASHED, client, 0, tensors));
+        SmashedBatch all = b.contents();
+        if (all == null) {
+            return FrameCodec.encode(new Message(Message.Type.SMASHED, -1, 0, List.of(Tensor.ofInts(Kind.CONTROL, iterations),
+                    Tensor.ofInts(Kind.CONTROL, sizes))));
+        }
+        return FrameCodec.encode(new Message(Message.Type.SMASHED, all.client(), 0, List.of(Tensor.ofInts(Kind.CONTROL, iterations),
+                Tensor.ofInts(Kind.CONTROL, sizes), Tensor.of(Kind.ACTIVATIONS, all.activations()),
+                Tensor.ofInts(Kind.LABELS, all.labels()))));
+    }
+
+    private static void restore(AlignmentBuffer b, Message m) {
+        int[] iterations = m.tensor(0).ints();
+        int[] sizes = m.tensor(1).ints();
+        if (iterations.length == 0) {
+            return;
+        }
+        INDArray z = m.tensor(2).toArray();
+        int[] labels = m.tensor(3).ints();
+        int perSample = labels.length / (int) z.size(0);
+        int start = 0;
+        for (int i = 0; i < iterations.length; i++) {
+            int end = start + sizes[i];
+            b.add(new SmashedBatch(m.client(), iterations[i], z.get(NDArrayIndex.interval(start, end)).dup(),
+                    Arrays.copyOfRange(labels, start * perSample, end * perSample)));
+            start = end;
+        }
     }
 }

@@ -92,6 +92,8 @@ class OracleTest {
         try (Stream<Path> files = Files.walk(oracle)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".f32")).sorted().toList()) {
                 String name = oracle.relativize(f).toString();
+                assertTrue(Files.exists(trace.resolve(name)), algorithm + " on " + split + ": the run has no " + name
+                        + ", the oracle has (a model the specification averages or aligns there)");
                 double difference = relativeDifference(floats(trace.resolve(name)), floats(f));
                 System.out.printf("oracle %s %s %s: %.2e%n", algorithm, split, name, difference);
                 assertTrue(difference <= TOLERANCE, algorithm + " on " + split + ": " + name + " differs from the oracle's by "

@@ -103,21 +103,4 @@ class SplitExactnessTest {
         assertArrayEquals(model.server().params().toFloatVector(), s.serverParams().toFloatVector(), 1e-6f);
         assertEquals(4, serverOptimizer.iterations());
     }
-
-    /**
-     * SplitFed-V1 trains each client's x_c with its own server copy x_s,i and averages both: the
-     * same computation as FedAvg of the whole model when both sides use the same optimizer.
-     */
-    @Test
-    void splitFedV1EqualsFedAvg(@TempDir java.nio.file.Path dir) {
-        String[] setup = {"institutes=[osu, iitb]", "train.rounds=2", "train.batch-size=32", "data.train-subset=400"};
-        Fixtures.prepare(Fixtures.experiment(dir, setup));
-        FederatedTraining.Summary v1 = FederatedTraining.run(Fixtures.experiment(dir, EndToEndTest.concat(setup,
-                "algorithm=splitfed-v1", "output=\"" + dir.resolve("v1") + "\"")), spark, true, r -> { });
-        FederatedTraining.Summary fedAvg = FederatedTraining.run(Fixtures.experiment(dir, EndToEndTest.concat(setup,
-                "algorithm=fedavg", "output=\"" + dir.resolve("fedavg") + "\"")), spark, true, r -> { });
-        assertArrayEquals(fedAvg.clientParams().toFloatVector(), v1.clientParams().toFloatVector(), 1e-6f);
-        assertArrayEquals(fedAvg.serverParams().toFloatVector(), v1.serverParams().toFloatVector(), 1e-6f);
-        assertEquals(fedAvg.last().testAccuracy(), v1.last().testAccuracy());
-    }
 }
