@@ -12,18 +12,27 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Four institutes, a non-IID Fashion-MNIST subset of 6,000 images, the full 10,000-image test
- * set: every algorithm trains three rounds in local[*] and reaches at least 65% test accuracy
- * (an untrained model scores about 10%).
+ * set: every algorithm trains three rounds in local[*] and reaches its own level, a few points under
+ * what it measurably reaches here, so that one that learns half as fast fails (an untrained model
+ * scores about 10%; after one round these runs score 0.55-0.65).
  */
 @Tag("e2e")
 class EndToEndTest {
-    static final double LEVEL = 0.65;
+    /** Accuracy after round 2, measured 2026-12-02: in the comment of each level. */
+    static final Map<String, Double> LEVEL = Map.of(
+            "fedavg", 0.70,       // 0.7425
+            "sl", 0.68,           // 0.7152
+            "splitfed-v1", 0.70,  // 0.7425
+            "splitfed-v2", 0.70,  // 0.7307 (arrival order)
+            "cse-fsl", 0.67,      // 0.7063
+            "fsl-sage", 0.66);    // 0.6963
     static SparkSession spark;
     @TempDir
     static java.nio.file.Path dir;
@@ -48,7 +57,7 @@ class EndToEndTest {
         List<RoundRecord> rounds = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r)).rounds();
         assertEquals(3, rounds.size());
         double last = rounds.get(2).testAccuracy();
-        assertTrue(last >= LEVEL, algorithm + " reached only " + last);
+        assertTrue(last >= LEVEL.get(algorithm), algorithm + " reached only " + last + ", its level is " + LEVEL.get(algorithm));
         assertTrue(last > rounds.get(0).testAccuracy() - 0.02, algorithm + " got worse: " + rounds);
         for (String f : List.of("rounds.csv", "traffic.csv", "config", "model/model.json", "model/params.f32",
                 "accuracy_vs_traffic.png")) {
