@@ -11,12 +11,12 @@ import java.util.Random;
 import java.util.zip.GZIPOutputStream;
 
 /** Small generated datasets and source files for the data tests. */
-final class TestData {
+public final class TestData {
     private TestData() {
     }
 
     /** n random images of the given shape with labels cycling through the classes. */
-    static LabeledImages images(int n, int c, int h, int w, int classes, long seed) {
+    public static LabeledImages images(int n, int c, int h, int w, int classes, long seed) {
         Random r = new Random(seed);
         byte[] pixels = new byte[n * c * h * w];
         r.nextBytes(pixels);
@@ -53,7 +53,7 @@ final class TestData {
     }
 
     /** CIFAR binary records: CIFAR-10 (label byte) or CIFAR-100 (coarse, fine). */
-    static byte[] cifar(LabeledImages d, CifarReader.Variant v, int coarse) {
+    public static byte[] cifar(LabeledImages d, CifarReader.Variant v, int coarse) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i < d.size(); i++) {
             if (v == CifarReader.Variant.CIFAR_100) {
@@ -65,7 +65,7 @@ final class TestData {
         return out.toByteArray();
     }
 
-    static Path write(Path file, byte[] content) {
+    public static Path write(Path file, byte[] content) {
         try {
             Files.createDirectories(file.getParent());
             return Files.write(file, content);

@@ -14,10 +14,10 @@ import java.nio.file.Path;
  * the printable character GPT-2's byte-to-unicode table assigns it), two merges ("t h" -> "th" 256,
  * "th e" -> "the" 257), no id 258, and an added special token {@code <|endoftext|>} with id 259.
  */
-final class TinyTokenizerJson {
-    static final int THE = 257;
+public final class TinyTokenizerJson {
+    public static final int THE = 257;
     static final int GAP = 258;
-    static final int VOCAB_SIZE = 260;
+    public static final int VOCAB_SIZE = 260;
 
     private TinyTokenizerJson() {
     }
@@ -85,7 +85,7 @@ final class TinyTokenizerJson {
         return root;
     }
 
-    static Path write(Path file) throws IOException {
+    public static Path write(Path file) throws IOException {
         Files.createDirectories(file.getParent());
         return Files.writeString(file, json().toString());
     }
