@@ -96,7 +96,7 @@ public final class FslSage implements Algorithm {
         int chunk = (int) Math.max(1, Math.min(batch, TARGET_CHUNK_VALUES / valuesPerSample));
         INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels(), chunk);
         double loss = 0;
-        Alignment.Fit fitter = new Alignment.Fit(aux.network(), settings.epsilon());
+        Alignment.Fit fitter = new Alignment.Fit(aux.network(), server.auxiliaryInDouble(), settings.epsilon());
         for (int epoch = 0; epoch < settings.alignEpochs(); epoch++) {
             for (int start = 0; start < n; start += batch) {
                 int end = Math.min(n, start + batch);

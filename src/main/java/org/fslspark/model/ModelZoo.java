@@ -189,6 +189,11 @@ public final class ModelZoo {
      * mixes positions, causally) and gives next-token logits [time, vocab], like the server part.
      */
     public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed) {
+        return auxiliary(spec, kind, hidden, seed, DataType.FLOAT);
+    }
+
+    /** As {@link #auxiliary(ModelSpec, String, int, long)} in another precision (the alignment gradient's, DOUBLE). */
+    public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed, DataType dataType) {
         long[] cut = split(spec, seed).cutShape();
         boolean sequence = cut.length == 2;
         int in = (int) (sequence ? cut[1] : Arrays.stream(cut).reduce(1, (a, b) -> a * b));
@@ -206,6 +211,6 @@ public final class ModelZoo {
             }
             default -> throw new IllegalArgumentException("unknown auxiliary model '" + kind + "'; known: " + AUXILIARY);
         }
-        return new Network(head, cut).initialize(new Random(seed ^ 0x5A6EL));
+        return new Network(head, cut, dataType).initialize(new Random(seed ^ 0x5A6EL));
     }
 }

@@ -45,7 +45,9 @@ final class ServerState {
                     return copy;
                 },
                 client -> held(plan, "buffer/" + client),
-                client -> TaskState.held(plan, PREFIX + "auxiliary/" + client, auxiliaryFactory(plan, client, downloads)));
+                client -> TaskState.held(plan, PREFIX + "auxiliary/" + client, auxiliaryFactory(plan, client, downloads)),
+                () -> ModelZoo.auxiliary(plan.model(), plan.settings().auxiliary(), plan.settings().auxiliaryHidden(),
+                        plan.seed(), org.nd4j.linalg.api.buffer.DataType.DOUBLE));
     }
 
     /** The training state of the server site, by name, for the driver. */

@@ -3,6 +3,7 @@ package org.fslspark.algorithm;
 import org.fslspark.model.Dense;
 import org.fslspark.model.Flatten;
 import org.fslspark.model.LayerNorm;
+import org.fslspark.model.Layer;
 import org.fslspark.model.Network;
 import org.fslspark.model.Relu;
 import org.fslspark.model.TransformerBlock;
@@ -94,6 +95,35 @@ class AlignmentTest {
     }
 
     @Test
+    void aFloatMlpHeadGetsTheGradientItsFloat64TwinComputes() {
+        // The runtime's heads are float32; their alignment gradient is computed in a float64 twin (ReLU kinks).
+        List<Layer> layers = List.of(new Flatten(), new Dense(IN, 6), new Relu(), new Dense(6, CLASSES));
+        Random rng = new Random(5);
+        Network reference = new Network(layers, CUT, DataType.DOUBLE).initialize(rng);
+        Network aux = new Network(List.of(new Flatten(), new Dense(IN, 6), new Relu(), new Dense(6, CLASSES)), CUT,
+                DataType.FLOAT);
+        aux.setParams(reference.params());
+        Network twin = new Network(List.of(new Flatten(), new Dense(IN, 6), new Relu(), new Dense(6, CLASSES)), CUT,
+                DataType.DOUBLE);
+        INDArray z = random(rng, 1.0, N, 4, 2, 2);
+        int[] y = labels(rng);
+        INDArray g = random(rng, 0.3, N, 4, 2, 2);
+        reference.setParams(aux.params()); // the float32 parameters, exactly
+        Alignment.lossAndGradient(reference, z, y, g, 1e-6);
+        new Alignment.Fit(aux, twin, 1e-6).lossAndGradient(z.castTo(DataType.FLOAT), y, g.castTo(DataType.FLOAT));
+        double err = aux.grads().castTo(DataType.DOUBLE).sub(reference.grads()).norm2Number().doubleValue()
+                / reference.grads().norm2Number().doubleValue();
+        assertTrue(err < 1e-5, "relative error " + err);
+        assertEquals(0.0, twin.grads().norm2Number().doubleValue(), "the twin's gradient is handed over, not kept");
+
+        // A step large enough for units to switch inside it: the masks held at z keep the difference smooth.
+        INDArray small = reference.grads().dup();
+        Alignment.lossAndGradient(reference, z, y, g, 1e-2);
+        double coarse = reference.grads().sub(small).norm2Number().doubleValue() / small.norm2Number().doubleValue();
+        assertTrue(coarse < 1e-3, "relative error with a step of 1e-2: " + coarse);
+    }
+
+    @Test
     void alignmentGradientMatchesFiniteDifferencesForALanguageModelBlock() {
         // A language model's auxiliary model: one transformer block, final norm and head on [time, width],
         // with one next-token target per position.
@@ -168,7 +198,7 @@ class AlignmentTest {
         SmashedBatch held = new SmashedBatch(0, 0, random(rng, 1.0, 50, 4, 2, 2), java.util.Arrays.copyOf(y, 50));
         INDArray targets = Alignment.perSampleInputGradient(top, z, y);
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);
-        Alignment.Fit fit = new Alignment.Fit(aux.network(), 1e-4);
+        Alignment.Fit fit = new Alignment.Fit(aux.network(), aux.network(), 1e-4);
         for (int epoch = 0; epoch < 300; epoch++) {
             fit.lossAndGradient(z, y, targets);
             aux.step();
