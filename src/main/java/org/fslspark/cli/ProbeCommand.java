@@ -1,11 +1,9 @@
 package org.fslspark.cli;
 
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.runtime.LinkProbe;
-import org.fslspark.runtime.Sparks;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyLoader;
 import org.fslspark.transport.SiteLink;
@@ -66,17 +64,14 @@ final class ProbeCommand implements Callable<Integer> {
         LinkProbe.Options o = new LinkProbe.Options(bytes, repeats, emulateLinks, timeoutSeconds, executorWaitSeconds);
         System.out.printf("Probing %d sites' links to %s on %s: %d round trips, %d bytes each way%s%n", t.sites().size(),
                 t.serverSite(), master, repeats, bytes, emulateLinks ? ", through the emulated links" : "");
-        SparkSession spark = Sparks.session(e);
-        try {
-            List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), t, o);
+        try (CommandSession session = new CommandSession(e)) {
+            List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(session.spark.sparkContext()), t, o);
             print(t, measured, System.out);
             if (out != null) {
                 Files.writeString(out.toPath(), LinkProbe.topologyText(Files.readString(topology.toPath()), t, measured, o, master));
                 TopologyLoader.load(out); // what was written must read back
                 System.out.println("Written: " + out);
             }
-        } finally {
-            spark.stop();
         }
         return 0;
     }

@@ -4,12 +4,10 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.model.Lora;
 import org.fslspark.runtime.FederatedTraining;
-import org.fslspark.runtime.Sparks;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -58,13 +56,12 @@ final class TrainCommand implements Callable<Integer> {
                     " with LoRA rank %d, alpha %s on %s (the checkpoint's weights frozen)", lora.rank(), lora.alpha(),
                     lora.projections()) : " (every parameter trains)");
         }
-        SparkSession spark = Sparks.session(e);
-        try {
+        try (CommandSession session = new CommandSession(e)) {
             FederatedTraining.Summary s;
             try (ProgressBar bar = progressBar(e)) {
                 FederatedTraining.Start start = resume ? FederatedTraining.Start.RESUME
                         : overwrite ? FederatedTraining.Start.OVERWRITE : FederatedTraining.Start.NEW;
-                s = FederatedTraining.run(e, spark, start, row -> {
+                s = FederatedTraining.run(e, session.spark, start, row -> {
                     bar.step();
                     bar.setExtraMessage(String.format(" acc %.4f", row.testAccuracy()));
                     System.out.println(line(row));
@@ -83,8 +80,6 @@ final class TrainCommand implements Callable<Integer> {
                 System.out.printf("Target accuracy %s first reached: %s.%n", e.stop().targetAccuracy(),
                         RoundRecord.timeToTarget(s.rounds(), e.stop().targetAccuracy()));
             }
-        } finally {
-            spark.stop();
         }
         return 0;
     }

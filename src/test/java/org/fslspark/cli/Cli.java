@@ -5,14 +5,14 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** Runs {@code fsl} in-process as a user does ({@link Main#run}), capturing what it prints. */
-final class Cli {
+public final class Cli {
     private Cli() {
     }
 
     /** The exit code and what the command printed to standard output and standard error. */
-    record Result(int code, String out, String err) {
+    public record Result(int code, String out, String err) {
         /** Fails with both streams when the command did not succeed. */
-        Result ok() {
+        public Result ok() {
             if (code != 0) {
                 throw new AssertionError("exit code " + code + "\nstdout:\n" + out + "\nstderr:\n" + err);
             }
@@ -20,7 +20,7 @@ final class Cli {
         }
     }
 
-    static Result run(String... args) {
+    public static Result run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream oldOut = System.out;

@@ -3,6 +3,7 @@ package org.fslspark.runtime;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fslspark.config.Experiment;
+import org.fslspark.cli.Cli;
 import org.fslspark.testbed.LocalTestbed;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyLoader;
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -120,45 +122,46 @@ class TestbedEndToEndTest {
     }
 
     /**
-     * The probe runs through the emulated links (as training does), so it measures the emulation:
-     * iitb's link (240 ms, 100 Mbit/s) must come out no faster than configured and at most 10% + 5 ms
-     * slower in round-trip time, and within 20% in throughput each way (the rest is this machine's
-     * own overhead: encoding, scheduling on 2 shared cores). Every site is measured from its own
-     * worker's address to the server site's, and the file written reads back with those links.
+     * {@code fsl probe}, run through {@code Main} as a user runs it (on this class's session), goes through the
+     * emulated links (as training does), so it measures the emulation: iitb's link (240 ms, 100 Mbit/s) must
+     * come out no faster than configured and at most 10% + 5 ms slower in round-trip time, and within 20% in
+     * throughput each way (the rest is this machine's own overhead: encoding, scheduling on 2 shared cores).
+     * Every site is measured from its own worker's address to the server site's, and the file written reads
+     * back with those links.
      */
     @Test
     void theLinkProbeMeasuresTheEmulatedLinksFromEverySite() throws IOException {
         Topology topology = experiment("splitfed-v2").testbed().topology();
-        LinkProbe.Options o = new LinkProbe.Options(6_000_000, 5, true, 60, 60);
+        Path written = dir.resolve("probed.conf");
         long start = System.nanoTime();
-        List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), topology, o);
-        System.out.printf("probe: %.1f s%n", (System.nanoTime() - start) / 1e9);
-        measured.forEach(System.out::println);
-        assertEquals(topology.siteIds(), measured.stream().map(LinkProbe.Measurement::site).toList());
+        Cli.Result r = Cli.run("probe", TOPOLOGY, "--master", master, "--emulate-links", "--bytes", "6000000",
+                "--repeats", "5", "--out", written.toString()).ok();
+        System.out.printf("probe: %.1f s%n%s", (System.nanoTime() - start) / 1e9, r.out());
+        assertFalse(spark.sparkContext().isStopped(), "the probe stopped the session it did not start");
+        // Its table: site, host -> server host, rtt ms, min rtt ms, up Mbit/s, down Mbit/s, configured link.
+        Map<String, String[]> rows = new TreeMap<>();
+        r.out().lines().map(l -> l.trim().split("\\s+")).filter(f -> topology.siteIds().contains(f[0]) && f.length > 7
+                && f[2].equals("->")).forEach(f -> rows.put(f[0], f));
+        assertEquals(new TreeSet<>(topology.siteIds()), rows.keySet(), r.out());
         String server = topology.site(topology.serverSite()).executors().hosts().get(0);
-        for (LinkProbe.Measurement m : measured) {
-            assertEquals(topology.site(m.site()).executors().hosts().get(0), m.host(), m.toString());
-            assertEquals(server, m.serverHost(), m.toString());
-            assertEquals(5, m.repeats());
+        for (String[] f : rows.values()) {
+            assertEquals(topology.site(f[0]).executors().hosts().get(0), f[1], String.join(" ", f));
+            assertEquals(server, f[3], String.join(" ", f));
+            // Every measured round trip is at least the configured one (the emulation delays, never speeds up).
+            assertTrue(Double.parseDouble(f[5]) / 1e3 >= topology.link(f[0]).rttSeconds() - 5e-7, String.join(" ", f));
         }
         SiteLink iitb = topology.link("iitb");
-        LinkProbe.Measurement m = measured.get(topology.siteIds().indexOf("iitb"));
-        assertTrue(m.rttMinSeconds() >= iitb.rttSeconds(), m.toString());
-        assertTrue(m.rttSeconds() <= iitb.rttSeconds() * 1.1 + 0.005, m.toString());
-        for (double mbps : new double[]{m.upMbps(), m.downMbps()}) {
-            assertEquals(iitb.throughputBitsPerSecond() / 1e6, mbps, 0.2 * iitb.throughputBitsPerSecond() / 1e6, m.toString());
+        String[] m = rows.get("iitb");
+        double rtt = Double.parseDouble(m[4]) / 1e3;
+        assertTrue(rtt <= iitb.rttSeconds() * 1.1 + 0.005, String.join(" ", m));
+        for (String mbps : new String[]{m[6], m[7]}) {
+            assertEquals(iitb.throughputBitsPerSecond() / 1e6, Double.parseDouble(mbps), 0.2 * iitb.throughputBitsPerSecond() / 1e6,
+                    String.join(" ", m));
         }
-        assertFalse(m.transferTooShort(), m.toString());
-        // Every measured round trip is at least the configured one (the emulation delays, never speeds up).
-        for (LinkProbe.Measurement each : measured) {
-            assertTrue(each.rttMinSeconds() >= topology.link(each.site()).rttSeconds(), each.toString());
-        }
-        Path written = dir.resolve("probed.conf");
-        Files.writeString(written, LinkProbe.topologyText(Files.readString(Path.of(TOPOLOGY)), topology, measured, o, master));
+        assertFalse(r.out().contains("transfer shorter"), r.out());
         Topology probed = TopologyLoader.load(written.toFile());
         assertEquals(topology.sites(), probed.sites());
-        assertEquals(m.rttSeconds(), probed.link("iitb").rttSeconds(), 1e-6);
-        assertEquals(m.throughputMbps(), probed.link("iitb").throughputBitsPerSecond() / 1e6, 0.06);
+        assertEquals(rtt, probed.link("iitb").rttSeconds(), 2e-6);
         System.out.println(Files.readString(written).lines().filter(l -> l.startsWith("#") && l.contains("probe")
                 || l.startsWith("links") || l.startsWith("  ") && l.contains("rtt")).reduce("", (a, b) -> a + b + "\n"));
     }
