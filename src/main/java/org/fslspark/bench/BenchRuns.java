@@ -19,16 +19,25 @@ final class BenchRuns implements AutoCloseable {
 
     /** Trains {@code e} (after preparing its partitions when {@code prepare}); returns its rounds. */
     List<RoundRecord> run(Experiment e, boolean prepare, String title) {
-        if (spark == null) {
-            spark = Sparks.session(e);
-        }
+        SparkSession spark = session(e);
         if (prepare) {
             prepare(e);
         }
         System.out.printf("%n== %s%n", title);
-        return FederatedTraining.run(e, spark, true, r -> System.out.printf(Locale.ROOT,
-                "round %2d  acc %.4f  loss %.4f  %9.1f MB  %6.1f s  (modelled %6.1f s)%n", r.round(), r.testAccuracy(), r.testLoss(),
-                r.cumulativePayloadBytes() / 1e6, r.roundSeconds(), r.modelledSeconds())).rounds();
+        return FederatedTraining.run(e, spark, true, BenchRuns::print).rounds();
+    }
+
+    /** The benchmark's session, made for {@code e} if there is none yet. */
+    SparkSession session(Experiment e) {
+        if (spark == null) {
+            spark = Sparks.session(e);
+        }
+        return spark;
+    }
+
+    static void print(RoundRecord r) {
+        System.out.printf(Locale.ROOT, "round %2d  acc %.4f  loss %.4f  %9.1f MB  %6.1f s  (modelled %6.1f s)%n", r.round(),
+                r.testAccuracy(), r.testLoss(), r.cumulativePayloadBytes() / 1e6, r.roundSeconds(), r.modelledSeconds());
     }
 
     /** Writes {@code e}'s partitions, replacing what is there. */

@@ -167,6 +167,11 @@ public final class ResultsWriter {
         df.coalesce(1).write().mode(SaveMode.Overwrite).parquet(new Path(out, name).toString());
     }
 
+    /** The rounds of the run whose output location is {@code location}, from its rounds.csv. */
+    public static List<RoundRecord> readRounds(String location, Configuration conf) {
+        return readCsv(new java.io.StringReader(read(location, conf, "rounds.csv")), RoundRecord.class, r -> true);
+    }
+
     /** The rows of a rounds.csv this class wrote. */
     public static List<RoundRecord> readRounds(java.nio.file.Path csv) throws IOException {
         try (Reader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {

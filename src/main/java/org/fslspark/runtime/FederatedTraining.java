@@ -154,6 +154,11 @@ public final class FederatedTraining {
         return new Summary(out.rounds(), stopReason, out.location(), state.client(), state.server(), List.copyOf(rounds.tasks));
     }
 
+    /** Whether the experiment's output location holds a complete round checkpoint that {@link Start#RESUME} continues from. */
+    public static boolean resumable(Experiment e, Configuration conf) {
+        return new RoundCheckpoints(e.output(), conf, e.checkpoint()).hasComplete();
+    }
+
     /** One round's outcome: the state it leads to and what it records. */
     record Round(TrainingState state, RoundRecord row, List<TrafficRecord> traffic, List<AlignmentRecord> alignments) {
     }

@@ -32,7 +32,7 @@ public final class PrepareJob {
     }
 
     /** The keys prepare applies, with the experiment's values, as a prepare of the experiment records them. */
-    static Map<String, String> preparedKeys(Experiment e) {
+    public static Map<String, String> preparedKeys(Experiment e) {
         return e.data().isText() ? PreparedKeys.of(textSpec(e, false)) : PreparedKeys.of(spec(e, false));
     }
 

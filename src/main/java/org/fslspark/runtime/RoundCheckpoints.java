@@ -155,6 +155,20 @@ final class RoundCheckpoints {
                 Double.parseDouble(props.getProperty("cumulative-modelled-seconds")), held);
     }
 
+    /** Whether a complete state exists to resume from. */
+    boolean hasComplete() {
+        try {
+            for (Path p : newestFirst()) {
+                if (isComplete(p)) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the checkpoints in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     private boolean isComplete(Path p) throws IOException {
         return !p.getName().endsWith(".tmp") && fs.exists(new Path(p, MARKER));
     }
