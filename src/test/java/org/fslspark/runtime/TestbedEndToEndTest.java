@@ -2,6 +2,7 @@ package org.fslspark.runtime;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.fslspark.bench.TestbedKeys;
 import org.fslspark.config.Experiment;
 import org.fslspark.testbed.LocalTestbed;
 import org.fslspark.testbed.Topology;
@@ -46,6 +47,7 @@ class TestbedEndToEndTest {
     static Path state;
     static String master;
     static SparkSession spark;
+    static List<String> security;
     static final String[] SETUP = {"data.train-subset=1200", "train.rounds=2", "train.batch-size=50",
             "testbed.topology=" + TOPOLOGY, "testbed.executor-wait=180s", "server-interval=2", "alignment.interval=1",
             "alignment.epochs=5", "alignment.buffer-capacity=200"};
@@ -56,6 +58,8 @@ class TestbedEndToEndTest {
         state = dir.resolve("testbed");
         try {
             master = LocalTestbed.start(state, Path.of(TOPOLOGY), 1500);
+            // A test-bed on a cluster runs mutual TLS between its sites (security.require-tls = auto).
+            security = TestbedKeys.settings(Path.of(TOPOLOGY), dir.resolve("keys"));
             Experiment e = experiment("splitfed-v2");
             Fixtures.prepare(e);
             spark = Sparks.session(e);
@@ -84,6 +88,7 @@ class TestbedEndToEndTest {
         List<String> all = new ArrayList<>(List.of(SETUP));
         all.add("algorithm=" + algorithm);
         all.add("spark.master=\"" + master + "\"");
+        all.addAll(security);
         all.add("output=\"" + dir.resolve("out-" + algorithm) + "\"");
         all.addAll(List.of(more));
         return Fixtures.experiment(dir, all.toArray(String[]::new));
@@ -131,7 +136,8 @@ class TestbedEndToEndTest {
         Topology topology = experiment("splitfed-v2").testbed().topology();
         LinkProbe.Options o = new LinkProbe.Options(6_000_000, 5, true, 60, 60);
         long start = System.nanoTime();
-        List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), topology, o);
+        List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), topology, o,
+                experiment("splitfed-v2").security().tls());
         System.out.printf("probe: %.1f s%n", (System.nanoTime() - start) / 1e9);
         measured.forEach(System.out::println);
         assertEquals(topology.siteIds(), measured.stream().map(LinkProbe.Measurement::site).toList());
