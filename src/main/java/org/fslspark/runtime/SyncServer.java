@@ -49,6 +49,7 @@ final class SyncServer {
     private final Tls tls;
     private final List<String> refusals = new CopyOnWriteArrayList<>();
     private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
+    private volatile int connectedClients;
     private long computeNanos;
 
     SyncServer(RoundPlan plan, Algorithm algorithm) {
@@ -76,22 +77,25 @@ final class SyncServer {
                 // Until its HELLO names a client, a connection may send only what some client could.
                 FrameChannel ch = new FrameChannel(socket, null).limit(limits);
                 int client = ch.expect(Message.Type.HELLO).client();
-                if (client < 0 || client >= channels.length || channels[client] != null) {
-                    ch.send(FrameChannel.error("unexpected HELLO from client " + client));
-                    ch.close();
-                    throw new TransportException("unexpected HELLO from client " + client);
-                }
+                // Whom the certificate names is checked first: an impostor must not end the round.
                 String certified = Tls.peerSite(socket);
-                if (certified != null && !certified.equals(plan.institutes().get(client))) {
+                if (certified != null && (client < 0 || client >= channels.length || !certified.equals(plan.institutes().get(client)))) {
                     String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
-                            + certified + " but its HELLO claims " + RoundLimits.institute(plan, client);
+                            + certified + " but its HELLO claims " + (client >= 0 && client < channels.length
+                            ? RoundLimits.institute(plan, client) : "client " + client + ", not a client of this round");
                     ch.send(FrameChannel.error(why));
                     ch.close();
                     refuse(why);
                     continue;
                 }
+                if (client < 0 || client >= channels.length || channels[client] != null) {
+                    ch.send(FrameChannel.error("unexpected HELLO from client " + client));
+                    ch.close();
+                    throw new TransportException("unexpected HELLO from client " + client);
+                }
                 channels[client] = ch;
                 connected++;
+                connectedClients = connected;
                 ch.limit(limits.forClient(client));
                 if (plan.link(client) != null) {
                     ch.emulate(plan.link(client));
@@ -159,6 +163,11 @@ final class SyncServer {
     /** Why connections were refused so far (TLS only). */
     List<String> refusals() {
         return List.copyOf(refusals);
+    }
+
+    /** How many clients have connected so far (for tests). */
+    int connectedClients() {
+        return connectedClients;
     }
 
     /** For tests: how long to wait for the next client. */

@@ -241,31 +241,24 @@ class MutualTlsTest {
             });
             refusedAttempt(server, 0, () -> hostile(port, uncheck(MutualTlsTest::withoutCertificate), 0));
             refusedAttempt(server, 1, () -> hostile(port, uncheck(MutualTlsTest::strangerTrustingUs), 1));
-            // A valid certificate of umich, claiming osu's client id.
-            Exception impostor = null;
-            try (MeteredSocket raw = connect(port); FrameChannel ch = new FrameChannel(federation.forSite("umich").client(raw, "osu"), null)) {
-                ch.send(Message.of(Message.Type.HELLO, 0, 0));
-                ch.receive();
-            } catch (TransportException e) {
-                impostor = e;
+            // A valid certificate of umich, claiming osu's client id: before osu connects, and after.
+            impostor(port);
+            Future<?> osu = legitimate(plan, port, 0);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS);
+            while (server.connectedClients() < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
             }
-            assertTrue(impostor != null && impostor.getMessage().contains("certificate names site umich but its HELLO claims "
-                    + "institute osu (client 0)"), String.valueOf(impostor));
-            List<Future<?>> clients = List.of(0, 1).stream().<Future<?>>map(id -> pool.submit(() -> {
-                String site = plan.institutes().get(id);
-                try (MeteredSocket raw = connect(port); FrameChannel ch = new FrameChannel(federation.forSite(site).client(raw, "osu"),
-                        raw, new TrafficMeter(), null)) {
-                    work(ch, id, activations());
-                }
-                return null;
-            })).toList();
+            assertEquals(1, server.connectedClients());
+            impostor(port);
+            List<Future<?>> clients = List.of(osu, legitimate(plan, port, 1));
             for (Future<?> c : clients) {
                 c.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             }
             serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             assertEquals(List.of("client/0", "client/1", "server"), server.models().keySet().stream().sorted().toList());
             List<String> refusals = server.refusals();
-            assertEquals(3, refusals.size(), refusals.toString());
+            assertEquals(4, refusals.size(), refusals.toString());
+            assertEquals(refusals.get(2).replaceAll("/127.0.0.1:\\d+", ""), refusals.get(3).replaceAll("/127.0.0.1:\\d+", ""));
             assertTrue(refusals.get(0).contains("TLS handshake failed") && refusals.get(0).toLowerCase().contains("certificate"),
                     refusals.get(0));
             assertTrue(refusals.get(1).contains("TLS handshake failed") && refusals.get(1).contains("PKIX"), refusals.get(1));
@@ -274,6 +267,30 @@ class MutualTlsTest {
         } finally {
             TaskState.clear(plan.runId());
         }
+    }
+
+    /** Connects with umich's valid certificate, claims osu's client id, and must be told why it is refused. */
+    private static void impostor(int port) throws Exception {
+        Exception refused = null;
+        try (MeteredSocket raw = connect(port); FrameChannel ch = new FrameChannel(federation.forSite("umich").client(raw, "osu"), null)) {
+            ch.send(Message.of(Message.Type.HELLO, 0, 0));
+            ch.receive();
+        } catch (TransportException e) {
+            refused = e;
+        }
+        assertTrue(refused != null && refused.getMessage().contains("certificate names site umich but its HELLO claims "
+                + "institute osu (client 0)"), String.valueOf(refused));
+    }
+
+    private static Future<?> legitimate(RoundPlan plan, int port, int id) {
+        return pool.submit(() -> {
+            String site = plan.institutes().get(id);
+            try (MeteredSocket raw = connect(port); FrameChannel ch = new FrameChannel(federation.forSite(site).client(raw, "osu"),
+                    raw, new TrafficMeter(), null)) {
+                work(ch, id, activations());
+            }
+            return null;
+        });
     }
 
     @Test
