@@ -90,7 +90,13 @@ public final class Provisioning {
                     + (existing.size() > 1 ? " and " + (existing.size() - 1) + " more" : "") + "); pass --overwrite to replace "
                     + "them (every site then needs its new files)");
         }
-        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                // A new directory of keys is the provisioner's alone.
+                Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            }
+        }
         for (Path p : existing) {
             Files.delete(p);
         }

@@ -57,6 +57,7 @@ class ProvisionCommandTest {
                 .getCertificate(Tls.CA_ALIAS);
         PKIXParameters pkix = new PKIXParameters(Set.of(new TrustAnchor(ca, null)));
         pkix.setRevocationEnabled(false);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(out)), "a new key directory");
         String readme = Files.readString(out.resolve(Provisioning.README));
         for (String site : t.siteIds()) {
             Path passwordFile = Provisioning.passwordFile(out, site);

@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The local multi-process test-bed (jobs/testbed: a standalone master and one worker JVM per site
  * of conf/testbeds/aiedge.conf, each on its own loopback address with FSL_SITE set) runs two rounds
- * of SplitFed-V2 and of FSL-SAGE; every task's own report says it ran at its site: each client on
+ * of SplitFed-V2 and of FSL-SAGE, its links over mutual TLS with keys provisioned for the test; every task's own report says it ran at its site: each client on
  * its institute's worker, the server and the alignment tasks on the server site's. A run that needs
  * a site without executors is refused. The link probe ({@code fsl probe}) measures every site's link
  * from its own worker, through the emulated links, and finds the configured figures. The test-bed
