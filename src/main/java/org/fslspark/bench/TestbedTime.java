@@ -66,9 +66,13 @@ public final class TestbedTime implements Callable<Integer> {
             url = LocalTestbed.start(state, topology, 8 * 3600);
         }
         Map<String, List<RoundRecord>> results = earlierResults();
+        // The test-bed is a cluster, so its links need keys (security.require-tls = auto): its own unless --set names others.
+        List<String> security = overrides.stream().anyMatch(o -> o.startsWith("security.")) ? List.of()
+                : TestbedKeys.settings(topology, out.resolve("keys"));
         try (BenchRuns runs = new BenchRuns()) {
             for (String algorithm : algorithms) {
-                List<String> keys = new ArrayList<>(overrides);
+                List<String> keys = new ArrayList<>(security);
+                keys.addAll(overrides);
                 // SplitFed's server serves minibatches as they arrive, its clients working in parallel:
                 // the reproduction's client-by-client order (for determinism) would make them take turns.
                 keys.addAll(List.of("data.partition.scheme=iid", "algorithm=" + algorithm, "experiment=testbed-time",

@@ -8,11 +8,12 @@ import org.fslspark.bench.Reproduction;
 import org.fslspark.bench.SparkOverhead;
 import org.fslspark.bench.StepBenchmark;
 import org.fslspark.bench.TestbedTime;
+import org.fslspark.bench.TlsOverhead;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 @Command(name = "bench", description = "Benchmarks that print figures (see docs/PERFORMANCE.md).",
         subcommands = {StepBenchmark.class, LmStepBenchmark.class, LmQuickstart.class, Reproduction.class, TestbedTime.class,
-                QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, CommandLine.HelpCommand.class})
+                QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, TlsOverhead.class, CommandLine.HelpCommand.class})
 final class BenchCommand {
 }

@@ -54,18 +54,26 @@ final class ProbeCommand implements Callable<Integer> {
             description = "How long to wait for every site to have a live executor (default: ${DEFAULT-VALUE}).")
     double executorWaitSeconds = 120;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set a config key (repeatable), e.g. the security.* keys "
+            + "for mutual TLS as a training run on this topology uses it (docs/SECURITY.md).")
+    List<String> overrides = new java.util.ArrayList<>();
+
     @Override
     public Integer call() throws IOException {
         Topology t = TopologyLoader.load(topology);
         // A session as a run on this topology would have (placement defaults, loopback driver for a loopback master).
-        Experiment e = ExperimentLoader.load(null, List.of("experiment=probe", "spark.master=\"" + master + "\"",
+        List<String> settings = new java.util.ArrayList<>(overrides);
+        settings.addAll(List.of("experiment=probe", "spark.master=\"" + master + "\"",
                 "testbed.topology=\"" + topology.getPath() + "\"", "server-site=" + t.serverSite(),
                 "institutes=[" + String.join(", ", t.siteIds()) + "]"));
+        Experiment e = ExperimentLoader.load(null, settings);
         LinkProbe.Options o = new LinkProbe.Options(bytes, repeats, emulateLinks, timeoutSeconds, executorWaitSeconds);
         System.out.printf("Probing %d sites' links to %s on %s: %d round trips, %d bytes each way%s%n", t.sites().size(),
-                t.serverSite(), master, repeats, bytes, emulateLinks ? ", through the emulated links" : "");
+                t.serverSite(), master, repeats, bytes, (emulateLinks ? ", through the emulated links" : "")
+                + (e.security().enabled() ? ", over mutual TLS" : ""));
         try (CommandSession session = new CommandSession(e)) {
-            List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(session.spark.sparkContext()), t, o);
+            List<LinkProbe.Measurement> measured = LinkProbe.run(JavaSparkContext.fromSparkContext(session.spark.sparkContext()), t, o,
+                    e.security().tls());
             print(t, measured, System.out);
             if (out != null) {
                 Files.writeString(out.toPath(), LinkProbe.topologyText(Files.readString(topology.toPath()), t, measured, o, master));

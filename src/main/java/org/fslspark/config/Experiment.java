@@ -5,6 +5,7 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.testbed.Topology;
+import org.fslspark.transport.Tls;
 
 import java.io.Serializable;
 import java.util.List;
@@ -31,6 +32,7 @@ public record Experiment(
         Testbed testbed,
         Checkpointing checkpoint,
         String trace,
+        Security security,
         String resolvedConfig) implements Serializable {
 
     /**
@@ -75,6 +77,18 @@ public record Experiment(
     public record Train(int rounds, int localEpochs, int batchSize, OptimizerSpec optimizer,
                         OptimizerSpec serverOptimizer, boolean uniformWeights, ServerOrder serverOrder,
                         int evalBatchSize) implements Serializable {
+    }
+
+    /**
+     * Mutual TLS on the links between sites.
+     *
+     * @param tls       where the keys are; null = plain TCP
+     * @param warnPlain TLS is off because the config said {@code security.require-tls = false}: warn every round
+     */
+    public record Security(Tls.KeyFiles tls, boolean warnPlain) implements Serializable {
+        public boolean enabled() {
+            return tls != null;
+        }
     }
 
     public record Stop(long trafficBudgetBytes, double targetAccuracy) implements Serializable {

@@ -17,6 +17,7 @@ import org.fslspark.text.Tokenizers;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyException;
 import org.fslspark.testbed.TopologyLoader;
+import org.fslspark.transport.Tls;
 
 import java.io.File;
 import java.util.ArrayList;
@@ -233,11 +234,12 @@ public final class ExperimentLoader {
         if (!trace.isEmpty() && text) {
             throw new ConfigException("debug.trace replays image models only; unset it for data.format = text");
         }
+        String master = r.string("spark.master");
         return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
-                new Experiment.Spark(r.string("spark.master"), sparkConf), testbed,
+                new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
-                trace.isEmpty() ? trace : onEveryHost(trace),
+                trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
 
@@ -323,6 +325,40 @@ public final class ExperimentLoader {
         return new Experiment.Testbed(file, topology, emulate, wait);
     }
 
+    /**
+     * security.*: whether the links between sites use mutual TLS, and with which keys. Paths only;
+     * a password is read by each executor from its file or environment, never from the config.
+     */
+    private static Experiment.Security security(Reader r, Experiment.Testbed testbed, String master) {
+        String mode = r.oneOf("security.require-tls", List.of("auto", "true", "false"));
+        String keystore = r.string("security.keystore").trim();
+        String truststore = r.string("security.truststore").trim();
+        String passwordFile = r.string("security.password-file").trim();
+        if (mode.equals("false")) {
+            return new Experiment.Security(null, true);
+        }
+        boolean cluster = testbed.enabled() && !master.startsWith("local");
+        if (keystore.isEmpty()) {
+            if (mode.equals("true")) {
+                throw new ConfigException("security.require-tls = true needs security.keystore (a site's PKCS#12 keystore from "
+                        + "`fsl provision`, {site} standing for the site)");
+            }
+            if (cluster) {
+                throw new ConfigException("security.keystore is empty, but security.require-tls = auto requires TLS for a test-bed "
+                        + "(testbed.topology = " + testbed.topologyFile() + ") on a cluster (spark.master = " + master + "): set "
+                        + "security.keystore, security.truststore and security.password-file to the files of `fsl provision`, "
+                        + "or security.require-tls = false to run in plain TCP");
+            }
+            return new Experiment.Security(null, false);
+        }
+        if (truststore.isEmpty()) {
+            throw new ConfigException("security.keystore is set but security.truststore is empty: name the federation's "
+                    + "truststore.p12 from `fsl provision`");
+        }
+        return new Experiment.Security(new Tls.KeyFiles(onEveryHost(keystore), onEveryHost(truststore),
+                passwordFile.isEmpty() ? "" : onEveryHost(passwordFile)), false);
+    }
+
     /** Typed reads that turn the library's exceptions into messages naming the key. */
     private record Reader(Config c) {
         String string(String key) {
@@ -380,10 +416,10 @@ public final class ExperimentLoader {
         }
     }
 
-    /** Keys a resumed run may change: how long it trains and when it stops, where and how Spark runs it, its checkpoints. */
+    /** Keys a resumed run may change: how long it trains and when it stops, where and how Spark runs it, its checkpoints, its keys. */
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
-                || key.startsWith("checkpoint.");
+                || key.startsWith("checkpoint.") || key.startsWith("security.");
     }
 
     /**
@@ -401,7 +437,7 @@ public final class ExperimentLoader {
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
-                        + "; a resumed run may change only train.rounds, stop.*, spark.* and checkpoint.*");
+                        + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.* and security.*");
             }
         }
     }

@@ -47,6 +47,8 @@ import java.util.function.Consumer;
  * accuracy. The driver never opens an institute's training data; it only checks that it exists.
  */
 public final class FederatedTraining {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FederatedTraining.class);
+
     private FederatedTraining() {
     }
 
@@ -125,6 +127,11 @@ public final class FederatedTraining {
         try {
             while (state.round() < e.train().rounds()) {
                 int t = state.round();
+                if (e.security().warnPlain()) {
+                    LOG.warn("round {}: security.require-tls = false: the links between sites are plain TCP; anyone on the path "
+                            + "can read the activations, labels, gradients and models, and anyone who reaches the server's port can "
+                            + "join (docs/SECURITY.md)", t);
+                }
                 boolean checkpoint = checkpoints.due(t, e.train().rounds());
                 Round r = rounds.next(state, checkpoint);
                 state = r.state();
@@ -271,7 +278,7 @@ public final class FederatedTraining {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
-                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace());
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), e.security().tls());
         }
     }
 

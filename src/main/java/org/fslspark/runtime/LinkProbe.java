@@ -13,6 +13,7 @@ import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.SiteLink;
 import org.fslspark.transport.Tensor;
+import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
 import scala.collection.JavaConverters;
 import scala.reflect.ClassTag$;
@@ -61,7 +62,9 @@ import java.util.concurrent.TimeoutException;
  * With {@code emulateLinks} both ends send through the topology's emulated links, as a training run
  * with {@code testbed.emulate-links} does, so the figures check the emulation (they should come out
  * at the configured figures plus the real overhead); without it they are the real network's.
- * Every socket wait is bounded by {@code timeoutSeconds}, and so is the whole job.
+ * Every socket wait is bounded by {@code timeoutSeconds}, and so is the whole job. With TLS keys the
+ * channels are mutual TLS, as a training run's; the wire bytes of a transfer are then its frame bytes
+ * (the TLS records add about 0.1% to what crosses).
  */
 public final class LinkProbe {
     /** Largest frame of a bulk transfer. */
@@ -117,7 +120,8 @@ public final class LinkProbe {
     }
 
     /** What the stage's tasks share. */
-    private record Plan(Topology topology, List<String> sites, Options options, boolean placeBySite) implements Serializable {
+    private record Plan(Topology topology, List<String> sites, Options options, boolean placeBySite, Tls.KeyFiles tls)
+            implements Serializable {
         TestbedPlan testbed() {
             return new TestbedPlan(topology, options.emulateLinks(), placeBySite);
         }
@@ -133,11 +137,16 @@ public final class LinkProbe {
      * one executor stands for every site.
      */
     public static List<Measurement> run(JavaSparkContext sc, Topology topology, Options o) {
+        return run(sc, topology, o, null);
+    }
+
+    /** As {@link #run(JavaSparkContext, Topology, Options)}, over mutual TLS with {@code tls} (null: plain TCP). */
+    public static List<Measurement> run(JavaSparkContext sc, Topology topology, Options o, Tls.KeyFiles tls) {
         List<String> sites = topology.siteIds();
         boolean placeBySite = !Sparks.isLocal(sc.master());
         SiteExecutors executors = placeBySite ? SiteExecutors.discover(sc, topology,
                 SiteExecutors.sitesOf(sites, topology.serverSite()), o.executorWaitSeconds()) : SiteExecutors.NONE;
-        Broadcast<Plan> shared = sc.broadcast(new Plan(topology, sites, o, placeBySite));
+        Broadcast<Plan> shared = sc.broadcast(new Plan(topology, sites, o, placeBySite, tls));
         List<Integer> ids = new ArrayList<>();
         List<String> placement = new ArrayList<>(sites);
         placement.add(topology.serverSite());
@@ -250,11 +259,19 @@ public final class LinkProbe {
         Placement.requireSite(site, p.testbed());
         String[] addresses = ctx.allGather("");
         String[] server = addresses[p.sites().size()].split(":");
-        Socket socket = new Socket();
+        Socket raw = new Socket();
         // Only the site's own address: the connection leaves from the executor's host.
-        socket.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
-        socket.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])), timeoutMillis(p));
-        socket.setSoTimeout(timeoutMillis(p));
+        raw.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
+        raw.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])), timeoutMillis(p));
+        raw.setSoTimeout(timeoutMillis(p));
+        Socket socket;
+        try {
+            socket = p.tls() == null ? raw : p.tls().forSite(site).client(raw, p.topology().serverSite());
+        } catch (IOException | TransportException e) {
+            raw.close();
+            throw new TransportException("link probe at site " + site + ": TLS to " + p.topology().serverSite() + " failed: "
+                    + e.getMessage(), e);
+        }
         try (FrameChannel ch = new FrameChannel(socket, null, p.link(site))) {
             ch.limit(limits());
             ch.send(Message.of(Message.Type.HELLO, id, 0));
@@ -322,15 +339,32 @@ public final class LinkProbe {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
             listener.setSoTimeout(timeoutMillis(p));
             ctx.allGather(host() + ":" + listener.getLocalPort());
+            Tls tls = p.tls() == null ? null : p.tls().forSite(p.topology().serverSite());
             for (int i = 0; i < n; i++) {
-                Socket s = listener.accept();
-                s.setSoTimeout(timeoutMillis(p));
+                Socket raw = listener.accept();
+                raw.setSoTimeout(timeoutMillis(p));
+                Socket s;
+                try {
+                    s = tls == null ? raw : tls.server(raw);
+                } catch (IOException e) {
+                    raw.close();
+                    throw new TransportException("link probe: refused the connection from " + raw.getRemoteSocketAddress()
+                            + ": TLS handshake failed: " + e.getMessage(), e);
+                }
                 FrameChannel ch = new FrameChannel(s, null).limit(limits());
                 int site = ch.expect(Message.Type.HELLO).client();
                 if (site < 0 || site >= n || channels[site] != null) {
                     ch.send(FrameChannel.error("unexpected HELLO from probe task " + site));
                     ch.close();
                     throw new TransportException("unexpected HELLO from probe task " + site);
+                }
+                String certified = Tls.peerSite(s);
+                if (certified != null && !certified.equals(p.sites().get(site))) {
+                    String why = "link probe: refused the channel from " + s.getRemoteSocketAddress() + ": its certificate names site "
+                            + certified + " but its HELLO claims site " + p.sites().get(site);
+                    ch.send(FrameChannel.error(why));
+                    ch.close();
+                    throw new TransportException(why);
                 }
                 channels[site] = ch;
                 ch.limit(limits().forClient(site));

@@ -8,6 +8,7 @@ import org.fslspark.config.OptimizerSpec;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.Tls;
 
 import java.io.Serializable;
 import java.util.List;
@@ -27,6 +28,7 @@ import java.util.Map;
  *                           ({@link HeldState} by name); only the first round of a resumed run carries it
  * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed)
  * @param trace              where to write {@link Trace} files ("" = off)
+ * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -35,8 +37,20 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                        boolean collectState, String trace)
+                        boolean collectState, String trace, Tls.KeyFiles tls)
         implements Serializable {
+
+    /** A round over plain TCP. */
+    public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
+                     OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
+                     List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
+                     Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     boolean collectState, String trace) {
+        this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
+                institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
+                testbed, restore, collectState, trace, null);
+    }
 
     /** The rules this round follows. */
     public Algorithm rules() {

@@ -12,6 +12,7 @@ import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.MeteredSocket;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
@@ -34,6 +35,7 @@ import java.util.List;
  * Spark barrier stage whose tasks 0..m-1 are the clients and task m the server. The barrier makes
  * Spark start them together; they find the server's address through {@code allGather} and then
  * talk over a direct, metered TCP channel, so a minibatch costs one network round trip, not a job.
+ * With {@link RoundPlan#tls()} the channel is mutual TLS: each end presents its site's certificate.
  */
 final class SyncRound {
     private SyncRound() {
@@ -93,7 +95,17 @@ final class SyncRound {
         long start = System.nanoTime();
         double compute;
         FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
-        try (FrameChannel channel = new FrameChannel(new Socket(server[0], Integer.parseInt(server[1])), meter, p.link(id))) {
+        MeteredSocket raw = new MeteredSocket();
+        raw.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])));
+        Socket socket;
+        try {
+            socket = p.tls() == null ? raw : p.tls().forSite(institute).client(raw, p.serverSite());
+        } catch (IOException | TransportException e) {
+            raw.close();
+            throw new TransportException(RoundLimits.institute(p, id) + ": TLS to the server site " + p.serverSite() + " failed: "
+                    + e.getMessage(), e);
+        }
+        try (FrameChannel channel = new FrameChannel(socket, raw, meter, p.link(id))) {
             channel.limit(limits);
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
@@ -114,7 +126,7 @@ final class SyncRound {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
             ctx.allGather(host() + ":" + listener.getLocalPort());
             long start = System.nanoTime();
-            SyncServer server = new SyncServer(p, p.rules());
+            SyncServer server = new SyncServer(p, p.rules(), p.tls() == null ? null : p.tls().forSite(serverSite));
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
                     (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),

@@ -10,22 +10,35 @@ import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
+import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The server's side of a synchronous round: accepts one channel per client, hands out the client
  * model, answers smashed batches in the configured order, and collects the clients' final models.
+ *
+ * <p>With TLS a connection is refused, and the server goes on waiting for the clients, when its
+ * handshake fails (no certificate, one the federation's CA did not sign) or when its certificate
+ * names another site than the institute its HELLO claims; each refusal is logged and kept
+ * ({@link #refusals()}), and named in the error if a client never comes.
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
+    private static final Logger LOG = LoggerFactory.getLogger(SyncServer.class);
 
     private final RoundPlan plan;
     private final Algorithm algorithm;
@@ -33,10 +46,20 @@ final class SyncServer {
     private final FrameChannel[] channels;
     private final FrameLimits limits;
     private final Map<String, byte[]> models = new HashMap<>();
+    private final Tls tls;
+    private final List<String> refusals = new CopyOnWriteArrayList<>();
+    private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
+    private volatile int connectedClients;
     private long computeNanos;
 
     SyncServer(RoundPlan plan, Algorithm algorithm) {
+        this(plan, algorithm, null);
+    }
+
+    /** A server whose clients must connect over mutual TLS with {@code tls} (null: plain TCP). */
+    SyncServer(RoundPlan plan, Algorithm algorithm, Tls tls) {
         this.plan = plan;
+        this.tls = tls;
         this.algorithm = algorithm;
         this.channels = new FrameChannel[plan.clients()];
         this.server = ServerState.forRound(plan);
@@ -44,17 +67,35 @@ final class SyncServer {
     }
 
     void run(ServerSocket listener) throws IOException {
-        listener.setSoTimeout(ACCEPT_TIMEOUT_MS);
+        listener.setSoTimeout(acceptTimeoutMs);
         try {
-            for (int i = 0; i < channels.length; i++) {
+            for (int connected = 0; connected < channels.length; ) {
+                Socket socket = accept(listener);
+                if (socket == null) {
+                    continue;
+                }
                 // Until its HELLO names a client, a connection may send only what some client could.
-                FrameChannel ch = new FrameChannel(listener.accept(), null).limit(limits);
+                FrameChannel ch = new FrameChannel(socket, null).limit(limits);
                 int client = ch.expect(Message.Type.HELLO).client();
+                // Whom the certificate names is checked first: an impostor must not end the round.
+                String certified = Tls.peerSite(socket);
+                if (certified != null && (client < 0 || client >= channels.length || !certified.equals(plan.institutes().get(client)))) {
+                    String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
+                            + certified + " but its HELLO claims " + (client >= 0 && client < channels.length
+                            ? RoundLimits.institute(plan, client) : "client " + client + ", not a client of this round");
+                    ch.send(FrameChannel.error(why));
+                    ch.close();
+                    refuse(why);
+                    continue;
+                }
                 if (client < 0 || client >= channels.length || channels[client] != null) {
                     ch.send(FrameChannel.error("unexpected HELLO from client " + client));
+                    ch.close();
                     throw new TransportException("unexpected HELLO from client " + client);
                 }
                 channels[client] = ch;
+                connected++;
+                connectedClients = connected;
                 ch.limit(limits.forClient(client));
                 if (plan.link(client) != null) {
                     ch.emulate(plan.link(client));
@@ -88,6 +129,50 @@ final class SyncServer {
         } finally {
             FrameChannel.closeAll(channels);
         }
+    }
+
+    /**
+     * The next connection, TLS established when the round uses it; null when its handshake failed (refused).
+     * Fails naming the refusals when no client comes within the accept timeout.
+     */
+    private Socket accept(ServerSocket listener) throws IOException {
+        Socket raw;
+        try {
+            raw = listener.accept();
+        } catch (SocketTimeoutException e) {
+            throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
+                    + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)), e);
+        }
+        if (tls == null) {
+            return raw;
+        }
+        try {
+            return tls.server(raw);
+        } catch (IOException e) {
+            raw.close();
+            refuse("refused the connection from " + raw.getRemoteSocketAddress() + ": TLS handshake failed: " + e.getMessage());
+            return null;
+        }
+    }
+
+    private void refuse(String why) {
+        LOG.warn("round {}: {}", plan.round(), why);
+        refusals.add(why);
+    }
+
+    /** Why connections were refused so far (TLS only). */
+    List<String> refusals() {
+        return List.copyOf(refusals);
+    }
+
+    /** How many clients have connected so far (for tests). */
+    int connectedClients() {
+        return connectedClients;
+    }
+
+    /** For tests: how long to wait for the next client. */
+    void acceptTimeoutMs(int ms) {
+        acceptTimeoutMs = ms;
     }
 
     Map<String, byte[]> models() {

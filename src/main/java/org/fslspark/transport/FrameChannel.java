@@ -22,6 +22,11 @@ import java.util.concurrent.TimeUnit;
  * the arrival time, so the receiver copies the bulk while the frame is on the link.) {@link #send} does not wait, as a sender with a large socket buffer would not;
  * the receiving end needs no change. Both ends emulate their own direction, so a round trip costs
  * the link's round-trip time plus both transmissions.
+ *
+ * <p>Over TLS ({@link Tls}) the channel's socket is the TLS socket and {@code raw} the plain one
+ * beneath it: the meter books each message's frame bytes as it is sent or received, and on close
+ * what the raw socket carried beyond the frames (TLS handshake, record headers and tags,
+ * close_notify) as wire bytes of {@link Kind#CONTROL} with no payload.
  */
 public final class FrameChannel implements Closeable {
     private static final long CLOSE_SLACK_NANOS = TimeUnit.SECONDS.toNanos(30);
@@ -30,6 +35,10 @@ public final class FrameChannel implements Closeable {
     private final InputStream in;
     private final OutputStream out;
     private final TrafficMeter meter;
+    private final MeteredSocket raw;
+    private long framesSentBytes;
+    private long framesReceivedBytes;
+    private boolean transportBooked;
     private Emulation emulation;
     private volatile FrameLimits limits = FrameLimits.permissive(FrameLimits.DEFAULT_MAX_FRAME_BYTES);
 
@@ -39,7 +48,16 @@ public final class FrameChannel implements Closeable {
 
     /** A channel whose outgoing frames cross {@code link} (null: no emulation). */
     public FrameChannel(Socket socket, TrafficMeter meter, SiteLink link) throws IOException {
+        this(socket, null, meter, link);
+    }
+
+    /**
+     * A channel over {@code socket}, which is {@code raw} or a TLS socket layered over it; {@code raw}
+     * (null: not metered below the frames) counts the bytes that crossed the network.
+     */
+    public FrameChannel(Socket socket, MeteredSocket raw, TrafficMeter meter, SiteLink link) throws IOException {
         this.socket = socket;
+        this.raw = raw;
         socket.setTcpNoDelay(true);
         this.in = new BufferedInputStream(socket.getInputStream(), 1 << 16);
         this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
@@ -86,6 +104,9 @@ public final class FrameChannel implements Closeable {
         }
         if (meter != null) {
             meter.record(Direction.UP, m);
+            synchronized (this) {
+                framesSentBytes += FrameCodec.frameBytes(m);
+            }
         }
     }
 
@@ -104,6 +125,9 @@ public final class FrameChannel implements Closeable {
         }
         if (meter != null) {
             meter.record(Direction.DOWN, m);
+            synchronized (this) {
+                framesReceivedBytes += FrameCodec.frameBytes(m);
+            }
         }
         if (m.type() == Message.Type.ERROR) {
             throw new TransportException("peer reported: " + errorText(m));
@@ -175,6 +199,15 @@ public final class FrameChannel implements Closeable {
                 socket.close();
             } catch (IOException ignored) {
                 // closing is best effort; the peer sees end of stream
+            }
+            if (raw != null && meter != null) {
+                synchronized (this) {
+                    if (!transportBooked) {
+                        transportBooked = true;
+                        meter.recordTransport(Direction.UP, raw.bytesWritten() - framesSentBytes);
+                        meter.recordTransport(Direction.DOWN, raw.bytesRead() - framesReceivedBytes);
+                    }
+                }
             }
         }
     }

@@ -26,6 +26,16 @@ public final class TrafficMeter implements Serializable {
         }
     }
 
+    /**
+     * Bytes that crossed the socket beyond the frames (TLS records), booked as CONTROL wire bytes with
+     * no payload and no message; nothing when there were none.
+     */
+    public synchronized void recordTransport(Direction direction, long bytes) {
+        if (bytes > 0) {
+            add(direction, Kind.CONTROL, 0, bytes, 0);
+        }
+    }
+
     private void add(Direction d, Kind k, long payload, long wire, long messages) {
         long[] c = counts.computeIfAbsent(d, x -> new EnumMap<>(Kind.class)).computeIfAbsent(k, x -> new long[3]);
         c[0] += payload;

@@ -132,7 +132,8 @@ class EmulatedLinksTest {
         assertEquals(new SiteLink(0.240, 100e6), local.link("iitb"));
         assertFalse(local.placeBySite());
         TestbedPlan off = FederatedTraining.testbedPlan(Fixtures.experiment(dir,
-                EndToEndTest.concat(SETUP, "testbed.emulate-links=false", "spark.master=\"spark://127.0.0.1:7077\"")));
+                EndToEndTest.concat(SETUP, "testbed.emulate-links=false", "spark.master=\"spark://127.0.0.1:7077\"",
+                        "security.require-tls=false")));
         assertNull(off.link("iitb"));
         assertTrue(off.placeBySite());
         assertEquals(TestbedPlan.NONE, FederatedTraining.testbedPlan(Fixtures.experiment(dir, "institutes=[osu, iitb]")));

@@ -2,6 +2,7 @@ package org.fslspark.runtime;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.fslspark.bench.TestbedKeys;
 import org.fslspark.config.Experiment;
 import org.fslspark.cli.Cli;
 import org.fslspark.testbed.LocalTestbed;
@@ -34,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The local multi-process test-bed (jobs/testbed: a standalone master and one worker JVM per site
  * of conf/testbeds/aiedge.conf, each on its own loopback address with FSL_SITE set) runs two rounds
- * of SplitFed-V2 and of FSL-SAGE; every task's own report says it ran at its site: each client on
+ * of SplitFed-V2 and of FSL-SAGE, its links over mutual TLS with keys provisioned for the test; every task's own report says it ran at its site: each client on
  * its institute's worker, the server and the alignment tasks on the server site's. A run that needs
  * a site without executors is refused. The link probe ({@code fsl probe}) measures every site's link
  * from its own worker, through the emulated links, and finds the configured figures. The test-bed
@@ -48,6 +49,7 @@ class TestbedEndToEndTest {
     static Path state;
     static String master;
     static SparkSession spark;
+    static List<String> security;
     static final String[] SETUP = {"data.train-subset=1200", "train.rounds=2", "train.batch-size=50",
             "testbed.topology=" + TOPOLOGY, "testbed.executor-wait=180s", "server-interval=2", "alignment.interval=1",
             "alignment.epochs=5", "alignment.buffer-capacity=200"};
@@ -58,6 +60,8 @@ class TestbedEndToEndTest {
         state = dir.resolve("testbed");
         try {
             master = LocalTestbed.start(state, Path.of(TOPOLOGY), 1500);
+            // A test-bed on a cluster runs mutual TLS between its sites (security.require-tls = auto).
+            security = TestbedKeys.settings(Path.of(TOPOLOGY), dir.resolve("keys"));
             Experiment e = experiment("splitfed-v2");
             Fixtures.prepare(e);
             spark = Sparks.session(e);
@@ -86,6 +90,7 @@ class TestbedEndToEndTest {
         List<String> all = new ArrayList<>(List.of(SETUP));
         all.add("algorithm=" + algorithm);
         all.add("spark.master=\"" + master + "\"");
+        all.addAll(security);
         all.add("output=\"" + dir.resolve("out-" + algorithm) + "\"");
         all.addAll(List.of(more));
         return Fixtures.experiment(dir, all.toArray(String[]::new));
@@ -134,8 +139,11 @@ class TestbedEndToEndTest {
         Topology topology = experiment("splitfed-v2").testbed().topology();
         Path written = dir.resolve("probed.conf");
         long start = System.nanoTime();
-        Cli.Result r = Cli.run("probe", TOPOLOGY, "--master", master, "--emulate-links", "--bytes", "6000000",
-                "--repeats", "5", "--out", written.toString()).ok();
+        List<String> args = new ArrayList<>(List.of("probe", TOPOLOGY, "--master", master, "--emulate-links", "--bytes",
+                "6000000", "--repeats", "5", "--out", written.toString()));
+        security.forEach(kv -> args.addAll(List.of("--set", kv)));
+        Cli.Result r = Cli.run(args.toArray(String[]::new)).ok();
+        assertTrue(r.out().contains("over mutual TLS"), r.out());
         System.out.printf("probe: %.1f s%n%s", (System.nanoTime() - start) / 1e9, r.out());
         assertFalse(spark.sparkContext().isStopped(), "the probe stopped the session it did not start");
         // Its table: site, host -> server host, rtt ms, min rtt ms, up Mbit/s, down Mbit/s, configured link.
