@@ -68,7 +68,8 @@ public final class TestbedTime implements Callable<Integer> {
         Map<String, List<RoundRecord>> results = earlierResults();
         try (BenchRuns runs = new BenchRuns()) {
             for (String algorithm : algorithms) {
-                List<String> keys = new ArrayList<>(overrides);
+                List<String> keys = new ArrayList<>(LocalTestbed.sparkSettings(state));
+                keys.addAll(overrides);
                 // SplitFed's server serves minibatches as they arrive, its clients working in parallel:
                 // the reproduction's client-by-client order (for determinism) would make them take turns.
                 keys.addAll(List.of("data.partition.scheme=iid", "algorithm=" + algorithm, "experiment=testbed-time",
