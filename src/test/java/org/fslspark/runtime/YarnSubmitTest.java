@@ -79,7 +79,7 @@ class YarnSubmitTest {
     @Test
     void theQuickstartRunsOnYarnThroughJobsSubmit() throws Exception {
         Path out = dir.resolve("out-yarn");
-        List<String> command = new ArrayList<>(submit("client"));
+        List<String> command = new ArrayList<>(submit("client", 2, 3));
         command.addAll(List.of("--", "train", "conf/quickstart.conf", "--out", out.toString(), "--overwrite",
                 "--set", "data.location=\"" + dir.resolve("data") + "\"", "--set", "train.eval-batch-size=500"));
         for (String s : SETUP) {
@@ -99,6 +99,10 @@ class YarnSubmitTest {
      * client, both runs do the same arithmetic in the same order, except where a sum's order may
      * differ (BLAS threading, the evaluation's partial sums): payload and wire bytes must be equal
      * exactly, test accuracy within one test image in 10,000 (1e-4), test loss within 1e-4 relative.
+     * One executor with a slot per task: without a topology nothing pins a client's tasks to one
+     * executor, and a client's optimizer state stays in its executor's memory between rounds
+     * (TaskState); with two executors a client whose task moved started round 1 with a fresh
+     * optimizer, and round 1 differed from the local run (round 0 was equal).
      */
     @Test
     void inClusterModeTheConfigShipsAndTheRoundsEqualALocalRun() throws Exception {
@@ -109,8 +113,9 @@ class YarnSubmitTest {
                 + "data.train-subset = 2000\ntrain.rounds = 2\ntrain.eval-batch-size = 500\n"
                 + "train.server-order = client-by-client\n");
         Path out = dir.resolve("out-yarn-cluster");
-        List<String> command = new ArrayList<>(submit("cluster"));
-        command.addAll(List.of("--conf", "spark.driver.memory=1g", "--conf", "spark.driver.memoryOverhead=1g",
+        List<String> command = new ArrayList<>(submit("cluster", 1, 5));
+        command.addAll(List.of("--conf", "spark.executor.memory=2g", "--conf", "spark.executor.memoryOverhead=2g",
+                "--conf", "spark.driver.memory=1g", "--conf", "spark.driver.memoryOverhead=1g",
                 "--", "train", config.toString(), "--out", out.toString(), "--overwrite"));
         Set<RMApp> before = new HashSet<>(yarn.getResourceManager().getRMContext().getRMApps().values());
         String output = run(command, "cluster");
@@ -142,9 +147,9 @@ class YarnSubmitTest {
     }
 
     /** jobs/submit yarn with this cluster's configuration; Java 17 for the containers is the script's default. */
-    private static List<String> submit(String mode) {
+    private static List<String> submit(String mode, int executors, int cores) {
         return List.of("jobs/submit", "yarn", "--deploy-mode", mode,
-                "--conf", "spark.executor.instances=2", "--conf", "spark.executor.cores=3",
+                "--conf", "spark.executor.instances=" + executors, "--conf", "spark.executor.cores=" + cores,
                 "--conf", "spark.executor.memory=1g", "--conf", "spark.executor.memoryOverhead=1536m",
                 "--conf", "spark.yarn.am.memory=512m",
                 "--conf", "spark.executorEnv.SPARK_LOCAL_IP=127.0.0.1",
