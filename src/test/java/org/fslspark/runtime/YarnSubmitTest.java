@@ -51,6 +51,8 @@ class YarnSubmitTest {
         // an application master holding the driver and two executors of 1g + 1536m.
         conf.setInt(YarnConfiguration.YARN_MINICLUSTER_NM_PMEM_MB, 12288);
         conf.setInt(YarnConfiguration.NM_VCORES, 8);
+        // A container may have a core per barrier task (five for the quickstart's four institutes and the server).
+        conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES, 8);
         // ND4J's off-heap buffers would trip YARN's memory checks on this small machine.
         conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
         conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
