@@ -15,7 +15,6 @@ import org.fslspark.runtime.PrepareJob;
 import org.fslspark.sweep.Grid;
 import org.fslspark.sweep.Sweep;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -35,18 +34,18 @@ import java.util.function.Consumer;
  * }</pre>
  */
 public final class Experiments {
-    private final File config;
+    private final String config;
     private final List<String> overrides;
 
-    private Experiments(File config, List<String> overrides) {
+    private Experiments(String config, List<String> overrides) {
         this.config = config;
         this.overrides = List.copyOf(overrides);
         experiment(); // a bad file or key fails here, where it was given
     }
 
-    /** The experiment of a config file (HOCON), e.g. conf/quickstart.conf. */
+    /** The experiment of a config file (HOCON; a local path or any Hadoop URI), e.g. conf/quickstart.conf. */
     public static Experiments load(String config) {
-        return new Experiments(new File(config), List.of());
+        return new Experiments(config, List.of());
     }
 
     /** This experiment with {@code key} set to {@code value} (a string, number, boolean or java.util.List). */
@@ -63,7 +62,7 @@ public final class Experiments {
 
     /** The resolved experiment (every key, defaults filled in). */
     public Experiment experiment() {
-        return ExperimentLoader.load(config, overrides);
+        return ExperimentLoader.fromLocation(config, overrides);
     }
 
     /** Writes the institutes' partitions and the test set (replacing earlier ones), as {@code fsl prepare --overwrite}. */

@@ -7,7 +7,6 @@ import org.fslspark.sweep.Sweep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -23,7 +22,7 @@ import java.util.concurrent.Callable;
                 + "(a sweep, resumable): summary with 95% intervals and accuracy-vs-traffic plots.")
 public final class Reproduction implements Callable<Integer> {
     @Option(names = "--config", description = "Base experiment (default: ${DEFAULT-VALUE}).")
-    File config = new File("conf/reproduce.conf");
+    String config = "conf/reproduce.conf";
     @Option(names = "--algorithms", split = ",", description = "Algorithms (default: ${DEFAULT-VALUE}).")
     List<String> algorithms = List.of("fedavg", "sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage");
     @Option(names = "--splits", split = ",", description = "Partitions: iid and/or dirichlet (default: ${DEFAULT-VALUE}).")
@@ -43,7 +42,7 @@ public final class Reproduction implements Callable<Integer> {
         Sweep.Spec spec = new Sweep.Spec(config, overrides, grid, seeds, out, List.of(0.80, 0.85));
         Sweep.Result r;
         try (BenchRuns runs = new BenchRuns()) {
-            r = Sweep.run(runs.session(ExperimentLoader.load(config, overrides)), spec, System.out, new Sweep.Listener() {
+            r = Sweep.run(runs.session(ExperimentLoader.fromLocation(config, overrides)), spec, System.out, new Sweep.Listener() {
                 @Override
                 public void started(Sweep.Planned p, int index, int of, boolean reused) {
                     System.out.printf("%n== run %d/%d: %s%s%n", index + 1, of, p.title(), reused ? " (reused)" : "");

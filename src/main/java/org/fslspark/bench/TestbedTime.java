@@ -72,6 +72,7 @@ public final class TestbedTime implements Callable<Integer> {
         try (BenchRuns runs = new BenchRuns()) {
             for (String algorithm : algorithms) {
                 List<String> keys = new ArrayList<>(security);
+                keys.addAll(LocalTestbed.sparkSettings(state));
                 keys.addAll(overrides);
                 // SplitFed's server serves minibatches as they arrive, its clients working in parallel:
                 // the reproduction's client-by-client order (for determinism) would make them take turns.

@@ -5,14 +5,13 @@ import org.fslspark.config.ExperimentLoader;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
 
 /** The options every command that reads an experiment shares. */
 final class ExperimentOptions {
-    @Parameters(index = "0", paramLabel = "CONFIG", description = "Experiment config file (HOCON), e.g. conf/quickstart.conf.")
-    File config;
+    @Parameters(index = "0", paramLabel = "CONFIG", description = "Experiment config file (HOCON): a local path, e.g. conf/quickstart.conf, or any Hadoop URI.")
+    String config;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a config key (repeatable), e.g. --set train.rounds=3. `fsl keys` lists the keys.")
@@ -21,6 +20,6 @@ final class ExperimentOptions {
     Experiment load(List<String> extra) {
         List<String> all = new ArrayList<>(overrides);
         all.addAll(extra);
-        return ExperimentLoader.load(config, all);
+        return ExperimentLoader.fromLocation(config, all);
     }
 }

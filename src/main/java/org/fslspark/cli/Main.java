@@ -11,10 +11,12 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
-        if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
+        org.fslspark.runtime.MemoryCaps.forClusterDriver();
+        if ("cluster".equals(System.getProperty("spark.submit.deployMode")) && "yarn".equals(System.getProperty("spark.master"))) {
             // The driver runs inside YARN's application master, which
             // reports the final status when main returns or throws and exits by itself; an exit here
-            // would be reported as a failure.
+            // would be reported as a failure. Elsewhere (a standalone cluster's DriverWrapper too) the
+            // JVM must exit explicitly, or barrier mode's non-daemon threads keep it alive forever.
             int code = run(args);
             if (code != 0) {
                 throw new IllegalStateException("fsl " + String.join(" ", args) + " failed with exit code " + code);

@@ -54,19 +54,20 @@ final class ProbeCommand implements Callable<Integer> {
             description = "How long to wait for every site to have a live executor (default: ${DEFAULT-VALUE}).")
     double executorWaitSeconds = 120;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set a config key (repeatable), e.g. the security.* keys "
-            + "for mutual TLS as a training run on this topology uses it (docs/SECURITY.md).")
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a key of the probe's experiment (repeatable), "
+            + "e.g. the security.* keys for mutual TLS as a training run on this topology uses them (docs/SECURITY.md) and the "
+            + "Spark settings a secured test-bed needs: $(cat out/testbed/spark-settings).")
     List<String> overrides = new java.util.ArrayList<>();
 
     @Override
     public Integer call() throws IOException {
         Topology t = TopologyLoader.load(topology);
         // A session as a run on this topology would have (placement defaults, loopback driver for a loopback master).
-        List<String> settings = new java.util.ArrayList<>(overrides);
-        settings.addAll(List.of("experiment=probe", "spark.master=\"" + master + "\"",
+        List<String> keys = new java.util.ArrayList<>(List.of("experiment=probe", "spark.master=\"" + master + "\"",
                 "testbed.topology=\"" + topology.getPath() + "\"", "server-site=" + t.serverSite(),
                 "institutes=[" + String.join(", ", t.siteIds()) + "]"));
-        Experiment e = ExperimentLoader.load(null, settings);
+        keys.addAll(overrides);
+        Experiment e = ExperimentLoader.load((java.io.File) null, keys);
         LinkProbe.Options o = new LinkProbe.Options(bytes, repeats, emulateLinks, timeoutSeconds, executorWaitSeconds);
         System.out.printf("Probing %d sites' links to %s on %s: %d round trips, %d bytes each way%s%n", t.sites().size(),
                 t.serverSite(), master, repeats, bytes, (emulateLinks ? ", through the emulated links" : "")

@@ -1,6 +1,7 @@
 package org.fslspark.config;
 
 import com.typesafe.config.Config;
+import org.apache.hadoop.conf.Configuration;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
@@ -9,6 +10,7 @@ import com.typesafe.config.ConfigValueFactory;
 import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
+import org.fslspark.metrics.HadoopFiles;
 import org.fslspark.model.Lora;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
@@ -48,12 +50,17 @@ public final class ExperimentLoader {
     }
 
     public static Experiment load(File file, List<String> overrides) {
-        if (file != null && !file.isFile()) {
-            throw new ConfigException("config file " + file + " does not exist");
-        }
-        Config fromFile = file == null ? ConfigFactory.empty() : parseFile(file);
+        return fromLocation(file == null ? null : file.getPath(), overrides);
+    }
+
+    /**
+     * As {@link #load(File, List)} for a config named by a local path or any Hadoop URI
+     * ({@code hdfs://nn/fsl/quickstart.conf}); null means the built-in defaults only.
+     */
+    public static Experiment fromLocation(String location, List<String> overrides) {
+        Config fromFile = location == null ? ConfigFactory.empty() : parseFile(location);
         Config fromCommandLine = parseOverrides(overrides);
-        String origin = file == null ? "the built-in defaults" : file.getPath();
+        String origin = location == null ? "the built-in defaults" : location;
         checkKeys(fromFile, origin);
         checkKeys(fromCommandLine, "--set");
         Config merged;
@@ -65,11 +72,20 @@ public final class ExperimentLoader {
         return fromConfig(merged);
     }
 
-    private static Config parseFile(File file) {
+    private static Config parseFile(String location) {
+        String text;
         try {
-            return ConfigFactory.parseFile(file, ConfigParseOptions.defaults().setAllowMissing(false));
+            text = HadoopFiles.readText(location, new Configuration());
+        } catch (java.io.FileNotFoundException e) {
+            throw new ConfigException("config file " + e.getMessage(), e);
+        }
+        try {
+            // A local file is parsed from its path so that its relative includes resolve beside it.
+            return HadoopFiles.hasScheme(location)
+                    ? ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(location))
+                    : ConfigFactory.parseFile(new File(location), ConfigParseOptions.defaults().setAllowMissing(false));
         } catch (com.typesafe.config.ConfigException e) {
-            throw new ConfigException("cannot parse " + file + ": " + e.getMessage(), e);
+            throw new ConfigException("cannot parse " + location + ": " + e.getMessage(), e);
         }
     }
 
@@ -249,8 +265,7 @@ public final class ExperimentLoader {
      * Locations with a scheme (file:, hdfs:, ...) and absolute paths stay as they are.
      */
     static String onEveryHost(String location) {
-        boolean hasScheme = location.matches("[a-zA-Z][a-zA-Z0-9+.-]*:.*");
-        return hasScheme || location.startsWith("/") ? location : new java.io.File(location).getAbsolutePath();
+        return HadoopFiles.hasScheme(location) || location.startsWith("/") ? location : new java.io.File(location).getAbsolutePath();
     }
 
     /** model.init and model.lora: the checkpoint is only named here; the run checks that it matches the model. */
@@ -309,7 +324,7 @@ public final class ExperimentLoader {
         }
         Topology topology;
         try {
-            topology = TopologyLoader.load(new File(file));
+            topology = TopologyLoader.load(file);
         } catch (TopologyException e) {
             throw new ConfigException("testbed.topology: " + e.getMessage(), e);
         }

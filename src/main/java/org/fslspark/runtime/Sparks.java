@@ -36,12 +36,18 @@ public final class Sparks {
     }
 
     public static SparkSession session(Experiment e) {
+        return SparkSession.builder().config(conf(e)).getOrCreate();
+    }
+
+    /** The session's settings: Spark's own sources (spark-submit's system properties), the experiment's spark.conf, the project's defaults. */
+    static SparkConf conf(Experiment e) {
         SparkConf conf = new SparkConf()
                 .setAppName("fsl-spark " + e.name())
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 .set("spark.kryo.registrator", KryoRegistration.class.getName())
-                .set("spark.ui.enabled", "false")
-                .set("spark.sql.shuffle.partitions", "4");
+                // Defaults only: a user's --conf (system properties under spark-submit) or spark.conf wins.
+                .setIfMissing("spark.ui.enabled", "false")
+                .setIfMissing("spark.sql.shuffle.partitions", "4");
         // Under spark-submit, its --master decides where the job runs.
         String submitted = System.getProperty("spark.master");
         String master = master(submitted != null ? submitted : e.spark().master(), e.institutes().size() + 1);
@@ -53,10 +59,24 @@ public final class Sparks {
         for (Map.Entry<String, String> kv : e.spark().conf().entrySet()) {
             conf.set(kv.getKey(), kv.getValue());
         }
+        requireNoDynamicAllocation(conf);
         if (!isLocal(master)) {
             cluster(conf, master, e);
         }
-        return SparkSession.builder().config(conf).getOrCreate();
+        return conf;
+    }
+
+    /**
+     * A round's barrier stage needs its tasks' executors at once and for its whole length, which
+     * dynamic allocation does not promise (Spark refuses such a stage, but only when a round starts);
+     * every run keeps a fixed set of executors, so it is refused before anything starts.
+     */
+    static void requireNoDynamicAllocation(SparkConf conf) {
+        if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new IllegalArgumentException("spark.dynamicAllocation.enabled=true: fsl-spark's rounds run as barrier stages,"
+                    + " which Spark cannot schedule under dynamic allocation; set spark.dynamicAllocation.enabled=false"
+                    + " (jobs/submit and conf/spark/*.properties do) and size the run with spark.executor.instances");
+        }
     }
 
     /**
@@ -75,9 +95,23 @@ public final class Sparks {
                 conf.set(code.isDirectory() ? "spark.executor.extraClassPath" : "spark.jars", code.getAbsolutePath());
             }
         }
+        // Project defaults go into defaultJavaOptions, before the user's extraJavaOptions (the later
+        // -D wins, so the user's still do).
         String nd4j = System.getProperty("org.bytedeco.javacpp.platform.extension");
-        if (nd4j != null && !conf.contains("spark.executor.extraJavaOptions")) {
-            conf.set("spark.executor.extraJavaOptions", "-Dorg.bytedeco.javacpp.platform.extension=" + nd4j);
+        if (nd4j != null && !conf.get("spark.executor.defaultJavaOptions", "").contains("javacpp.platform.extension")) {
+            appendDefaultJavaOptions(conf, "-Dorg.bytedeco.javacpp.platform.extension=" + nd4j);
+        }
+        // A container manager kills an executor beyond memory + memoryOverhead: ND4J's caps follow them.
+        if ((master.equals("yarn") || master.startsWith("k8s://"))
+                && !conf.get("spark.executor.defaultJavaOptions", "").contains(MemoryCaps.MAX_PHYSICAL_BYTES)) {
+            appendDefaultJavaOptions(conf, MemoryCaps.javaOptions(conf, "executor"));
+        }
+        if (master.startsWith("spark://") && conf.contains("spark.authenticate.secret.file")
+                && !conf.contains("spark.authenticate.secret")) {
+            // Spark reads the secret file only on YARN and Kubernetes; a standalone cluster's application
+            // carries the secret in its conf (never passed to executors, which take their worker's).
+            conf.setIfMissing("spark.authenticate", "true");
+            conf.set("spark.authenticate.secret", secret(conf.get("spark.authenticate.secret.file")));
         }
         if (e.testbed().enabled()) {
             conf.setIfMissing("spark.locality.wait", LOCALITY_WAIT);
@@ -85,6 +119,19 @@ public final class Sparks {
         if (master.matches("spark://127(\\.\\d+){3}:\\d+")) {
             // A test-bed on loopback: the driver stays on loopback too.
             conf.setIfMissing("spark.driver.host", "127.0.0.1").setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        }
+    }
+
+    private static void appendDefaultJavaOptions(SparkConf conf, String options) {
+        String given = conf.get("spark.executor.defaultJavaOptions", "").trim();
+        conf.set("spark.executor.defaultJavaOptions", given.isEmpty() ? options : given + " " + options);
+    }
+
+    private static String secret(String file) {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of(file)).trim();
+        } catch (java.io.IOException ex) {
+            throw new IllegalArgumentException("spark.authenticate.secret.file = " + file + ": cannot read it: " + ex, ex);
         }
     }
 

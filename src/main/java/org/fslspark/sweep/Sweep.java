@@ -23,7 +23,6 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.StringWriter;
@@ -59,8 +58,8 @@ public final class Sweep {
     private Sweep() {
     }
 
-    /** A sweep: the base experiment and its overrides, the grid, seeds 1..{@code seeds}, the output location. */
-    public record Spec(File config, List<String> overrides, Grid grid, int seeds, String out, List<Double> targets) {
+    /** A sweep: the base experiment's config (a local path or any Hadoop URI) and its overrides, the grid, seeds 1..{@code seeds}, the output location. */
+    public record Spec(String config, List<String> overrides, Grid grid, int seeds, String out, List<Double> targets) {
         public Spec {
             if (seeds < 1) {
                 throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
@@ -109,9 +108,9 @@ public final class Sweep {
                 point.forEach((k, v) -> keys.add(k + "=" + v));
                 keys.add("seed=" + seed);
                 keys.add("output=\"" + new Path(s.out(), "runs/" + Grid.directory(point) + "/seed=" + seed) + "\"");
-                Experiment unplaced = ExperimentLoader.load(s.config(), keys);
+                Experiment unplaced = ExperimentLoader.fromLocation(s.config(), keys);
                 keys.add("data.location=\"" + new Path(s.out(), "data/" + digest(unplaced)) + "\"");
-                runs.add(new Planned(point, seed, ExperimentLoader.load(s.config(), keys)));
+                runs.add(new Planned(point, seed, ExperimentLoader.fromLocation(s.config(), keys)));
             }
         }
         return runs;

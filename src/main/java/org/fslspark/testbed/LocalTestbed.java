@@ -33,6 +33,21 @@ public final class LocalTestbed {
         }
     }
 
+    /**
+     * The overrides (for {@code --set}) that let an application join the test-bed in {@code dir}:
+     * Spark's authentication with the test-bed's secret file, and its encryption; none when the
+     * test-bed was started with {@code --insecure}.
+     */
+    public static List<String> sparkSettings(Path dir) {
+        Path secret = dir.resolve("spark-secret").toAbsolutePath();
+        if (!Files.isRegularFile(secret)) {
+            return List.of();
+        }
+        return List.of("spark.conf.\"spark.authenticate\"=true", "spark.conf.\"spark.network.crypto.enabled\"=true",
+                "spark.conf.\"spark.io.encryption.enabled\"=true",
+                "spark.conf.\"spark.authenticate.secret.file\"=\"" + secret + "\"");
+    }
+
     /** Stops what {@link #start} started in {@code dir}. */
     public static void stop(Path dir) {
         System.out.print(script("stop", "--dir", dir.toString()));

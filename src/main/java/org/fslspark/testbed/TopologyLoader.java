@@ -6,6 +6,8 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import org.apache.hadoop.conf.Configuration;
+import org.fslspark.metrics.HadoopFiles;
 import org.fslspark.transport.SiteLink;
 
 import java.io.File;
@@ -37,16 +39,27 @@ public final class TopologyLoader {
     }
 
     public static Topology load(File file) {
-        if (!file.isFile()) {
-            throw new TopologyException("topology file " + file + " does not exist");
+        return load(file.getPath());
+    }
+
+    /** A topology file named by a local path or any Hadoop URI ({@code hdfs://nn/fsl/aiedge.conf}). */
+    public static Topology load(String location) {
+        String text;
+        try {
+            text = HadoopFiles.readText(location, new Configuration());
+        } catch (java.io.FileNotFoundException e) {
+            throw new TopologyException("topology file " + e.getMessage(), e);
         }
         Config c;
         try {
-            c = ConfigFactory.parseFile(file, ConfigParseOptions.defaults().setAllowMissing(false)).resolve();
+            // A local file is parsed from its path so that its relative includes resolve beside it.
+            c = (HadoopFiles.hasScheme(location)
+                    ? ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(location))
+                    : ConfigFactory.parseFile(new File(location), ConfigParseOptions.defaults().setAllowMissing(false))).resolve();
         } catch (ConfigException e) {
-            throw new TopologyException("cannot parse " + file + ": " + e.getMessage(), e);
+            throw new TopologyException("cannot parse " + location + ": " + e.getMessage(), e);
         }
-        return parse(c, file.getPath());
+        return parse(c, location);
     }
 
     /** Builds a topology from parsed config; {@code source} names it in messages. */

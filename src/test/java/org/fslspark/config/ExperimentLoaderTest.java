@@ -76,10 +76,25 @@ class ExperimentLoaderTest {
     }
 
     @Test
+    void aConfigAndItsTopologyAreReadThroughHadoopUris() throws IOException {
+        Path topology = dir.resolve("bed.conf");
+        Files.copy(Path.of("conf/testbeds/aiedge.conf"), topology);
+        File f = write("train.rounds = 3\ntestbed.topology = \"" + topology.toUri() + "\"");
+        Experiment e = ExperimentLoader.fromLocation(f.toURI().toString(), List.of());
+        assertEquals(3, e.train().rounds());
+        assertEquals(List.of("osu", "utaustin", "umich", "iitb"), e.testbed().topology().siteIds());
+    }
+
+    @Test
     void missingConfigFileIsNamed() {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ExperimentLoader.load(new File("conf/nope.conf"), List.of()));
-        assertEquals("config file conf/nope.conf does not exist", e.getMessage());
+        assertTrue(e.getMessage().startsWith("config file conf/nope.conf does not exist (looked for "
+                + new File("conf/nope.conf").getAbsolutePath() + " on the local file system of "), e.getMessage());
+        ConfigException remote = assertThrows(ConfigException.class,
+                () -> ExperimentLoader.fromLocation(dir.toUri() + "nope.conf", List.of()));
+        assertTrue(remote.getMessage().startsWith("config file " + dir.toUri() + "nope.conf does not exist (looked for "),
+                remote.getMessage());
     }
 
     @Test
@@ -154,8 +169,9 @@ class ExperimentLoaderTest {
                 error(aiedge + "institutes = [osu, tum]"));
         assertEquals("server-site = 'umich' but the test-bed conf/testbeds/aiedge.conf hosts the server part at 'osu'",
                 error(aiedge + "server-site = umich"));
-        assertEquals("testbed.topology: topology file conf/testbeds/none.conf does not exist",
-                error("testbed.topology = conf/testbeds/none.conf"));
+        String missing = error("testbed.topology = conf/testbeds/none.conf");
+        assertTrue(missing.startsWith("testbed.topology: topology file conf/testbeds/none.conf does not exist (looked for "
+                + new File("conf/testbeds/none.conf").getAbsolutePath()), missing);
         assertTrue(error("testbed.executor-wait = 0s").startsWith("testbed.executor-wait must be > 0"));
     }
 

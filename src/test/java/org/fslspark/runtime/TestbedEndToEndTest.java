@@ -88,6 +88,8 @@ class TestbedEndToEndTest {
 
     static Experiment experiment(String algorithm, String... more) {
         List<String> all = new ArrayList<>(List.of(SETUP));
+        // The test-bed authenticates and encrypts Spark's traffic: runs join with its secret.
+        all.addAll(LocalTestbed.sparkSettings(state));
         all.add("algorithm=" + algorithm);
         all.add("spark.master=\"" + master + "\"");
         all.addAll(security);

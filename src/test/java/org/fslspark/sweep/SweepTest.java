@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.file.Files;
@@ -71,7 +70,7 @@ class SweepTest {
     void aStoppedSweepReRunReusesFinishedRunsAndSummarisesEverySeed(@TempDir Path dir) throws IOException {
         List<String> base = List.of(Fixtures.smallTestSet(dir, 500), "data.train-subset=400", "train.rounds=2",
                 "train.batch-size=50", "train.eval-batch-size=500", "spark.master=\"local[5]\"", "experiment=sweep-test");
-        Sweep.Spec spec = new Sweep.Spec(new File("conf/quickstart.conf"), base,
+        Sweep.Spec spec = new Sweep.Spec("conf/quickstart.conf", base,
                 Grid.parse(List.of("algorithm=[fedavg]", "train.local-epochs=[1,2]")), 2, dir.resolve("sweep").toString(),
                 List.of(0.3, 0.99));
         List<Sweep.Planned> plan = Sweep.plan(spec);

@@ -14,6 +14,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TopologyLoaderTest {
     @TempDir
@@ -145,8 +146,9 @@ class TopologyLoaderTest {
 
     @Test
     void missingOrMalformedFileIsNamed() throws IOException {
-        assertEquals("topology file " + dir.resolve("none.conf") + " does not exist",
-                assertThrows(TopologyException.class, () -> TopologyLoader.load(dir.resolve("none.conf").toFile())).getMessage());
+        String missing = assertThrows(TopologyException.class, () -> TopologyLoader.load(dir.resolve("none.conf").toFile())).getMessage();
+        assertTrue(missing.startsWith("topology file " + dir.resolve("none.conf") + " does not exist (looked for "
+                + dir.resolve("none.conf") + " on the local file system of "), missing);
         String m = error("sites { a { ");
         assertEquals("cannot parse " + file() + ": ", m.substring(0, ("cannot parse " + file() + ": ").length()));
     }

@@ -1,0 +1,71 @@
+package org.fslspark.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * What jobs/submit asks before it calls spark-submit, answered with the libraries that read these
+ * files for real (Typesafe Config, java.util.Properties as Spark does) rather than by the shell. Runs
+ * from the application jar without Spark or Hadoop on the class path.
+ *
+ * <pre>
+ *   topology CONFIG [KEY=VALUE]...   the experiment's testbed.topology when it is a local path (else nothing)
+ *   property FILE KEY...              KEY=VALUE for each KEY a Spark properties file sets (nothing when no file)
+ * </pre>
+ */
+public final class SubmitHelper {
+    private SubmitHelper() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length >= 2 && args[0].equals("topology")) {
+            String topology = localTopology(new File(args[1]), Arrays.asList(args).subList(2, args.length));
+            if (!topology.isEmpty()) {
+                System.out.println(topology);
+            }
+        } else if (args.length >= 3 && args[0].equals("property")) {
+            for (String key : Arrays.asList(args).subList(2, args.length)) {
+                String value = property(Path.of(args[1]), key);
+                if (value != null) {
+                    System.out.println(key + "=" + value);
+                }
+            }
+        } else {
+            System.err.println("usage: SubmitHelper topology CONFIG [KEY=VALUE]... | property FILE KEY...");
+            System.exit(2);
+        }
+    }
+
+    /** testbed.topology after the overrides, when it names a local file (a path without a scheme); else "". */
+    static String localTopology(File config, List<String> overrides) {
+        Config merged = ExperimentLoader.parseOverrides(overrides)
+                .withFallback(ConfigFactory.parseFile(config, ConfigParseOptions.defaults().setAllowMissing(false)))
+                .withFallback(ExperimentLoader.defaults()).resolve();
+        String topology = merged.getString("testbed.topology").trim();
+        return topology.isEmpty() || topology.matches("[a-zA-Z][a-zA-Z0-9+.-]*:.*") ? "" : topology;
+    }
+
+    /** A key of a Spark properties file, read as Spark reads it (java.util.Properties, values trimmed). */
+    static String property(Path file, String key) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        }
+        String v = p.getProperty(key);
+        return v == null ? null : v.trim();
+    }
+}
