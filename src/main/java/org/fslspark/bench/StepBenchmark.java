@@ -127,7 +127,7 @@ public final class StepBenchmark implements Callable<Integer> {
                     full.backward(r.gradient(), false);
                     fullOpt.step(full);
                 };
-                default -> (x, y) -> CrossEntropy.evaluate(full.forward(x), y, false);
+                default -> (x, y) -> CrossEntropy.evaluate(full.predict(x), y, false);
             };
             for (int i = 0; i < warmup; i++) {
                 fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
