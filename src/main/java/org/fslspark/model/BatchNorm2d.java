@@ -73,6 +73,11 @@ public final class BatchNorm2d extends Layer {
     }
 
     @Override
+    boolean hasState() {
+        return true;
+    }
+
+    @Override
     void discardStateUpdate() {
         stateGrad.assign(0);
     }

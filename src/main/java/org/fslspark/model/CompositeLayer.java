@@ -70,6 +70,11 @@ abstract class CompositeLayer extends Layer {
     }
 
     @Override
+    final boolean hasState() {
+        return parts.stream().anyMatch(Layer::hasState);
+    }
+
+    @Override
     public void clearCache() {
         for (Layer part : parts) {
             part.clearCache();

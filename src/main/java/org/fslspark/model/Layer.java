@@ -96,6 +96,11 @@ public abstract class Layer {
     void discardStateUpdate() {
     }
 
+    /** Whether this layer keeps non-trained state in its slice that a training-mode forward pass moves. */
+    boolean hasState() {
+        return false;
+    }
+
     /** Accumulates parameter gradients (adds to the gradient view) and returns dLoss/dInput. */
     public abstract INDArray backward(INDArray gradOutput);
 

@@ -83,6 +83,15 @@ public final class Network {
         return forward(x, false);
     }
 
+    /**
+     * Whether a training-mode forward pass changes the parameter vector (batch normalisation's running
+     * statistics): a probe that must leave the network as it was (the server's gradient for an
+     * alignment target) then restores the vector.
+     */
+    public boolean hasState() {
+        return layers.stream().anyMatch(l -> !l.frozen() && l.hasState());
+    }
+
     /** Zeros the update of non-trained state (running statistics) in {@link #grads()}; see {@link Layer#discardStateUpdate}. */
     void discardStateUpdates() {
         for (Layer layer : layers) {

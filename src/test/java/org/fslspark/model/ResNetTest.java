@@ -211,6 +211,23 @@ class ResNetTest {
                 split.server().predict(split.client().predict(x)).reshape(-1).toFloatVector(), 1e-5f);
     }
 
+    /**
+     * FSL-SAGE's alignment targets on a ResNet server: the training-mode gradient (batch statistics, what the
+     * server returns in training), leaving the server's vector, running statistics included, as it was.
+     */
+    @Test
+    void alignmentProbeOfABatchNormServerLeavesItsRunningStatistics() {
+        SplitModel m = ModelZoo.split(new ModelSpec("resnet20", new long[]{1, 8, 8}, 4, 1, Map.of("width", 4)), 5);
+        INDArray z = FiniteDifferences.random(6, 6, 4, 8, 8).castTo(DataType.FLOAT);
+        int[] y = labels(7, 6, 4);
+        INDArray before = m.server().params().dup();
+        INDArray targets = org.fslspark.algorithm.Alignment.perSampleInputGradient(m.server(), z, y, 6);
+        assertTrue(before.equalsWithEps(m.server().params(), 0), "the probe changed the server");
+        INDArray expected = m.server().backward(CrossEntropy.evaluate(m.server().forward(z), y, true).gradient().muli(6));
+        assertArrayEquals(expected.reshape(-1).toFloatVector(), targets.reshape(-1).toFloatVector(), 1e-6f);
+        assertFalse(before.equalsWithEps(m.server().params(), 1e-6), "a training-mode pass does move them");
+    }
+
     /** The ResNets' cuts: after the stem or any stage, with the documented defaults and shapes. */
     @Test
     void resnetCutsFallAfterTheStemOrAStage() {
