@@ -1,7 +1,6 @@
 package org.fslspark.model;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
 import org.nd4j.linalg.factory.Nd4j;
@@ -22,8 +21,9 @@ import java.util.Random;
  * and the transport and checkpoints carry them, but their gradient is always zero and
  * {@link #discardStateUpdate} keeps every optimizer off them (docs/BATCHNORM.md).
  *
- * <p>Elementwise broadcast ops into reused buffers: libnd4j's {@code batchnorm} op takes the
- * statistics as inputs, so the batch's would be computed here anyway.
+ * <p>libnd4j's {@code batchnorm} and {@code batchnorm_bp} ops (oneDNN for float NCHW) do the
+ * normalisation and its gradient; they take the statistics as inputs, so the batch's are computed
+ * here (a mean, then the mean square of the centred input, into a reused buffer).
  */
 public final class BatchNorm2d extends Layer {
     static final double MOMENTUM = 0.1;
@@ -37,9 +37,10 @@ public final class BatchNorm2d extends Layer {
     private INDArray gammaGrad;
     private INDArray betaGrad;
     private INDArray stateGrad;
-    /** Cached by forward for backward: the normalised input, 1/sqrt(var + eps) and the mode. */
-    private INDArray normalized;
-    private INDArray invStd;
+    /** Cached by forward for backward: the input, the statistics it was normalised with and the mode. */
+    private INDArray input;
+    private INDArray mean;
+    private INDArray var;
     private boolean batchStatistics;
 
     public BatchNorm2d(int channels) {
@@ -96,30 +97,30 @@ public final class BatchNorm2d extends Layer {
         return forward(x, true);
     }
 
+    /** applyScale, applyOffset, the channel axis of NCHW. */
+    private static final int[] OP_ARGS = {1, 1, 1};
+
     @Override
     public INDArray forward(INDArray x, boolean training) {
-        normalized = buffer("normalized", x.dataType(), x.shape());
-        INDArray var;
+        input = x;
+        batchStatistics = training;
         if (training) {
             long n = x.length() / channels;
-            INDArray mean = x.mean(0, 2, 3);
-            Nd4j.exec(new BroadcastSubOp(x, mean, normalized, 1));
+            mean = x.mean(0, 2, 3);
             // Two passes (centre, then mean square): ND4J's variance over dims 0, 2, 3 is ~50x slower than a mean.
-            var = buffer("scratch", x.dataType(), x.shape()).assign(normalized).muli(normalized).mean(0, 2, 3);
+            INDArray centred = buffer("scratch", x.dataType(), x.shape());
+            Nd4j.exec(new BroadcastSubOp(x, mean, centred, 1));
+            var = centred.muli(centred).mean(0, 2, 3);
             double unbias = n > 1 ? (double) n / (n - 1) : 1.0;
-            runningMean.muli(1 - MOMENTUM).addi(mean.muli(MOMENTUM));
+            runningMean.muli(1 - MOMENTUM).addi(mean.mul(MOMENTUM));
             runningVar.muli(1 - MOMENTUM).addi(var.mul(MOMENTUM * unbias));
         } else {
-            Nd4j.exec(new BroadcastSubOp(x, runningMean, normalized, 1));
+            mean = runningMean;
             var = runningVar;
         }
-        batchStatistics = training;
-        invStd = Transforms.pow(var.add(EPS), -0.5, false);
-        Nd4j.exec(new BroadcastMulOp(normalized, invStd, normalized, 1));
+        // libnd4j's batchnorm normalises with the statistics given (oneDNN's kernel for float NCHW).
         INDArray y = buffer("out", x.dataType(), x.shape());
-        Nd4j.exec(new BroadcastMulOp(normalized, gamma, y, 1));
-        Nd4j.exec(new BroadcastAddOp(y, beta, y, 1));
-        return y;
+        return Ops.execInto("batchnorm", new INDArray[]{x, mean, var, gamma, beta}, new INDArray[]{y}, OP_ARGS, EPS)[0];
     }
 
     @Override
@@ -129,32 +130,35 @@ public final class BatchNorm2d extends Layer {
 
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
-        INDArray scratch = buffer("scratch", gradOutput.dataType(), gradOutput.shape());
-        INDArray sumG = gradOutput.sum(0, 2, 3);
-        INDArray sumGx = scratch.assign(gradOutput).muli(normalized).sum(0, 2, 3);
-        betaGrad.addi(sumG);
-        gammaGrad.addi(sumGx);
-        if (!inputGradient) {
-            return null;
-        }
         INDArray gradIn = buffer("gradIn", gradOutput.dataType(), gradOutput.shape());
-        INDArray scale = gamma.mul(invStd);
         if (!batchStatistics) {
             // Constant statistics: a per-channel affine map.
-            return Nd4j.exec(new BroadcastMulOp(gradOutput, scale, gradIn, 1));
+            INDArray invStd = Transforms.pow(var.add(EPS), -0.5, false);
+            INDArray normalized = buffer("scratch", input.dataType(), input.shape());
+            Nd4j.exec(new BroadcastSubOp(input, mean, normalized, 1));
+            Nd4j.exec(new BroadcastMulOp(normalized, invStd, normalized, 1));
+            betaGrad.addi(gradOutput.sum(0, 2, 3));
+            gammaGrad.addi(normalized.muli(gradOutput).sum(0, 2, 3));
+            return inputGradient ? Nd4j.exec(new BroadcastMulOp(gradOutput, gamma.mul(invStd), gradIn, 1)) : null;
         }
-        // dx = gamma invStd / N (N g - sum(g) - xhat sum(g xhat)), per channel over N = b h w values.
-        long n = gradOutput.length() / channels;
-        Nd4j.exec(new BroadcastMulOp(normalized, sumGx, scratch, 1));
-        scratch.rsubi(gradIn.assign(gradOutput).muli(n));
-        Nd4j.exec(new BroadcastSubOp(scratch, sumG, scratch, 1));
-        return Nd4j.exec(new BroadcastMulOp(scratch, scale.divi(n), gradIn, 1));
+        // batchnorm_bp differentiates through the batch statistics too (mean and var of the input), which
+        // the finite-difference tests check; its parameter gradients land in scratch and are added.
+        INDArray gradMean = buffer("gradMean", mean.dataType(), mean.shape());
+        INDArray gradVar = buffer("gradVar", var.dataType(), var.shape());
+        INDArray gradGamma = buffer("gradGamma", gamma.dataType(), gamma.shape());
+        INDArray gradBeta = buffer("gradBeta", beta.dataType(), beta.shape());
+        Ops.execInto("batchnorm_bp", new INDArray[]{input, mean, var, gamma, beta, gradOutput},
+                new INDArray[]{gradIn, gradMean, gradVar, gradGamma, gradBeta}, OP_ARGS, EPS);
+        gammaGrad.addi(gradGamma);
+        betaGrad.addi(gradBeta);
+        return inputGradient ? gradIn : null;
     }
 
     @Override
     public void clearCache() {
-        normalized = null;
-        invStd = null;
+        input = null;
+        mean = null;
+        var = null;
     }
 
     @Override
