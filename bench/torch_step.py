@@ -70,7 +70,7 @@ MODELS = {"simple_conv": simple_conv, "fmnist_cnn": fmnist_cnn,
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--models", default="simple_conv,fmnist_cnn")
+    p.add_argument("--models", default="simple_conv,fmnist_cnn,resnet20")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")

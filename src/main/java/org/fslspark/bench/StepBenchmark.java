@@ -40,7 +40,7 @@ import java.util.concurrent.Callable;
         description = "Samples/s of the split, unsplit and eval steps, ours vs PyTorch, with GFLOP/s and peak memory.")
 public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--models", split = ",", description = "Zoo models (default: ${DEFAULT-VALUE}).")
-    List<String> models = List.of("simple_conv", "fmnist_cnn");
+    List<String> models = List.of("simple_conv", "fmnist_cnn", "resnet20");
     @Option(names = "--batch", description = "Minibatch size (default: ${DEFAULT-VALUE}).")
     int batch = 64;
     @Option(names = "--repeats", description = "Timed repeats per figure (default: ${DEFAULT-VALUE}).")
