@@ -10,7 +10,7 @@ import org.fslspark.model.SplitModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * resnet20 (batch norm, residual blocks, the default cut after stage 1) through the real runtime for one
- * round: the global client part comes back with averaged running statistics that moved, and the reported
+ * round, with SplitFed-V2, FSL-SAGE (linear auxiliary head on pooled features) and CSE-FSL (MLP head): the global client part comes back with averaged running statistics that moved, and the reported
  * test loss is the evaluation-mode loss of the global model (running statistics, not the test batch's).
  */
 class ResNetRunTest {
@@ -38,12 +38,13 @@ class ResNetRunTest {
         spark.stop();
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"splitfed-v2", "fsl-sage"})
-    void oneRoundOfResnet20(String algorithm, @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"splitfed-v2, linear", "fsl-sage, linear", "cse-fsl, mlp"})
+    void oneRoundOfResnet20(String algorithm, String auxiliary, @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Experiment e = Fixtures.experiment(dir, "institutes=[osu, utaustin]", "algorithm=" + algorithm, "model.name=resnet20",
                 "train.rounds=1", "train.batch-size=16", "data.train-subset=64", "data.partition.scheme=iid",
-                "server-interval=2", "alignment.epochs=2", Fixtures.smallTestSet(dir.resolve("test"), 50));
+                "server-interval=2", "alignment.epochs=2", "auxiliary.model=" + auxiliary, "auxiliary.hidden=32",
+                Fixtures.smallTestSet(dir.resolve("test"), 50));
         Fixtures.prepare(e);
         FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> { });
         assertEquals(1, s.rounds().size());
