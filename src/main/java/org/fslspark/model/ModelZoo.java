@@ -88,7 +88,7 @@ public final class ModelZoo {
      * ResNet-18 in its CIFAR form, as the FSL-SAGE reference's: a 3x3 stem of {@code width} (64)
      * channels with batch norm and ReLU and no max-pool, four stages of two basic blocks of 64-128-256-512
      * channels (strides 1, 2, 2, 2), global average pool and a linear head; Kaiming-normal (fan-out)
-     * convolutions, as torchvision's. The option {@code width} scales every stage (tests use 8).
+     * convolutions, as torchvision's. The option {@code width} scales every stage (tests use 4; not a config key).
      */
     private static List<Layer> resnet18(ModelSpec s) {
         return resnet(s, MODELS.get("resnet18").optionDefaults.get("width"), new int[]{2, 2, 2, 2}, true);
