@@ -35,12 +35,42 @@ def fmnist_cnn(classes):
     return client, server
 
 
-MODELS = {"simple_conv": simple_conv, "fmnist_cnn": fmnist_cnn}
+class Block(nn.Module):
+    """The zoo's BasicBlock: two 3x3 conv + BN, ReLU, 1x1 conv + BN shortcut when the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet(classes, width, blocks, cut):
+    """Stem, stages, pool and head as ModelZoo.resnet; the client holds the stem and the first cut - 1 stages."""
+    units = [nn.Sequential(nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())]
+    cin = width
+    for stage, n in enumerate(blocks):
+        cout = width << stage
+        units.append(nn.Sequential(*[Block(cin if b == 0 else cout, cout, 2 if b == 0 and stage > 0 else 1)
+                                     for b in range(n)]))
+        cin = cout
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*units[:cut]), nn.Sequential(*units[cut:], *head)
+
+
+MODELS = {"simple_conv": simple_conv, "fmnist_cnn": fmnist_cnn,
+          "resnet20": lambda classes: resnet(classes, 16, [3, 3, 3], 2),
+          "resnet18": lambda classes: resnet(classes, 64, [2, 2, 2, 2], 3)}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--models", default="simple_conv,fmnist_cnn")
+    p.add_argument("--models", default="simple_conv,fmnist_cnn,resnet20")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
@@ -74,8 +104,10 @@ def main():
             opt_f.step()
 
         def eval_step(x, y):
+            full.eval()  # batch norm on running statistics, as the Java side's predict
             with torch.no_grad():
                 full(x).argmax(1)
+            full.train()
 
         for mode, fn in (("split", split_step), ("unsplit", unsplit_step), ("eval", eval_step)):
             for i in range(a.warmup):

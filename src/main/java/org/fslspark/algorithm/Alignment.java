@@ -37,9 +37,22 @@ public final class Alignment {
      * network's parameters and parameter gradients are left as they were (gradients at zero).
      */
     public static INDArray inputGradient(Network net, INDArray z, int[] labels) {
+        INDArray saved = net.hasState() ? net.params().dup() : null;
         INDArray g = net.backward(CrossEntropy.evaluate(net.forward(z), labels, true).gradient());
-        net.zeroGrads();
+        restore(net, saved);
         return g;
+    }
+
+    /**
+     * Zeros the gradients and puts back the parameter vector a training-mode probe may have changed: the
+     * server's gradient is taken as in training (batch statistics, as the server would return it), but a
+     * probe is not a training step, so batch norm's running statistics stay where they were.
+     */
+    private static void restore(Network net, INDArray saved) {
+        net.zeroGrads();
+        if (saved != null) {
+            net.params().assign(saved);
+        }
     }
 
     /**
@@ -47,14 +60,16 @@ public final class Alignment {
      * that of the batch-mean loss. The network's parameter gradients are left at zero.
      */
     public static INDArray perSampleInputGradient(Network net, INDArray z, int[] labels) {
+        INDArray saved = net.hasState() ? net.params().dup() : null;
         INDArray g = net.backward(summedLossGradient(net, z, labels));
-        net.zeroGrads();
+        restore(net, saved);
         return g;
     }
 
     /**
      * As {@link #perSampleInputGradient(Network, INDArray, int[])}, {@code chunk} samples at a time: per-sample
-     * gradients do not depend on the other samples, and a language model's activations for a whole buffer
+     * gradients do not depend on the other samples (except through batch norm's batch statistics, for a
+     * ResNet server: then each chunk is a batch, as the server's minibatches were), and a language model's activations for a whole buffer
      * would not fit in memory.
      */
     public static INDArray perSampleInputGradient(Network net, INDArray z, int[] labels, int chunk) {

@@ -40,7 +40,7 @@ import java.util.concurrent.Callable;
         description = "Samples/s of the split, unsplit and eval steps, ours vs PyTorch, with GFLOP/s and peak memory.")
 public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--models", split = ",", description = "Zoo models (default: ${DEFAULT-VALUE}).")
-    List<String> models = List.of("simple_conv", "fmnist_cnn");
+    List<String> models = List.of("simple_conv", "fmnist_cnn", "resnet20");
     @Option(names = "--batch", description = "Minibatch size (default: ${DEFAULT-VALUE}).")
     int batch = 64;
     @Option(names = "--repeats", description = "Timed repeats per figure (default: ${DEFAULT-VALUE}).")
@@ -127,7 +127,7 @@ public final class StepBenchmark implements Callable<Integer> {
                     full.backward(r.gradient(), false);
                     fullOpt.step(full);
                 };
-                default -> (x, y) -> CrossEntropy.evaluate(full.forward(x), y, false);
+                default -> (x, y) -> CrossEntropy.evaluate(full.predict(x), y, false);
             };
             for (int i = 0; i < warmup; i++) {
                 fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));

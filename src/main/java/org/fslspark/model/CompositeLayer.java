@@ -57,6 +57,23 @@ abstract class CompositeLayer extends Layer {
         }
     }
 
+    /** The sublayers, in parameter order. */
+    final List<Layer> parts() {
+        return parts;
+    }
+
+    @Override
+    final void discardStateUpdate() {
+        for (Layer part : parts) {
+            part.discardStateUpdate();
+        }
+    }
+
+    @Override
+    final boolean hasState() {
+        return parts.stream().anyMatch(Layer::hasState);
+    }
+
     @Override
     public void clearCache() {
         for (Layer part : parts) {

@@ -4,13 +4,20 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Random;
 
-/** 2-D convolution, NCHW activations, weights [out, in, k, k], then bias. Runs libnd4j's conv2d (oneDNN). */
+/**
+ * 2-D convolution, NCHW activations, weights [out, in, k, k], then bias (optional: a convolution
+ * followed by batch normalisation has none, as in ResNets, since the normalisation's shift replaces
+ * it). Runs libnd4j's conv2d (oneDNN).
+ */
 public final class Conv2d extends Layer {
     private final int in;
     private final int out;
     private final int kernel;
     private final int stride;
     private final int padding;
+    private final boolean hasBias;
+    /** Kaiming-normal standard deviation of the weights, or 0 for PyTorch's default U(+-1/sqrt(fan_in)). */
+    private final double kaimingStd;
     private INDArray weight;
     private INDArray bias;
     private INDArray weightGrad;
@@ -18,16 +25,31 @@ public final class Conv2d extends Layer {
     private INDArray input;
 
     public Conv2d(int in, int out, int kernel, int stride, int padding) {
+        this(in, out, kernel, stride, padding, true, 0);
+    }
+
+    private Conv2d(int in, int out, int kernel, int stride, int padding, boolean hasBias, double kaimingStd) {
         this.in = in;
         this.out = out;
         this.kernel = kernel;
         this.stride = stride;
         this.padding = padding;
+        this.hasBias = hasBias;
+        this.kaimingStd = kaimingStd;
+    }
+
+    /**
+     * A ResNet convolution: no bias, weights from N(0, 2 / fan) (Kaiming-normal for ReLU), fan being
+     * out*k*k ({@code fanOut}, torchvision's ResNet-18) or in*k*k (He et al.'s CIFAR ResNets).
+     */
+    static Conv2d resnet(int in, int out, int kernel, int stride, int padding, boolean fanOut) {
+        double fan = (double) (fanOut ? out : in) * kernel * kernel;
+        return new Conv2d(in, out, kernel, stride, padding, false, Math.sqrt(2.0 / fan));
     }
 
     @Override
     public long numParams() {
-        return (long) out * in * kernel * kernel + out;
+        return (long) out * in * kernel * kernel + (hasBias ? out : 0);
     }
 
     @Override
@@ -35,16 +57,24 @@ public final class Conv2d extends Layer {
         super.bind(paramView, gradView);
         long w = (long) out * in * kernel * kernel;
         weight = Views.slice(paramView, 0, w, out, in, kernel, kernel);
-        bias = Views.slice(paramView, w, out, out);
         weightGrad = Views.slice(gradView, 0, w, out, in, kernel, kernel);
-        biasGrad = Views.slice(gradView, w, out, out);
+        if (hasBias) {
+            bias = Views.slice(paramView, w, out, out);
+            biasGrad = Views.slice(gradView, w, out, out);
+        }
     }
 
     @Override
     void initialize(Random rng) {
+        if (kaimingStd > 0) {
+            normal(weight, kaimingStd, rng);
+            return;
+        }
         double bound = 1.0 / Math.sqrt((double) in * kernel * kernel);
         uniform(weight, bound, rng);
-        uniform(bias, bound, rng);
+        if (hasBias) {
+            uniform(bias, bound, rng);
+        }
     }
 
     private int[] args() {
@@ -75,7 +105,8 @@ public final class Conv2d extends Layer {
         input = x;
         long[] o = outputShape(new long[]{x.size(1), x.size(2), x.size(3)});
         INDArray y = buffer("out", x.dataType(), x.size(0), o[0], o[1], o[2]);
-        return Ops.execInto("conv2d", new INDArray[]{x, weight, bias}, new INDArray[]{y}, args())[0];
+        INDArray[] inputs = hasBias ? new INDArray[]{x, weight, bias} : new INDArray[]{x, weight};
+        return Ops.execInto("conv2d", inputs, new INDArray[]{y}, args())[0];
     }
 
     @Override
@@ -88,6 +119,11 @@ public final class Conv2d extends Layer {
         // conv2d_bp overwrites its outputs, so the parameter gradients land in scratch and are added.
         INDArray gradIn = buffer("gradIn", input.dataType(), input.shape());
         INDArray gw = buffer("gradW", weight.dataType(), weight.shape());
+        if (!hasBias) {
+            Ops.execInto("conv2d_bp", new INDArray[]{input, weight, gradOutput}, new INDArray[]{gradIn, gw}, args());
+            weightGrad.addi(gw);
+            return gradIn;
+        }
         INDArray gb = buffer("gradB", bias.dataType(), bias.shape());
         Ops.execInto("conv2d_bp", new INDArray[]{input, weight, bias, gradOutput}, new INDArray[]{gradIn, gw, gb}, args());
         weightGrad.addi(gw);

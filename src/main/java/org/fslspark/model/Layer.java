@@ -75,7 +75,31 @@ public abstract class Layer {
         return 0;
     }
 
+    /** The output in training mode (what {@link Network#forward} runs). */
     public abstract INDArray forward(INDArray input);
+
+    /**
+     * The output in training ({@code true}) or evaluation mode. Only layers that behave differently
+     * (batch normalisation: batch statistics and an update of the running ones in training, the
+     * running statistics in evaluation) and the composites holding them override this.
+     */
+    public INDArray forward(INDArray input, boolean training) {
+        return forward(input);
+    }
+
+    /**
+     * Zeros this layer's slots of non-trained state (batch normalisation's running statistics) in the
+     * network's gradient vector, which the optimizer has just turned into an update: that state lives
+     * in the flat parameter vector so that FedAvg averages it and the transport carries it, but only
+     * the layer's forward pass moves it, never the optimizer (whatever its momentum or weight decay).
+     */
+    void discardStateUpdate() {
+    }
+
+    /** Whether this layer keeps non-trained state in its slice that a training-mode forward pass moves. */
+    boolean hasState() {
+        return false;
+    }
 
     /** Accumulates parameter gradients (adds to the gradient view) and returns dLoss/dInput. */
     public abstract INDArray backward(INDArray gradOutput);

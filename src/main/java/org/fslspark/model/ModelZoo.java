@@ -25,14 +25,23 @@ public final class ModelZoo {
      * {@code optionDefaults} are refused.
      */
     private record Entry(int defaultCut, int leading, int trailing, Map<String, Integer> optionDefaults,
-                         Function<ModelSpec, List<Layer>> layers) {
+                         Function<ModelSpec, List<Layer>> layers, boolean pooledAuxiliary) {
+        Entry(int defaultCut, int leading, int trailing, Map<String, Integer> optionDefaults,
+              Function<ModelSpec, List<Layer>> layers) {
+            this(defaultCut, leading, trailing, optionDefaults, layers, false);
+        }
     }
 
     private static final Map<String, Entry> MODELS = Map.of(
             "fmnist_cnn", new Entry(6, 0, 1, Map.of(), ModelZoo::fmnistCnn),
             "simple_conv", new Entry(8, 0, 1, Map.of(), ModelZoo::simpleConv),
             // embeddings | blocks | final norm, head; the default client runs the embeddings and one block
-            "gpt", new Entry(1, 1, 2, Map.of("width", 128, "depth", 4, "heads", 4), ModelZoo::gpt));
+            "gpt", new Entry(1, 1, 2, Map.of("width", 128, "depth", 4, "heads", 4), ModelZoo::gpt),
+            // stem | stages | pool, head: cut 1 = after the stem, k + 1 = after stage k; auxiliary heads pool first.
+            // resnet20's default is the reference's CIFAR ResNets' client (stem and stage 1),
+            // resnet18's the reference's ResNet-18 client (stem and stages 1-2, 128 channels at the cut).
+            "resnet20", new Entry(2, 0, 2, Map.of("width", 16), ModelZoo::resnet20, true),
+            "resnet18", new Entry(3, 0, 2, Map.of("width", 64), ModelZoo::resnet18, true));
 
     public static List<String> names() {
         return MODELS.keySet().stream().sorted().toList();
@@ -62,6 +71,55 @@ public final class ModelZoo {
                 new Conv2d(64, 64, 5, 1, 2), new Relu(), lrn(), new MaxPool2d(3, 2, 1),
                 new Flatten(), new Dense((int) (64 * h * w), 384), new Relu(), new Dense(384, 192), new Relu(),
                 new Dense(192, s.classes()));
+    }
+
+    /**
+     * He et al.'s CIFAR ResNet-20: a 3x3 stem of {@code width} (16) channels with batch norm and ReLU,
+     * three stages of three basic blocks of width, 2 width and 4 width channels (the last two
+     * starting with stride 2), global average pool and a linear head. Shortcuts that change shape are
+     * 1x1 convolutions with batch norm (option B). Kaiming-normal (fan-in) convolutions, as the
+     * reference's CIFAR ResNets.
+     */
+    private static List<Layer> resnet20(ModelSpec s) {
+        return resnet(s, MODELS.get("resnet20").optionDefaults.get("width"), new int[]{3, 3, 3}, false);
+    }
+
+    /**
+     * ResNet-18 in its CIFAR form, as the FSL-SAGE reference's: a 3x3 stem of {@code width} (64)
+     * channels with batch norm and ReLU and no max-pool, four stages of two basic blocks of 64-128-256-512
+     * channels (strides 1, 2, 2, 2), global average pool and a linear head; Kaiming-normal (fan-out)
+     * convolutions, as torchvision's. The option {@code width} scales every stage (tests use 4; not a config key).
+     */
+    private static List<Layer> resnet18(ModelSpec s) {
+        return resnet(s, MODELS.get("resnet18").optionDefaults.get("width"), new int[]{2, 2, 2, 2}, true);
+    }
+
+    /** Stem, one stage per entry of {@code blocks} (doubling the channels and halving the size after the first), pool, head. */
+    private static List<Layer> resnet(ModelSpec s, int defaultWidth, int[] blocks, boolean fanOut) {
+        if (s.inputShape().length != 3) {
+            throw new IllegalArgumentException(s.name() + " expects an input shape [channels, height, width], got "
+                    + Arrays.toString(s.inputShape()));
+        }
+        int width = s.option("width", defaultWidth);
+        if (width < 1) {
+            throw new IllegalArgumentException(s.name() + " needs width >= 1, got " + width);
+        }
+        int c = (int) s.inputShape()[0];
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new Stack("stem" + width, List.of(Conv2d.resnet(c, width, 3, 1, 1, fanOut), new BatchNorm2d(width), new Relu())));
+        int in = width;
+        for (int stage = 0; stage < blocks.length; stage++) {
+            int out = width << stage;
+            List<Layer> stageBlocks = new ArrayList<>();
+            for (int b = 0; b < blocks[stage]; b++) {
+                stageBlocks.add(new BasicBlock(in, out, b == 0 && stage > 0 ? 2 : 1, fanOut));
+                in = out;
+            }
+            layers.add(new Stack("stage" + (stage + 1) + "x" + out, stageBlocks));
+        }
+        layers.add(new GlobalAvgPool());
+        layers.add(new Dense(in, s.classes()));
+        return layers;
     }
 
     private static long pooled(long size) {
@@ -176,6 +234,17 @@ public final class ModelZoo {
         return model;
     }
 
+    /** Per-sample shape of the activations at the spec's cut (no parameters are allocated). */
+    public static long[] cutShape(ModelSpec spec) {
+        List<Layer> layers = layers(spec);
+        int cut = cut(spec);
+        long[] shape = spec.inputShape();
+        for (Layer layer : layers.subList(0, cut)) {
+            shape = layer.outputShape(shape);
+        }
+        return shape;
+    }
+
     /**
      * Auxiliary model kinds: {@code linear} (one dense layer), {@code mlp} (dense, ReLU, dense) and,
      * for language models only, {@code block} (one transformer block, final norm, head).
@@ -185,7 +254,8 @@ public final class ModelZoo {
     /**
      * An auxiliary model a_i from the cut activations of {@code spec} to its outputs, seeded
      * independently of the main model. For an image model it maps the flattened activations to
-     * class scores; for a language model it works token by token on [time, width] (a block also
+     * class scores (for the ResNets, as the reference's ResNet heads, the globally average-pooled
+     * activations: one value per channel); for a language model it works token by token on [time, width] (a block also
      * mixes positions, causally) and gives next-token logits [time, vocab], like the server part.
      */
     public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed) {
@@ -194,10 +264,11 @@ public final class ModelZoo {
 
     /** As {@link #auxiliary(ModelSpec, String, int, long)} in another precision (the alignment gradient's, DOUBLE). */
     public static Network auxiliary(ModelSpec spec, String kind, int hidden, long seed, DataType dataType) {
-        long[] cut = split(spec, seed).cutShape();
+        long[] cut = cutShape(spec);
         boolean sequence = cut.length == 2;
-        int in = (int) (sequence ? cut[1] : Arrays.stream(cut).reduce(1, (a, b) -> a * b));
-        List<Layer> head = new ArrayList<>(sequence ? List.of() : List.of(new Flatten()));
+        boolean pooled = entry(spec).pooledAuxiliary;
+        int in = (int) (sequence || pooled ? cut[sequence ? 1 : 0] : Arrays.stream(cut).reduce(1, (a, b) -> a * b));
+        List<Layer> head = new ArrayList<>(sequence ? List.of() : List.of(pooled ? new GlobalAvgPool() : new Flatten()));
         switch (kind) {
             case "linear" -> head.add(new Dense(in, spec.classes()));
             case "mlp" -> head.addAll(List.of(new Dense(in, hidden), new Relu(), new Dense(hidden, spec.classes())));

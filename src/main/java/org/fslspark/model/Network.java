@@ -57,13 +57,48 @@ public final class Network {
         return this;
     }
 
-    /** The output for input [b, ...]; a fresh array the caller may keep (layers reuse their own buffers). */
+    /**
+     * The output for input [b, ...] in training mode (batch normalisation normalises with the batch's
+     * statistics and updates its running ones); a fresh array the caller may keep (layers reuse their
+     * own buffers).
+     */
     public INDArray forward(INDArray x) {
+        return forward(x, true);
+    }
+
+    /**
+     * The output in training or evaluation mode. Evaluation mode ({@code training == false}) uses batch
+     * normalisation's running statistics and changes nothing in the network: test metrics use it.
+     */
+    public INDArray forward(INDArray x, boolean training) {
         INDArray a = x;
         for (Layer layer : layers) {
-            a = layer.forward(a);
+            a = layer.forward(a, training);
         }
         return a.dup();
+    }
+
+    /** The output in evaluation mode: {@code forward(x, false)}. */
+    public INDArray predict(INDArray x) {
+        return forward(x, false);
+    }
+
+    /**
+     * Whether a training-mode forward pass changes the parameter vector (batch normalisation's running
+     * statistics): a probe that must leave the network as it was (the server's gradient for an
+     * alignment target) then restores the vector.
+     */
+    public boolean hasState() {
+        return layers.stream().anyMatch(l -> !l.frozen() && l.hasState());
+    }
+
+    /** Zeros the update of non-trained state (running statistics) in {@link #grads()}; see {@link Layer#discardStateUpdate}. */
+    void discardStateUpdates() {
+        for (Layer layer : layers) {
+            if (!layer.frozen()) {
+                layer.discardStateUpdate();
+            }
+        }
     }
 
     /** Backpropagates dLoss/dOutput, adding to the parameter gradients; returns dLoss/dInput (a fresh array). */

@@ -31,9 +31,15 @@ public final class Optimizer {
         this.updater = config.instantiate(state, true);
     }
 
-    /** params -= update(grads); the gradient vector is consumed (overwritten with the update). */
+    /**
+     * params -= update(grads); the gradient vector is consumed (overwritten with the update). Slots of
+     * non-trained state (batch normalisation's running statistics) get no update: their gradient is
+     * zero going in (so Adam's moments for them stay zero) and their update is zeroed coming out.
+     */
     public void step(Network network) {
+        network.discardStateUpdates();
         updater.applyUpdater(network.grads(), iteration++, 0);
+        network.discardStateUpdates();
         network.params().subi(network.grads());
         network.zeroGrads();
     }

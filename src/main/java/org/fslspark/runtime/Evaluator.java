@@ -38,7 +38,8 @@ final class Evaluator {
         long rows = 0;
         for (int start = 0; start < n; start += batchSize) {
             int[] idx = Arrays.copyOfRange(all, start, Math.min(n, start + batchSize));
-            INDArray logits = model.server().forward(model.client().forward(test.features(idx)));
+            // Evaluation mode: batch norm uses the global model's running statistics and changes nothing.
+            INDArray logits = model.server().predict(model.client().predict(test.features(idx)));
             CrossEntropy.Result r = CrossEntropy.evaluate(logits, test.labels(idx), false);
             lossSum += r.lossSum();
             correct += r.correct();

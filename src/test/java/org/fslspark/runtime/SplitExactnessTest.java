@@ -12,6 +12,8 @@ import org.fslspark.model.SplitModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -40,10 +42,11 @@ class SplitExactnessTest {
         spark.stop();
     }
 
-    @Test
-    void splitTrainingEqualsUnsplitTraining(@TempDir java.nio.file.Path dir) {
-        int batch = 32;
-        Experiment e = Fixtures.experiment(dir, "institutes=[osu]", "algorithm=splitfed-v2", "train.rounds=1",
+    /** fmnist_cnn, and resnet20 with batch norm in training mode: its running statistics are in the vectors compared. */
+    @ParameterizedTest
+    @CsvSource({"fmnist_cnn, 32", "resnet20, 8"})
+    void splitTrainingEqualsUnsplitTraining(String modelName, int batch, @TempDir java.nio.file.Path dir) {
+        Experiment e = Fixtures.experiment(dir, "institutes=[osu]", "algorithm=splitfed-v2", "model.name=" + modelName, "train.rounds=1",
                 "train.batch-size=" + batch, "data.train-subset=" + (20 * batch), "data.partition.scheme=iid",
                 "train.server-order=client-by-client");
         Fixtures.prepare(e);
