@@ -25,8 +25,13 @@ import java.util.Map;
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
  * @param restore            the executors' training state to rebuild from where an executor does not hold it
  *                           ({@link HeldState} by name); only the first round of a resumed run carries it
- * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed)
+ * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed,
+ *                           or a failed next round would be rerun from it)
  * @param trace              where to write {@link Trace} files ("" = off)
+ * @param attempt            which attempt at this round this is, from 0 (a failed round is rerun)
+ * @param generation         which copy of the executors' state the tasks use ({@link TaskState}): it changes when a
+ *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
+ * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -35,8 +40,21 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                        boolean collectState, String trace)
+                        boolean collectState, String trace, int attempt, long generation,
+                        org.fslspark.config.Experiment.Faults faults)
         implements Serializable {
+
+    /** A first attempt, without fault hooks. */
+    public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
+                     OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
+                     List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
+                     Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     boolean collectState, String trace) {
+        this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
+                institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
+                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE);
+    }
 
     /** The rules this round follows. */
     public Algorithm rules() {

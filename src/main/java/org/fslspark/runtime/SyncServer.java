@@ -9,6 +9,7 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -34,6 +35,7 @@ final class SyncServer {
     private final FrameLimits limits;
     private final Map<String, byte[]> models = new HashMap<>();
     private long computeNanos;
+    private long steps;
 
     SyncServer(RoundPlan plan, Algorithm algorithm) {
         this.plan = plan;
@@ -118,6 +120,8 @@ final class SyncServer {
     private Message receive(int client) {
         try {
             return channels[client].receive();
+        } catch (NonFiniteValueException e) {
+            throw Divergence.of(plan.round(), RoundLimits.institute(plan, client), e.sequence(), e);
         } catch (TransportException e) {
             throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
         }
@@ -128,6 +132,7 @@ final class SyncServer {
             throw new TransportException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training");
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
+        FaultHook.beforeServerStep(plan, steps++);
         long start = System.nanoTime();
         INDArray g = algorithm.serverStep(server, batch);
         computeNanos += System.nanoTime() - start;
