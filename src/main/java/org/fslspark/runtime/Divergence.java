@@ -20,6 +20,22 @@ public final class Divergence extends RuntimeException {
                 + ": " + cause.getMessage(), cause);
     }
 
+    /** {@code failure} as a divergence of {@code who} in {@code round} if a non-finite value caused it, else itself. */
+    static RuntimeException orItself(RuntimeException failure, int round, String who) {
+        NonFiniteValueException n = nonFinite(failure);
+        return n == null ? failure : of(round, who, n.sequence(), n);
+    }
+
+    /** The refusal of a non-finite value behind {@code failure} (however a channel wrapped it), or null. */
+    static NonFiniteValueException nonFinite(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof NonFiniteValueException n) {
+                return n;
+            }
+        }
+        return null;
+    }
+
     /** The divergence behind {@code failure} (a task's, as Spark reports it, or the driver's own), or null. */
     static Divergence in(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {

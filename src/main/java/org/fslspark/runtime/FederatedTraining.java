@@ -288,7 +288,8 @@ public final class FederatedTraining {
             try {
                 next = aggregate(algorithm, e, reports, s.client(), s.server());
             } catch (TransportException ex) {
-                if (ex.getCause() instanceof NonFiniteValueException nf) {
+                NonFiniteValueException nf = Divergence.nonFinite(ex);
+                if (nf != null) {
                     throw new Divergence(Divergence.MARKER + t + ", " + ex.getMessage(), nf);
                 }
                 throw ex;
@@ -520,8 +521,18 @@ public final class FederatedTraining {
     /** The traffic.csv kind of what failed attempts of a round sent. */
     public static final String RETRY = "retry";
 
-    /** A failure's message for events.csv: the innermost cause's first line. */
+    /**
+     * A failure's message for events.csv: the first task exception Spark's report quotes (its first line, "Job
+     * aborted ..." says only which task), else the innermost cause's first line.
+     */
     private static String reason(Throwable failure) {
+        java.util.regex.Matcher quoted = java.util.regex.Pattern.compile(
+                "((?:[a-z]\\w*\\.)+[A-Z][\\w$]*(?:Exception|Error|Fault|Divergence)): (.+)").matcher(messages(failure));
+        while (quoted.find()) {
+            if (!quoted.group(1).startsWith("org.apache.spark.")) {
+                return quoted.group(2).strip();
+            }
+        }
         Throwable root = failure;
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();

@@ -14,7 +14,6 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
-import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
@@ -181,8 +180,8 @@ final class OneWayRound {
             Message m;
             try {
                 m = FrameCodec.decode(frame, limits.forClient(client));
-            } catch (NonFiniteValueException e) {
-                throw Divergence.of(p.round(), RoundLimits.institute(p, client), e.sequence(), e);
+            } catch (TransportException e) {
+                throw Divergence.orItself(e, p.round(), RoundLimits.institute(p, client));
             }
             boolean upload = m.type() == Message.Type.SMASHED
                     || m.type() == Message.Type.MODEL && m.tensor(0).kind() == Kind.MODEL

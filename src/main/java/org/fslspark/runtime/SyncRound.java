@@ -133,10 +133,14 @@ final class SyncRound {
             Tensor g;
             try {
                 g = channel.expect(Message.Type.GRADIENT).tensor(0);
-            } catch (NonFiniteValueException e) {
+            } catch (TransportException e) {
+                NonFiniteValueException n = Divergence.nonFinite(e);
+                if (n == null) {
+                    throw e;
+                }
                 // The server's loss diverged on this minibatch.
                 throw Divergence.of(plan.round(), RoundLimits.institute(plan, client) + " (the server's gradient)",
-                        batch.iteration(), e);
+                        batch.iteration(), n);
             }
             // The limits allow any batch up to b; this gradient must be for this batch.
             if (!Arrays.equals(g.shape(), batch.activations().shape())) {

@@ -9,7 +9,6 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
-import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -120,9 +119,10 @@ final class SyncServer {
     private Message receive(int client) {
         try {
             return channels[client].receive();
-        } catch (NonFiniteValueException e) {
-            throw Divergence.of(plan.round(), RoundLimits.institute(plan, client), e.sequence(), e);
         } catch (TransportException e) {
+            if (Divergence.nonFinite(e) != null) {
+                throw Divergence.orItself(e, plan.round(), RoundLimits.institute(plan, client));
+            }
             throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
         }
     }
