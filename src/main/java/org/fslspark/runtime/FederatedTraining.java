@@ -213,7 +213,9 @@ public final class FederatedTraining {
                         out.appendEvent(new EventRecord(t, where, "diverged", reason));
                         throw diverged;
                     }
-                    boolean last = attempt + 1 >= e.fault().roundAttempts();
+                    // A placement violation or a config error fails every attempt alike.
+                    boolean last = attempt + 1 >= e.fault().roundAttempts() || messages(failure).contains("placement violation")
+                            || Divergence.causedBy(failure, ConfigException.class);
                     out.appendEvent(new EventRecord(t, where, last ? "failed" : "retried", reason));
                     if (last) {
                         throw new RoundFailed("round " + t + " failed in " + (attempt + 1) + " attempt(s) (fault.round-attempts = "
