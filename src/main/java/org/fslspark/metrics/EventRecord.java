@@ -9,6 +9,12 @@ import java.io.Serializable;
  */
 public record EventRecord(int round, String institute, String event, String reason) implements Serializable {
 
+    /** An empty field reads back from CSV as null; the table has no nulls. */
+    public EventRecord {
+        institute = institute == null ? "" : institute;
+        reason = reason == null ? "" : reason;
+    }
+
     public static final String[] COLUMNS = {"round", "institute", "event", "reason"};
 
     public Object[] values() {
