@@ -36,16 +36,6 @@ public final class Divergence extends RuntimeException {
         return null;
     }
 
-    /** Whether an exception of {@code type} is in {@code failure}'s chain of causes. */
-    static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** The divergence behind {@code failure} (a task's, as Spark reports it, or the driver's own), or null. */
     static Divergence in(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {

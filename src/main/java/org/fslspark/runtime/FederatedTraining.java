@@ -215,7 +215,7 @@ public final class FederatedTraining {
                     }
                     // A placement violation or a config error fails every attempt alike.
                     boolean last = attempt + 1 >= e.fault().roundAttempts() || messages(failure).contains("placement violation")
-                            || Divergence.causedBy(failure, ConfigException.class);
+                            || causedBy(failure, ConfigException.class);
                     out.appendEvent(new EventRecord(t, where, last ? "failed" : "retried", reason));
                     if (last) {
                         throw new RoundFailed("round " + t + " failed in " + (attempt + 1) + " attempt(s) (fault.round-attempts = "
@@ -542,6 +542,16 @@ public final class FederatedTraining {
         String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
         int end = m.indexOf('\n');
         return (end < 0 ? m : m.substring(0, end)).strip();
+    }
+
+    /** Whether an exception of {@code type} is in {@code failure}'s chain of causes. */
+    private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Every message of a failure's chain of causes. */

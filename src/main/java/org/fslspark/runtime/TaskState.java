@@ -10,9 +10,10 @@ import java.util.function.Supplier;
 /**
  * What a site keeps in its executor's memory between rounds: a client's networks and optimizer
  * state, its loaded partition, the server's optimizers. Spark places each site's tasks on that
- * site's executors, so the next round's task finds them here. Keys start with the run id. The
- * driver holds a copy of the training state ({@link HeldState}), so a new run that resumes from it
- * rebuilds these entries from the plan instead.
+ * site's executors, so the next round's task finds them here. Keys start with the run id, and training
+ * state is kept per generation ({@link RoundPlan#generation()}). The driver holds a copy of the training
+ * state ({@link HeldState}), so a new run that resumes from it, or a rerun of a failed round (a new
+ * generation), rebuilds these entries from the plan instead.
  */
 final class TaskState {
     private static final ConcurrentMap<String, Object> STATE = new ConcurrentHashMap<>();
