@@ -54,7 +54,7 @@ final class AlignmentRound {
     }
 
     private static Result align(RoundPlan p, int client) {
-        FaultHook.requireFirstTry(p, "client " + client + "'s alignment");
+        FaultHook.requireFirstTry(p, "the alignment of client " + client + " at server site " + p.serverSite());
         Placement.requireSite(p.serverSite(), p.testbed());
         double started = System.currentTimeMillis() / 1e3;
         long start = System.nanoTime();

@@ -50,7 +50,7 @@ final class LocalRound {
     }
 
     private static TaskReport clientTask(RoundPlan p, int id, byte[] download) {
-        FaultHook.requireFirstTry(p, "client " + id + "'s task");
+        FaultHook.requireFirstTry(p, "the task of " + RoundLimits.institute(p, id));
         Algorithm algorithm = p.rules();
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);

@@ -90,7 +90,7 @@ final class OneWayRound {
     }
 
     private static Iterator<Tuple2<Long, Parcel>> clientTask(RoundPlan p, int id) {
-        FaultHook.requireFirstTry(p, "client " + id + "'s task");
+        FaultHook.requireFirstTry(p, "the task of " + RoundLimits.institute(p, id));
         Algorithm algorithm = p.rules();
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
@@ -133,7 +133,7 @@ final class OneWayRound {
     }
 
     private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
-        FaultHook.requireFirstTry(p, "the server's task");
+        FaultHook.requireFirstTry(p, "the server task of server site " + p.serverSite());
         Placement.requireSite(p.serverSite(), p.testbed());
         Algorithm algorithm = p.rules();
         Server server = ServerState.forRound(p);

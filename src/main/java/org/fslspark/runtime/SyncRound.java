@@ -69,7 +69,8 @@ final class SyncRound {
         public scala.collection.Iterator<TaskReport> apply(scala.collection.Iterator<Integer> ignored) {
             BarrierTaskContext ctx = BarrierTaskContext.get();
             RoundPlan p = plan.value();
-            FaultHook.requireFirstTry(p, "task " + ctx.partitionId() + " of the barrier stage");
+            FaultHook.requireFirstTry(p, "the barrier task of " + (ctx.partitionId() == p.clients()
+                    ? "server site " + p.serverSite() : RoundLimits.institute(p, ctx.partitionId())));
             TaskReport report;
             try {
                 report = ctx.partitionId() == p.clients() ? serve(ctx, p) : client(ctx, p, ctx.partitionId());
