@@ -181,7 +181,8 @@ class FrameServerLoopTest {
             // A non-finite value is refused as a divergence (the run stops, unretried), naming the minibatch too.
             boolean nan = frame.equals("nan");
             String named = nan ? "diverged in round 0, institute umich (client 1), minibatch 0: " : "institute umich (client 1): ";
-            RuntimeException refused = assertInstanceOf(nan ? Divergence.class : TransportException.class, failed.getCause());
+            Class<? extends RuntimeException> type = nan ? Divergence.class : TransportException.class;
+            RuntimeException refused = assertInstanceOf(type, failed.getCause());
             assertTrue(refused.getMessage().startsWith(named), refused.getMessage());
             assertTrue(refused.getMessage().contains(check), refused.getMessage());
             String toOsu = osu.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
