@@ -24,7 +24,7 @@ import java.util.Map;
  *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
  * @param restore            the executors' training state to rebuild from where an executor does not hold it
- *                           ({@link HeldState} by name); only the first round of a resumed run carries it
+ *                           ({@link HeldState} by name); only the first round of a resumed run and a rerun of a failed round carry it
  * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed,
  *                           or a failed next round would be rerun from it)
  * @param trace              where to write {@link Trace} files ("" = off)
