@@ -66,9 +66,7 @@ final class FaultHook {
      * task, so that a rerun can report what a failed attempt sent before it died.
      */
     static TrafficMeter meter(RoundPlan p, int client) {
-        TrafficMeter meter = new TrafficMeter();
-        TaskState.get(p.runId() + "/" + meterName(client, p.round(), p.attempt()), () -> meter);
-        return meter;
+        return TaskState.get(p.runId() + "/" + meterName(client, p.round(), p.attempt()), TrafficMeter::new);
     }
 
     /**
