@@ -228,8 +228,13 @@ public final class FederatedTraining {
             }
         }
 
-        /** Where a failure's text says it happened: an institute, the server site, or "" when it names neither. */
-        private String institute(String reason) {
+        /**
+         * Where a failure's text says it happened: an institute, the server site, or "" when it names neither. A client
+         * that the failed server told why ("server failed: ...") points at what the server named.
+         */
+        private String institute(String text) {
+            int told = text.indexOf("server failed: ");
+            String reason = told < 0 ? text : text.substring(told + "server failed: ".length());
             for (String i : e.institutes()) {
                 if (reason.contains("institute " + i + " ")) {
                     return i;
