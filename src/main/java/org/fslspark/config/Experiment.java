@@ -31,6 +31,7 @@ public record Experiment(
         Spark spark,
         Testbed testbed,
         Checkpointing checkpoint,
+        Faults fault,
         String trace,
         Security security,
         String resolvedConfig) implements Serializable {
@@ -44,6 +45,27 @@ public record Experiment(
     public record Checkpointing(int interval, int keep) implements Serializable {
         public boolean enabled() {
             return interval > 0;
+        }
+    }
+
+    /**
+     * What a run does when a round fails, and the test-only fault hooks.
+     *
+     * @param roundAttempts attempts of a round before the run stops with the last error (>= 1)
+     * @param fail          debug.fail: where a task throws on a round's first attempt, or null
+     * @param nan           debug.nan: where a client's sent activations get a NaN, or null
+     */
+    public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan) implements Serializable {
+        public static final Faults NONE = new Faults(1, null, null);
+    }
+
+    /**
+     * A point of a round where a test injects a fault: client {@code client}'s local iteration {@code batch}, or
+     * ({@code client} = -1) the server's {@code batch}-th step of the round.
+     */
+    public record FaultPoint(int client, int round, long batch) implements Serializable {
+        public boolean server() {
+            return client < 0;
         }
     }
 

@@ -255,8 +255,28 @@ public final class ExperimentLoader {
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
+                new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
+                        faultPoint(r.string("debug.nan"), "debug.nan", false)),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /** A test-only fault point: "client:i:round:t:batch:k", or (where {@code server} is allowed) "server:round:t:batch:n". */
+    static Experiment.FaultPoint faultPoint(String value, String key, boolean server) {
+        String v = value.trim();
+        if (v.isEmpty()) {
+            return null;
+        }
+        java.util.regex.Matcher c = java.util.regex.Pattern.compile("client:(\\d+):round:(\\d+):batch:(\\d+)").matcher(v);
+        if (c.matches()) {
+            return new Experiment.FaultPoint(Integer.parseInt(c.group(1)), Integer.parseInt(c.group(2)), Long.parseLong(c.group(3)));
+        }
+        java.util.regex.Matcher s = java.util.regex.Pattern.compile("server:round:(\\d+):batch:(\\d+)").matcher(v);
+        if (server && s.matches()) {
+            return new Experiment.FaultPoint(-1, Integer.parseInt(s.group(1)), Long.parseLong(s.group(2)));
+        }
+        throw new ConfigException(key + " = \"" + v + "\": expected \"client:<i>:round:<t>:batch:<k>\""
+                + (server ? " or \"server:round:<t>:batch:<n>\"" : "") + " (a test-only fault hook; \"\" = off)");
     }
 
     /**
@@ -431,10 +451,11 @@ public final class ExperimentLoader {
         }
     }
 
-    /** Keys a resumed run may change: how long it trains and when it stops, where and how Spark runs it, its checkpoints, its keys. */
+    /** Keys a resumed run may change: how long it trains and when it stops, where and how Spark runs it, its checkpoints, retries and keys. */
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
-                || key.startsWith("checkpoint.") || key.startsWith("security.");
+                || key.startsWith("checkpoint.") || key.startsWith("fault.") || key.startsWith("security.")
+                || key.equals("debug.fail") || key.equals("debug.nan");
     }
 
     /**
@@ -452,7 +473,8 @@ public final class ExperimentLoader {
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
-                        + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.* and security.*");
+                        + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
+                        + " and the test-only debug.fail and debug.nan");
             }
         }
     }

@@ -47,11 +47,15 @@ public final class ResultsWriter {
             DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType,
             DataTypes.DoubleType, DataTypes.DoubleType});
 
+    public static final StructType EVENTS = schema(EventRecord.COLUMNS, new DataType[]{DataTypes.IntegerType,
+            DataTypes.StringType, DataTypes.StringType, DataTypes.StringType});
+
     private final Path out;
     private final FileSystem fs;
     private final List<RoundRecord> rounds = new ArrayList<>();
     private final List<TrafficRecord> traffic = new ArrayList<>();
     private final List<AlignmentRecord> alignment = new ArrayList<>();
+    private final List<EventRecord> events = new ArrayList<>();
 
     private static StructType schema(String[] names, DataType[] types) {
         StructField[] fields = new StructField[names.length];
@@ -106,6 +110,8 @@ public final class ResultsWriter {
             w.rounds.addAll(w.readCsv("rounds.csv", RoundRecord.class, r -> r.round() < rounds));
             w.traffic.addAll(w.readCsv("traffic.csv", TrafficRecord.class, r -> r.round() < rounds));
             w.alignment.addAll(w.readCsv("alignment.csv", AlignmentRecord.class, r -> r.round() < rounds));
+            // Events are history: kept whatever round they concern (a diverged round before its resume, say).
+            w.events.addAll(w.readCsv("events.csv", EventRecord.class, r -> true));
             HadoopFiles.replace(w.fs, new Path(w.out, "config"), resolvedConfig.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot resume the results in " + location + ": " + e.getMessage(), e);
@@ -145,6 +151,12 @@ public final class ResultsWriter {
         writeCsv("alignment.csv", AlignmentRecord.COLUMNS, alignment, AlignmentRecord::values);
     }
 
+    /** An event (a round retried, a run stopped); written at once, so it survives the run's end. */
+    public void appendEvent(EventRecord event) {
+        events.add(event);
+        writeCsv("events.csv", EventRecord.COLUMNS, events, EventRecord::values);
+    }
+
     public List<RoundRecord> rounds() {
         return rounds;
     }
@@ -155,6 +167,9 @@ public final class ResultsWriter {
         parquet(spark, "traffic.parquet", TRAFFIC, traffic, TrafficRecord::values);
         if (!alignment.isEmpty()) {
             parquet(spark, "alignment.parquet", ALIGNMENT, alignment, AlignmentRecord::values);
+        }
+        if (!events.isEmpty()) {
+            parquet(spark, "events.parquet", EVENTS, events, EventRecord::values);
         }
     }
 

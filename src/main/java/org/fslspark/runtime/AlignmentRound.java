@@ -54,11 +54,12 @@ final class AlignmentRound {
     }
 
     private static Result align(RoundPlan p, int client) {
+        FaultHook.requireFirstTry(p, "the alignment of client " + client + " at server site " + p.serverSite());
         Placement.requireSite(p.serverSite(), p.testbed());
         double started = System.currentTimeMillis() / 1e3;
         long start = System.nanoTime();
         // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
-        Learner top = TaskState.get(p.runId() + "/align-top/" + client, () -> ServerState.serverLearner(p));
+        Learner top = TaskState.scratch(p, "align-top/" + client, () -> ServerState.serverLearner(p));
         top.network().setParams(ServerState.row(p.globalServer()));
         Server server = ServerState.withShared(p, top);
         AlignmentReport report = p.rules().align(server, client);

@@ -79,7 +79,7 @@ final class ClientWork {
      * waiting for a gradient).
      */
     static double train(RoundPlan plan, Algorithm algorithm, Client client, SiteData data, ServerLink server) {
-        TimedLink timed = new TimedLink(server);
+        TimedLink timed = new TimedLink(plan, server);
         long k = 0;
         long stepNanos = 0;
         for (int epoch = 0; epoch < plan.localEpochs(); epoch++) {
@@ -88,20 +88,39 @@ final class ClientWork {
                 Trace.order(plan, client.id(), epoch, batches);
             }
             for (int[] indices : batches) {
+                FaultHook.beforeClientStep(plan, client.id(), k);
                 long start = System.nanoTime();
-                algorithm.clientStep(client, data.batch(indices), k++, timed);
+                algorithm.clientStep(client, data.batch(indices), k, timed);
                 stepNanos += System.nanoTime() - start;
+                requireFinite(plan, client, k);
+                k++;
             }
         }
         return Math.max(0, stepNanos - timed.nanos) / 1e9;
     }
 
-    /** A server link that counts the time spent in it. */
+    /**
+     * A non-finite loss or gradient leaves non-finite parameters after the step: checked on the parts the client
+     * uploads (x_c, FedAvg's top) with one sum each, so the divergence is named at its minibatch whether or not
+     * the step sent anything (activations and gradients that cross a link are checked as frames anyway).
+     */
+    private static void requireFinite(RoundPlan plan, Client client, long k) {
+        for (java.util.Map.Entry<String, Learner> part : client.learners().entrySet()) {
+            if (!part.getKey().equals("auxiliary") && !Double.isFinite(part.getValue().network().params().sumNumber().doubleValue())) {
+                throw new Divergence(Divergence.MARKER + plan.round() + ", " + RoundLimits.institute(plan, client.id())
+                        + ", minibatch " + k + ": its " + part.getKey() + " parameters are not finite after the step", null);
+            }
+        }
+    }
+
+    /** A server link that counts the time spent in it (and where debug.nan alters what is sent). */
     private static final class TimedLink implements ServerLink {
+        private final RoundPlan plan;
         private final ServerLink link;
         private long nanos;
 
-        TimedLink(ServerLink link) {
+        TimedLink(RoundPlan plan, ServerLink link) {
+            this.plan = plan;
             this.link = link;
         }
 
@@ -109,7 +128,7 @@ final class ClientWork {
         public org.nd4j.linalg.api.ndarray.INDArray exchange(org.fslspark.algorithm.SmashedBatch batch) {
             long start = System.nanoTime();
             try {
-                return link.exchange(batch);
+                return link.exchange(FaultHook.sent(plan, batch));
             } finally {
                 nanos += System.nanoTime() - start;
             }
@@ -119,7 +138,7 @@ final class ClientWork {
         public void upload(org.fslspark.algorithm.SmashedBatch batch) {
             long start = System.nanoTime();
             try {
-                link.upload(batch);
+                link.upload(FaultHook.sent(plan, batch));
             } finally {
                 nanos += System.nanoTime() - start;
             }

@@ -13,6 +13,7 @@ import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.data.PartitionStore;
 import org.fslspark.metrics.AlignmentRecord;
+import org.fslspark.metrics.EventRecord;
 import org.fslspark.metrics.Plots;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
@@ -23,6 +24,7 @@ import org.fslspark.text.Tokenizers;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.TransportException;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -122,7 +124,7 @@ public final class FederatedTraining {
                 Trace.start(e, conf, initial);
             }
         }
-        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, sites, executors, conf, state.executors());
+        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, sites, executors, conf, state.executors(), out);
         String stopReason = "completed " + e.train().rounds() + " rounds";
         try {
             while (state.round() < e.train().rounds()) {
@@ -133,7 +135,8 @@ public final class FederatedTraining {
                             + "join (docs/SECURITY.md)", t);
                 }
                 boolean checkpoint = checkpoints.due(t, e.train().rounds());
-                Round r = rounds.next(state, checkpoint);
+                // A failed round is rerun from the executors' state at its start: with retries on, every round returns it.
+                Round r = rounds.next(state, checkpoint || e.fault().roundAttempts() > 1);
                 state = r.state();
                 if (!r.alignments().isEmpty()) {
                     out.appendAlignment(r.alignments());
@@ -181,12 +184,16 @@ public final class FederatedTraining {
         private final TestbedPlan testbed;
         private final List<String> sites;
         private final Evaluator evaluator;
+        private final ResultsWriter out;
         private SiteExecutors executors;
-        /** What the executors must rebuild in the run's first round (a resumed state's); nothing after. */
+        /** What the executors must rebuild in the run's first round (a resumed state's) or in a rerun; nothing after. */
         private Map<String, byte[]> restore;
+        /** The executors' copy of the training state in use; a rerun starts a new one ({@link TaskState}). */
+        private long generation;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
-               List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore) {
+               List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
+            this.out = out;
             this.e = e;
             this.sc = sc;
             this.locations = locations;
@@ -200,11 +207,58 @@ public final class FederatedTraining {
         }
 
         /**
-         * Runs round {@code s.round()}: ships the global model, runs the round's Spark stage(s), averages what
-         * the algorithm averages and evaluates. With {@code collect} the tasks return what their executors hold.
+         * Runs round {@code s.round()}, rerunning it from {@code s} when it fails, up to fault.round-attempts times.
+         * A rerun starts a new generation of the executors' state, rebuilt from {@code s.executors()} (every round
+         * returns it when retries are on), so nothing a failed attempt stepped survives and no update of it is
+         * averaged. A divergence is not retried.
          */
         Round next(TrainingState s, boolean collect) {
             int t = s.round();
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    return attempt(s, collect, attempt);
+                } catch (Exception failure) { // Spark's SparkException is checked but undeclared
+                    Divergence diverged = Divergence.in(failure);
+                    String reason = diverged != null ? diverged.getMessage() : reason(failure);
+                    String where = institute(diverged != null ? reason : messages(failure));
+                    if (diverged != null) {
+                        out.appendEvent(new EventRecord(t, where, "diverged", reason));
+                        throw diverged;
+                    }
+                    // A placement violation or a config error fails every attempt alike.
+                    boolean last = attempt + 1 >= e.fault().roundAttempts() || messages(failure).contains("placement violation")
+                            || causedBy(failure, ConfigException.class);
+                    out.appendEvent(new EventRecord(t, where, last ? "failed" : "retried", reason));
+                    if (last) {
+                        throw new RoundFailed("round " + t + " failed in " + (attempt + 1) + " attempt(s) (fault.round-attempts = "
+                                + e.fault().roundAttempts() + "); the newest round checkpoint is resumable (train --resume): "
+                                + reason, failure);
+                    }
+                    generation++;
+                    restore = s.executors();
+                }
+            }
+        }
+
+        /**
+         * Where a failure's text says it happened: an institute, the server site, or "" when it names neither. A client
+         * that the failed server told why ("server failed: ...") points at what the server named.
+         */
+        private String institute(String text) {
+            int told = text.indexOf("server failed: ");
+            String reason = told < 0 ? text : text.substring(told + "server failed: ".length());
+            for (String i : e.institutes()) {
+                if (reason.contains("institute " + i + " ")) {
+                    return i;
+                }
+            }
+            return reason.contains("server site " + e.serverSite()) ? e.serverSite() : "";
+        }
+
+        /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
+        private Round attempt(TrainingState s, boolean collect, int attempt) {
+            int t = s.round();
+            List<TaskRun> attemptTasks = new ArrayList<>();
             // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
             String rules = t == 0 && e.settings().warmStart() && e.algorithm().equals("fsl-sage") ? "cse-fsl" : e.algorithm();
             Algorithm algorithm = Algorithms.byName(rules, e.settings());
@@ -215,7 +269,7 @@ public final class FederatedTraining {
                     downloads.put(i, frame);
                 }
             }
-            RoundPlan plan = plan(t, rules, s, downloads, collect);
+            RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
             executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
@@ -226,7 +280,7 @@ public final class FederatedTraining {
                 List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
                 for (AlignmentRound.Result r : aligned) {
-                    tasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
+                    attemptTasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
                             r.host(), 0, List.of(), r.seconds(), r.seconds(), Map.of(), Map.of())));
                     if (r.report() != null) {
                         downloads.put(r.client(), r.auxiliaryFrame());
@@ -235,7 +289,7 @@ public final class FederatedTraining {
                         alignedBefore = true;
                     }
                 }
-                plan = plan(t, rules, s, downloads, collect);
+                plan = plan(t, rules, s, downloads, collect, attempt);
             }
             List<TaskReport> reports = switch (algorithm.flow()) {
                 case LOCAL -> LocalRound.run(sc, plan, executors);
@@ -246,10 +300,19 @@ public final class FederatedTraining {
             double seconds = (System.nanoTime() - start) / 1e9;
             Map<String, byte[]> held = new HashMap<>();
             for (TaskReport r : reports) {
-                tasks.add(new TaskRun(t, r.withoutBytes()));
+                attemptTasks.add(new TaskRun(t, r.withoutBytes()));
                 held.putAll(r.state());
             }
-            INDArray[] next = aggregate(algorithm, e, reports, s.client(), s.server());
+            INDArray[] next;
+            try {
+                next = aggregate(algorithm, e, reports, s.client(), s.server());
+            } catch (TransportException ex) {
+                NonFiniteValueException nf = Divergence.nonFinite(ex);
+                if (nf != null) {
+                    throw new Divergence(Divergence.MARKER + t + ", " + ex.getMessage(), nf);
+                }
+                throw ex;
+            }
             if (!e.trace().isEmpty()) {
                 Trace.round(e.trace(), SiteData.hadoopConf(hadoop), t, next[0], next[1], next[2], alignedHeads);
             }
@@ -271,14 +334,18 @@ public final class FederatedTraining {
             RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                     payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
                     seconds, after.cumulativeSeconds(), modelled, after.cumulativeModelledSeconds());
-            return new Round(after, row, traffic, alignments);
+            tasks.addAll(attemptTasks);
+            List<TrafficRecord> recorded = new ArrayList<>(traffic);
+            recorded.addAll(retryRecords(e, t, reports));
+            return new Round(after, row, recorded, alignments);
         }
 
-        private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect) {
+        private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
-                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), e.security().tls());
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation,
+                    e.fault(), e.security().tls());
         }
     }
 
@@ -453,6 +520,71 @@ public final class FederatedTraining {
             }
         }
         return rows;
+    }
+
+    /**
+     * Rows of kind "retry": per institute and direction, what its link carried in the round's failed attempts as
+     * far as the executors kept the meters (summed over kinds); never part of the round's figures.
+     */
+    private static List<TrafficRecord> retryRecords(Experiment e, int round, List<TaskReport> reports) {
+        List<TrafficRecord> rows = new ArrayList<>();
+        for (TaskReport r : reports) {
+            for (TrafficMeter.Count c : r.retried()) {
+                rows.add(new TrafficRecord(e.name(), e.algorithm(), round, r.institute(), c.direction().column(), RETRY,
+                        c.payloadBytes(), c.wireBytes(), c.messages()));
+            }
+        }
+        return rows;
+    }
+
+    /** The traffic.csv kind of what failed attempts of a round sent. */
+    public static final String RETRY = "retry";
+
+    /**
+     * A failure's message for events.csv: the first task exception Spark's report quotes (its first line, "Job
+     * aborted ..." says only which task), else the innermost cause's first line.
+     */
+    private static String reason(Throwable failure) {
+        java.util.regex.Matcher quoted = java.util.regex.Pattern.compile(
+                "((?:[a-z]\\w*\\.)+[A-Z][\\w$]*(?:Exception|Error|Fault|Divergence)): (.+)").matcher(messages(failure));
+        while (quoted.find()) {
+            if (!quoted.group(1).startsWith("org.apache.spark.")) {
+                return quoted.group(2).strip();
+            }
+        }
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        int end = m.indexOf('\n');
+        return (end < 0 ? m : m.substring(0, end)).strip();
+    }
+
+    /** Whether an exception of {@code type} is in {@code failure}'s chain of causes. */
+    private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Every message of a failure's chain of causes. */
+    private static String messages(Throwable failure) {
+        StringBuilder all = new StringBuilder();
+        for (Throwable t = failure; t != null && all.length() < 100_000; t = t.getCause() == t ? null : t.getCause()) {
+            all.append(t.getMessage()).append('\n');
+        }
+        return all.toString();
+    }
+
+    /** A round that failed in every attempt; the run stops. */
+    public static final class RoundFailed extends RuntimeException {
+        RoundFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** Payload in one direction; labels are left out, as the reference counts. */

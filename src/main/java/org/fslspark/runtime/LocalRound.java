@@ -50,10 +50,12 @@ final class LocalRound {
     }
 
     private static TaskReport clientTask(RoundPlan p, int id, byte[] download) {
+        FaultHook.requireFirstTry(p, "the task of " + RoundLimits.institute(p, id));
         Algorithm algorithm = p.rules();
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
-        TrafficMeter meter = new TrafficMeter();
+        List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
+        TrafficMeter meter = FaultHook.meter(p, id);
         ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = FrameCodec.decode(download, RoundLimits.models(RoundLimits.shapes(p)));
@@ -69,7 +71,7 @@ final class LocalRound {
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)),
-                ClientWork.save(p, client));
+                ClientWork.save(p, client)).withRetried(retried);
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

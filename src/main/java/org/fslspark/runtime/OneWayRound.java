@@ -90,10 +90,12 @@ final class OneWayRound {
     }
 
     private static Iterator<Tuple2<Long, Parcel>> clientTask(RoundPlan p, int id) {
+        FaultHook.requireFirstTry(p, "the task of " + RoundLimits.institute(p, id));
         Algorithm algorithm = p.rules();
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
-        TrafficMeter meter = new TrafficMeter();
+        List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
+        TrafficMeter meter = FaultHook.meter(p, id);
         ChargedLink link = new ChargedLink(meter, p.link(id));
         long start = System.nanoTime();
         Message global = Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient())));
@@ -124,15 +126,18 @@ final class OneWayRound {
         link.upload(upload);
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
-                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client));
+                data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client))
+                .withRetried(retried);
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
 
     private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
+        FaultHook.requireFirstTry(p, "the server task of server site " + p.serverSite());
         Placement.requireSite(p.serverSite(), p.testbed());
         Algorithm algorithm = p.rules();
         Server server = ServerState.forRound(p);
+        long steps = 0;
         long start = System.nanoTime();
         List<TaskReport> out = new ArrayList<>();
         Map<String, byte[]> models = new HashMap<>();
@@ -143,9 +148,16 @@ final class OneWayRound {
             Parcel parcel = record._2();
             Message m = fromClient(p, limits, clientOf(record._1()), parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
+                FaultHook.beforeServerStep(p, steps++);
                 long step = System.nanoTime();
                 algorithm.serverStep(server, new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints()));
                 computeNanos += System.nanoTime() - step;
+                // Nothing returns to the client in this flow: a diverged server step is caught here, at its minibatch.
+                if (!Double.isFinite(server.shared().network().params().sumNumber().doubleValue())) {
+                    throw new Divergence(Divergence.MARKER + p.round() + ", server site " + p.serverSite() + ", minibatch "
+                            + m.sequence() + " of " + RoundLimits.institute(p, m.client())
+                            + ": the server's parameters are not finite after its step", null);
+                }
             } else {
                 models.put("client/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(0))));
                 if (m.tensors().size() > 1) {
@@ -165,7 +177,12 @@ final class OneWayRound {
     /** A client's upload, checked as a frame from another site; a refusal names the institute. */
     private static Message fromClient(RoundPlan p, FrameLimits limits, int client, byte[] frame) {
         try {
-            Message m = FrameCodec.decode(frame, limits.forClient(client));
+            Message m;
+            try {
+                m = FrameCodec.decode(frame, limits.forClient(client));
+            } catch (TransportException e) {
+                throw Divergence.orItself(e, p.round(), RoundLimits.institute(p, client));
+            }
             boolean upload = m.type() == Message.Type.SMASHED
                     || m.type() == Message.Type.MODEL && m.tensor(0).kind() == Kind.MODEL
                     && (m.tensors().size() == 1 || m.tensor(1).kind() == Kind.AUXILIARY_MODEL);

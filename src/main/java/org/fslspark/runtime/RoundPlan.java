@@ -25,9 +25,14 @@ import java.util.Map;
  *                           (aligned a_i for FSL-SAGE, the averaged head for CSE-FSL), by client
  * @param testbed            the test-bed's links and placement rules ({@link TestbedPlan#NONE} without one)
  * @param restore            the executors' training state to rebuild from where an executor does not hold it
- *                           ({@link HeldState} by name); only the first round of a resumed run carries it
- * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed)
+ *                           ({@link HeldState} by name); only the first round of a resumed run and a rerun of a failed round carry it
+ * @param collectState       whether the tasks return their training state at the end of the round (it is checkpointed,
+ *                           or a failed next round would be rerun from it)
  * @param trace              where to write {@link Trace} files ("" = off)
+ * @param attempt            which attempt at this round this is, from 0 (a failed round is rerun)
+ * @param generation         which copy of the executors' state the tasks use ({@link TaskState}): it changes when a
+ *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
+ * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
@@ -37,10 +42,11 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                        boolean collectState, String trace, Tls.KeyFiles tls)
+                        boolean collectState, String trace, int attempt, long generation,
+                        org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls)
         implements Serializable {
 
-    /** A round over plain TCP. */
+    /** A first attempt over plain TCP, without fault hooks. */
     public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
                      OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
@@ -49,7 +55,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, null);
+                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE, null);
     }
 
     /** The rules this round follows. */

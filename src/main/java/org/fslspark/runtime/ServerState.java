@@ -52,7 +52,7 @@ final class ServerState {
 
     /** The training state of the server site, by name, for the driver. */
     static Map<String, byte[]> save(RoundPlan plan) {
-        return TaskState.save(plan.runId(), PREFIX);
+        return TaskState.save(plan, PREFIX);
     }
 
     /** Entry {@code name} (below "server/") of the run, made as its kind says when this executor has none. */

@@ -13,6 +13,7 @@ import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.MeteredSocket;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
@@ -70,6 +71,8 @@ final class SyncRound {
         public scala.collection.Iterator<TaskReport> apply(scala.collection.Iterator<Integer> ignored) {
             BarrierTaskContext ctx = BarrierTaskContext.get();
             RoundPlan p = plan.value();
+            FaultHook.requireFirstTry(p, "the barrier task of " + (ctx.partitionId() == p.clients()
+                    ? "server site " + p.serverSite() : RoundLimits.institute(p, ctx.partitionId())));
             TaskReport report;
             try {
                 report = ctx.partitionId() == p.clients() ? serve(ctx, p) : client(ctx, p, ctx.partitionId());
@@ -89,9 +92,10 @@ final class SyncRound {
         String institute = p.institutes().get(id);
         SiteData data = ClientWork.data(p, id);
         Client client = ClientWork.client(p, algorithm, id);
+        List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
+        TrafficMeter meter = FaultHook.meter(p, id);
         String[] addresses = ctx.allGather("");
         String[] server = addresses[p.clients()].split(":");
-        TrafficMeter meter = new TrafficMeter();
         long start = System.nanoTime();
         double compute;
         FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
@@ -110,13 +114,13 @@ final class SyncRound {
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
-            compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(channel, id));
+            compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(p, channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         } catch (TransportException e) {
             throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client));
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried);
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -135,11 +139,22 @@ final class SyncRound {
     }
 
     /** The client's end of the channel as the algorithm sees it. */
-    private record ChannelLink(FrameChannel channel, int client) implements ServerLink {
+    private record ChannelLink(RoundPlan plan, FrameChannel channel, int client) implements ServerLink {
         @Override
         public INDArray exchange(SmashedBatch batch) {
             upload(batch);
-            Tensor g = channel.expect(Message.Type.GRADIENT).tensor(0);
+            Tensor g;
+            try {
+                g = channel.expect(Message.Type.GRADIENT).tensor(0);
+            } catch (TransportException e) {
+                NonFiniteValueException n = Divergence.nonFinite(e);
+                if (n == null) {
+                    throw e;
+                }
+                // The server's loss diverged on this minibatch.
+                throw Divergence.of(plan.round(), RoundLimits.institute(plan, client) + " (the server's gradient)",
+                        batch.iteration(), n);
+            }
             // The limits allow any batch up to b; this gradient must be for this batch.
             if (!Arrays.equals(g.shape(), batch.activations().shape())) {
                 throw new TransportException("refused gradient of shape " + Arrays.toString(g.shape()) + " for activations of shape "

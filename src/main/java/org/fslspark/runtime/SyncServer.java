@@ -51,6 +51,7 @@ final class SyncServer {
     private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
     private volatile int connectedClients;
     private long computeNanos;
+    private long steps;
 
     SyncServer(RoundPlan plan, Algorithm algorithm) {
         this(plan, algorithm, null);
@@ -204,6 +205,9 @@ final class SyncServer {
         try {
             return channels[client].receive();
         } catch (TransportException e) {
+            if (Divergence.nonFinite(e) != null) {
+                throw Divergence.orItself(e, plan.round(), RoundLimits.institute(plan, client));
+            }
             throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
         }
     }
@@ -213,6 +217,7 @@ final class SyncServer {
             throw new TransportException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training");
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
+        FaultHook.beforeServerStep(plan, steps++);
         long start = System.nanoTime();
         INDArray g = algorithm.serverStep(server, batch);
         computeNanos += System.nanoTime() - start;

@@ -24,14 +24,30 @@ import java.util.Map;
  *                      "server", "server/<client>" copies and "client/<client>" received client models
  * @param state         the training state the task's executor holds at the end of the round ({@link HeldState}),
  *                      when the plan asks for it; not traffic: it is the driver's copy for checkpoints
+ * @param retried       what crossed the client's link in this round's earlier, failed attempts, as far as this
+ *                      executor's memory kept their meters ({@link FaultHook#meter}); not in the round's figures
  */
 public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                          List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
-                         Map<String, byte[]> models, Map<String, byte[]> state) implements Serializable {
+                         Map<String, byte[]> models, Map<String, byte[]> state, List<TrafficMeter.Count> retried)
+        implements Serializable {
+
+    /** A report with no traffic of earlier attempts. */
+    public TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
+                      List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
+                      Map<String, byte[]> models, Map<String, byte[]> state) {
+        this(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds, models, state, List.of());
+    }
+
+    /** This report with the traffic of earlier attempts. */
+    public TaskReport withRetried(List<TrafficMeter.Count> counts) {
+        return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
+                models, state, counts);
+    }
 
     /** This report without the bytes (models, state) the driver has used. */
     public TaskReport withoutBytes() {
         return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
-                Map.of(), Map.of());
+                Map.of(), Map.of(), retried);
     }
 }

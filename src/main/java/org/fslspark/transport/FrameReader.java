@@ -24,6 +24,7 @@ final class FrameReader {
     private byte[] chunk = new byte[0]; // grown to at most CHUNK_BYTES as tensors need it
     private long allocated;
     private String from = "";
+    private long sequence = -1;
 
     FrameReader(FrameLimits limits) {
         this.limits = limits;
@@ -38,6 +39,7 @@ final class FrameReader {
     Message read(InputStream in) throws IOException {
         allocated = 0;
         from = "";
+        sequence = -1;
         int first = in.read();
         if (first < 0) {
             return null;
@@ -59,7 +61,7 @@ final class FrameReader {
             if (limits.client() >= 0 && client != limits.client()) {
                 throw refuse("it claims client " + client + " on the channel of client " + limits.client());
             }
-            long sequence = d.readLong();
+            sequence = d.readLong();
             int count = d.readUnsignedByte();
             if (count > limits.maxTensors()) {
                 throw refuse("tensor count " + count + " over the limit " + limits.maxTensors());
@@ -170,7 +172,8 @@ final class FrameReader {
         if (isFloat) {
             for (int i = 0; i < elements; i++) {
                 if (!Float.isFinite(f[i])) {
-                    throw refuse(kind + " value " + f[i] + " at index " + i + " is not finite");
+                    throw new NonFiniteValueException("refused frame" + from + ": " + kind + " value " + f[i] + " at index " + i
+                            + " is not finite", kind, sequence);
                 }
             }
         }

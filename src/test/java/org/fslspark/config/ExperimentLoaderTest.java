@@ -179,7 +179,8 @@ class ExperimentLoaderTest {
     void aResumedRunMayChangeOnlyRoundsStopSparkAndCheckpoints() {
         String saved = ExperimentLoader.load(null, List.of("train.rounds=2")).resolvedConfig();
         ExperimentLoader.requireResumable(saved, ExperimentLoader.load(null, List.of("train.rounds=5",
-                "stop.target-accuracy=0.5", "spark.master=local[2]", "checkpoint.keep=3")).resolvedConfig());
+                "stop.target-accuracy=0.5", "spark.master=local[2]", "checkpoint.keep=3", "fault.round-attempts=1",
+                "debug.nan=\"client:0:round:1:batch:3\"")).resolvedConfig());
         ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(saved,
                 ExperimentLoader.load(null, List.of("train.rounds=5", "train.optimizer.learning-rate=0.01")).resolvedConfig()));
         assertTrue(e.getMessage().contains("train.optimizer.learning-rate"), e.getMessage());
@@ -191,5 +192,22 @@ class ExperimentLoaderTest {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ExperimentLoader.load(null, List.of("checkpoint.keep=0")));
         assertTrue(e.getMessage().contains("checkpoint.keep"), e.getMessage());
+    }
+
+    @Test
+    void faultKeysAreValidatedAndTheHooksParsed() {
+        Experiment.Faults off = ExperimentLoader.load(null, List.of()).fault();
+        assertEquals(new Experiment.Faults(3, null, null), off);
+        Experiment.Faults on = ExperimentLoader.load(null, List.of("debug.fail=\"server:round:2:batch:5\"",
+                "debug.nan=\"client:1:round:0:batch:7\"")).fault();
+        assertEquals(new Experiment.FaultPoint(-1, 2, 5), on.fail());
+        assertTrue(on.fail().server());
+        assertEquals(new Experiment.FaultPoint(1, 0, 7), on.nan());
+        assertEquals(new Experiment.FaultPoint(1, 2, 7),
+                ExperimentLoader.load(null, List.of("debug.fail=\"client:1:round:2:batch:7\"")).fault().fail());
+        for (String bad : List.of("fault.round-attempts=0", "debug.fail=\"client:1:round:2\"", "debug.nan=\"server:round:2:batch:5\"")) {
+            ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.load(null, List.of(bad)));
+            assertTrue(e.getMessage().contains(bad.substring(0, bad.indexOf('='))), e.getMessage());
+        }
     }
 }

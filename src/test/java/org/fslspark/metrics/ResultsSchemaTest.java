@@ -15,5 +15,6 @@ class ResultsSchemaTest {
         assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/rounds.json"))), ResultsWriter.ROUNDS);
         assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/traffic.json"))), ResultsWriter.TRAFFIC);
         assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/alignment.json"))), ResultsWriter.ALIGNMENT);
+        assertEquals(DataType.fromJson(Files.readString(Path.of("data-schemas/events.json"))), ResultsWriter.EVENTS);
     }
 }

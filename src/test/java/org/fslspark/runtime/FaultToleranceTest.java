@@ -1,0 +1,164 @@
+package org.fslspark.runtime;
+
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A round whose stage fails is rerun from the state it started with: with a failure injected (debug.fail) in a
+ * client task and, separately, in the server task at a seeded minibatch of round 2, the run completes with every
+ * round once and ends bitwise as the run without a fault (rounds.csv but its times, traffic.csv but its retry
+ * rows, the model), for SplitFed-V2 (per-batch channel, barrier stage) and FSL-SAGE (one-way shuffle, alignment
+ * at round 2, rerun too; Spark's own retry of the failed task refuses to run). A NaN in a client's activations (debug.nan) stops the run naming round, institute and
+ * minibatch; a resume without the hook ends as the run without it.
+ */
+@Tag("e2e")
+class FaultToleranceTest {
+    static SparkSession spark;
+    @TempDir
+    static Path dir;
+    static String[] setup;
+    /** round_seconds, cumulative_seconds, modelled_seconds, cumulative_modelled_seconds: measured, so they differ. */
+    static final List<Integer> TIME_COLUMNS = List.of(12, 13, 15, 16);
+    /** Two clients of 60 samples in minibatches of 20: local iterations 0..2 per round. */
+    static final int BATCHES = 3;
+    static final Map<String, FederatedTraining.Summary> BASELINES = new HashMap<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        setup = new String[]{"institutes=[osu, iitb]", "data.train-subset=120", "data.partition.scheme=iid",
+                "train.batch-size=20", "train.server-order=client-by-client", "server-interval=2", "alignment.interval=2",
+                "alignment.epochs=3", "train.rounds=3", Fixtures.smallTestSet(dir.resolve("test"), 200)};
+        // Spark retries a failed task once (local[N,F]): the task's retry must refuse to run on the state the failed
+        // try left, so that the driver reruns the round (a barrier stage is not retried by Spark at all).
+        spark = Sparks.session(org.fslspark.config.ExperimentLoader.load(null, List.of("spark.master=\"local[5,2]\"")));
+        Fixtures.prepare(Fixtures.experiment(dir, setup));
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static FederatedTraining.Summary train(String algorithm, Path out, FederatedTraining.Start start, String... more) {
+        List<String> overrides = new ArrayList<>(List.of(setup));
+        overrides.addAll(List.of("algorithm=" + algorithm, "output=\"" + out + "\""));
+        overrides.addAll(List.of(more));
+        return FederatedTraining.run(Fixtures.experiment(dir, overrides.toArray(String[]::new)), spark, start, r -> { });
+    }
+
+    /** The run without a fault, once per algorithm. */
+    private static Path baseline(String algorithm) {
+        Path out = dir.resolve(algorithm + "-clean");
+        BASELINES.computeIfAbsent(algorithm, a -> train(a, out, FederatedTraining.Start.OVERWRITE));
+        return out;
+    }
+
+    static List<String> rowsWithoutTimes(Path csv) throws Exception {
+        List<String> rows = new ArrayList<>();
+        for (String line : Files.readAllLines(csv)) {
+            String[] f = line.split(",", -1);
+            for (int c : TIME_COLUMNS) {
+                f[c] = "";
+            }
+            rows.add(String.join(",", f));
+        }
+        return rows;
+    }
+
+    private static List<String> traffic(Path out, boolean retry) throws Exception {
+        return Files.readAllLines(out.resolve("traffic.csv")).stream()
+                .filter(l -> l.startsWith("experiment,") || l.contains("," + FederatedTraining.RETRY + ",") == retry).toList();
+    }
+
+    /** The faulty run ended as the clean one; its round 2 was retried once, and only round 2 has retry traffic. */
+    private static void assertSameAsClean(String algorithm, Path out, FederatedTraining.Summary faulty, String institute,
+                                          boolean barrier)
+            throws Exception {
+        Path clean = baseline(algorithm);
+        FederatedTraining.Summary expected = BASELINES.get(algorithm);
+        assertEquals(List.of(0, 1, 2), faulty.rounds().stream().map(r -> r.round()).toList());
+        assertEquals(rowsWithoutTimes(clean.resolve("rounds.csv")), rowsWithoutTimes(out.resolve("rounds.csv")));
+        assertEquals(traffic(clean, false), traffic(out, false));
+        assertArrayEquals(expected.clientParams().toFloatVector(), faulty.clientParams().toFloatVector());
+        assertArrayEquals(expected.serverParams().toFloatVector(), faulty.serverParams().toFloatVector());
+        assertArrayEquals(Files.readAllBytes(clean.resolve("model/params.f32")), Files.readAllBytes(out.resolve("model/params.f32")));
+        List<String> retries = traffic(out, true);
+        assertTrue(retries.size() > 1, "retry rows: " + retries);
+        assertTrue(retries.stream().skip(1).allMatch(l -> l.split(",")[2].equals("2")), "retry rows of round 2 only: " + retries);
+        List<String> events = Files.readAllLines(out.resolve("events.csv"));
+        assertEquals(2, events.size(), "one event: " + events);
+        assertTrue(events.get(1).startsWith("2," + institute + ",retried,"), events.get(1));
+        // A barrier stage's report quotes whichever task Spark saw fail first: the injected one or a peer of it. Other
+        // stages' tasks were retried by Spark, and the retry refused to run.
+        String reason = events.get(1).substring(("2," + institute + ",retried,").length());
+        assertTrue(reason.contains(barrier ? institute : "Spark retried"), events.get(1));
+        // The rerun's tasks are the ones reported, once per round.
+        assertEquals(faulty.tasks().stream().filter(r -> r.round() == 1 && !r.report().role().equals("aligner")).count(),
+                faulty.tasks().stream().filter(r -> r.round() == 2 && !r.report().role().equals("aligner")).count());
+    }
+
+    private static void clientAndServerFailuresAreRerun(String algorithm, int serverSteps) throws Exception {
+        Random seeded = new Random(15);
+        int k = seeded.nextInt(BATCHES);
+        Path clientOut = dir.resolve(algorithm + "-client-fault");
+        FederatedTraining.Summary s = train(algorithm, clientOut, FederatedTraining.Start.OVERWRITE,
+                "debug.fail=\"client:1:round:2:batch:" + k + "\"");
+        assertSameAsClean(algorithm, clientOut, s, "iitb", algorithm.equals("splitfed-v2"));
+        int n = seeded.nextInt(serverSteps);
+        Path serverOut = dir.resolve(algorithm + "-server-fault");
+        s = train(algorithm, serverOut, FederatedTraining.Start.OVERWRITE, "debug.fail=\"server:round:2:batch:" + n + "\"");
+        assertSameAsClean(algorithm, serverOut, s, "osu", algorithm.equals("splitfed-v2"));
+    }
+
+    @Test
+    void splitFedV2RerunsAFailedRoundExactly() throws Exception {
+        // Every minibatch of both clients reaches the server.
+        clientAndServerFailuresAreRerun("splitfed-v2", 2 * BATCHES);
+    }
+
+    @Test
+    void fslSageRerunsAFailedRoundAndItsAlignmentExactly() throws Exception {
+        // server-interval = 2: iterations 0 and 2 of each client reach the server.
+        clientAndServerFailuresAreRerun("fsl-sage", 4);
+        assertTrue(Files.readAllLines(dir.resolve("fsl-sage-server-fault/alignment.csv")).stream().anyMatch(l -> l.contains(",2,")),
+                "round 2 aligns, before the failed stage and again in the rerun");
+    }
+
+    @Test
+    void aNanInActivationsStopsTheRunNamingWhereAndResumeContinues() throws Exception {
+        Path out = dir.resolve("nan");
+        Divergence d = assertThrows(Divergence.class, () -> train("splitfed-v2", out, FederatedTraining.Start.OVERWRITE,
+                "debug.nan=\"client:0:round:1:batch:2\""));
+        assertTrue(d.getMessage().contains("round 1") && d.getMessage().contains("institute osu (client 0)")
+                && d.getMessage().contains("minibatch 2"), d.getMessage());
+        assertTrue(Files.exists(out.resolve("state/round-0/" + RoundCheckpoints.MARKER)));
+        assertFalse(Files.exists(out.resolve("state/round-1")), "no state after the diverged round");
+        assertEquals(2, Files.readAllLines(out.resolve("rounds.csv")).size(), "header and round 0");
+        List<String> events = Files.readAllLines(out.resolve("events.csv"));
+        assertTrue(events.size() == 2 && events.get(1).startsWith("1,osu,diverged,"), events.toString());
+        // Not retried: a divergence is the same on every attempt.
+        FederatedTraining.Summary resumed = train("splitfed-v2", out, FederatedTraining.Start.RESUME);
+        Path clean = baseline("splitfed-v2");
+        assertEquals(rowsWithoutTimes(clean.resolve("rounds.csv")), rowsWithoutTimes(out.resolve("rounds.csv")));
+        assertArrayEquals(BASELINES.get("splitfed-v2").clientParams().toFloatVector(), resumed.clientParams().toFloatVector());
+        assertArrayEquals(Files.readAllBytes(clean.resolve("model/params.f32")), Files.readAllBytes(out.resolve("model/params.f32")));
+    }
+}
