@@ -255,6 +255,12 @@ public final class FederatedTraining {
             return reason.contains("server site " + e.serverSite()) ? e.serverSite() : "";
         }
 
+        /** What the Spark UI shows for the jobs that follow, e.g. "round 3 · fsl-sage · alignment" (a group per round). */
+        private void describe(int t, int attempt, String what) {
+            sc.setJobGroup("fsl-" + runId + "-round-" + t, "round " + t + " · " + e.algorithm() + " · " + what
+                    + (attempt > 0 ? " · attempt " + (attempt + 1) : ""), false);
+        }
+
         /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
         private Round attempt(TrainingState s, boolean collect, int attempt) {
             int t = s.round();
@@ -277,6 +283,7 @@ public final class FederatedTraining {
             double alignmentSeconds = 0;
             boolean alignedBefore = s.alignedBefore();
             if (algorithm.alignsAt(t, alignedBefore)) {
+                describe(t, attempt, "alignment");
                 List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
                 for (AlignmentRound.Result r : aligned) {
@@ -291,6 +298,11 @@ public final class FederatedTraining {
                 }
                 plan = plan(t, rules, s, downloads, collect, attempt);
             }
+            describe(t, attempt, switch (algorithm.flow()) {
+                case LOCAL -> "clients";
+                case PER_BATCH -> "clients and server";
+                case ONE_WAY -> "clients, then server";
+            });
             List<TaskReport> reports = switch (algorithm.flow()) {
                 case LOCAL -> LocalRound.run(sc, plan, executors);
                 case PER_BATCH -> SyncRound.run(sc, plan, executors);

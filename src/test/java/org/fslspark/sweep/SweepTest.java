@@ -79,6 +79,13 @@ class SweepTest {
                 "one split per seed, whatever the point");
         assertFalse(plan.get(0).experiment().data().location().equals(plan.get(1).experiment().data().location()));
         SparkSession spark = Sparks.session(ExperimentLoader.load(null, List.of("spark.master=local[5]")));
+        List<String> described = new java.util.concurrent.CopyOnWriteArrayList<>();
+        spark.sparkContext().addSparkListener(new org.apache.spark.scheduler.SparkListener() {
+            @Override
+            public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart job) {
+                described.add(String.valueOf(job.properties().getProperty("spark.job.description")));
+            }
+        });
         try {
             RuntimeException stop = new RuntimeException("stopped");
             assertThrows(RuntimeException.class, () -> Sweep.run(spark, spec, null, new Sweep.Listener() {
@@ -133,6 +140,8 @@ class SweepTest {
             for (String f : List.of("sweep.parquet", "accuracy_vs_traffic.png", "accuracy_vs_time.png")) {
                 assertTrue(Files.exists(dir.resolve("sweep").resolve(f)), f);
             }
+            // What the Spark UI shows a watcher for each round's jobs.
+            assertTrue(described.contains("round 1 · fedavg · clients"), described.toString());
             assertEquals(8, spark.read().parquet(dir.resolve("sweep/sweep.parquet").toString()).count());
         } finally {
             spark.stop();
