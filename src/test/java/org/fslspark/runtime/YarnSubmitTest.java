@@ -127,7 +127,12 @@ class YarnSubmitTest {
 
         Experiment local = ExperimentLoader.load(config.toFile(), List.of("output=\"" + dir.resolve("out-local") + "\"",
                 "spark.master=\"local[5]\""));
-        FederatedTraining.run(local, Sparks.session(local), true, r -> { });
+        org.apache.spark.sql.SparkSession spark = Sparks.session(local);
+        try {
+            FederatedTraining.run(local, spark, true, r -> { });
+        } finally {
+            spark.stop(); // the next test class makes its own session with its own settings
+        }
         List<String[]> onYarn = rows(out.resolve("rounds.csv"));
         List<String[]> inLocal = rows(dir.resolve("out-local/rounds.csv"));
         assertEquals(3, onYarn.size(), "a header and two rounds");
