@@ -30,8 +30,6 @@ class ResumeTest {
     @TempDir
     static Path dir;
     static String[] SETUP;
-    /** round_seconds, cumulative_seconds, modelled_seconds, cumulative_modelled_seconds: measured, so they differ. */
-    static final List<Integer> TIME_COLUMNS = List.of(12, 13, 15, 16);
 
     @BeforeAll
     static void start() throws Exception {
@@ -62,18 +60,6 @@ class ResumeTest {
         spark = Fixtures.spark();
     }
 
-    private static List<String> rowsWithoutTimes(Path csv) throws Exception {
-        List<String> rows = new ArrayList<>();
-        for (String line : Files.readAllLines(csv)) {
-            String[] f = line.split(",", -1);
-            for (int c : TIME_COLUMNS) {
-                f[c] = "";
-            }
-            rows.add(String.join(",", f));
-        }
-        return rows;
-    }
-
     private static List<String> withoutLastColumn(Path csv) throws Exception {
         return Files.readAllLines(csv).stream().map(l -> l.substring(0, l.lastIndexOf(','))).toList();
     }
@@ -81,7 +67,8 @@ class ResumeTest {
     private static void assertSameRun(Path expected, FederatedTraining.Summary full, Path actual,
                                       FederatedTraining.Summary resumed) throws Exception {
         assertEquals(5, Files.readAllLines(actual.resolve("rounds.csv")).size(), "header and rounds 0..3");
-        assertEquals(rowsWithoutTimes(expected.resolve("rounds.csv")), rowsWithoutTimes(actual.resolve("rounds.csv")));
+        assertEquals(FaultToleranceTest.rowsWithoutTimes(expected.resolve("rounds.csv")),
+                FaultToleranceTest.rowsWithoutTimes(actual.resolve("rounds.csv")));
         assertEquals(Files.readAllLines(expected.resolve("traffic.csv")), Files.readAllLines(actual.resolve("traffic.csv")));
         assertArrayEquals(full.clientParams().toFloatVector(), resumed.clientParams().toFloatVector());
         assertArrayEquals(full.serverParams().toFloatVector(), resumed.serverParams().toFloatVector());
