@@ -116,6 +116,10 @@ public final class Alignment {
         private final double epsilon;
         private INDArray shifted;
         private INDArray plus;
+        private INDArray castFrom;
+        private INDArray targetsFrom;
+        private INDArray castZ;
+        private INDArray castTargets;
 
         /** @param twin a network of aux's architecture in float64 (or aux itself, when it is float64) */
         public Fit(Network aux, Network twin, double epsilon) {
@@ -124,12 +128,20 @@ public final class Alignment {
             this.epsilon = epsilon;
         }
 
+        /** z and targets are read, never written; a call with the same two arrays as the last reuses their float64 copies. */
         public double lossAndGradient(INDArray z, int[] labels, INDArray targets) {
             if (twin == aux) {
                 return centralDifference(z, labels, targets);
             }
             twin.setParams(aux.params());
-            double loss = centralDifference(z.castTo(twin.params().dataType()), labels, targets.castTo(twin.params().dataType()));
+            if (z != castFrom || targets != targetsFrom) {
+                // A whole-buffer fit passes the same arrays every epoch: cast them once, not per step.
+                castFrom = z;
+                targetsFrom = targets;
+                castZ = z.castTo(twin.params().dataType());
+                castTargets = targets.castTo(twin.params().dataType());
+            }
+            double loss = centralDifference(castZ, labels, castTargets);
             aux.grads().assign(twin.grads());
             twin.zeroGrads();
             return loss;
