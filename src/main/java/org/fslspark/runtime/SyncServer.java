@@ -26,6 +26,11 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The server's side of a synchronous round: accepts one channel per client, hands out the client
@@ -38,6 +43,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
+    /** A connection has this long for its TLS handshake and HELLO. */
+    private static final int HELLO_TIMEOUT_MS = 30_000;
+    /** Handshakes in progress at once: a flood of connections cannot take more threads than this. */
+    private static final int MAX_PENDING = 32;
+    private static final int POLL_MS = 200;
     private static final Logger LOG = LoggerFactory.getLogger(SyncServer.class);
 
     private final RoundPlan plan;
@@ -68,40 +78,8 @@ final class SyncServer {
     }
 
     void run(ServerSocket listener) throws IOException {
-        listener.setSoTimeout(acceptTimeoutMs);
         try {
-            for (int connected = 0; connected < channels.length; ) {
-                Socket socket = accept(listener);
-                if (socket == null) {
-                    continue;
-                }
-                // Until its HELLO names a client, a connection may send only what some client could.
-                FrameChannel ch = new FrameChannel(socket, null).limit(limits);
-                int client = ch.expect(Message.Type.HELLO).client();
-                // Whom the certificate names is checked first: an impostor must not end the round.
-                String certified = Tls.peerSite(socket);
-                if (certified != null && (client < 0 || client >= channels.length || !certified.equals(plan.institutes().get(client)))) {
-                    String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
-                            + certified + " but its HELLO claims " + (client >= 0 && client < channels.length
-                            ? RoundLimits.institute(plan, client) : "client " + client + ", not a client of this round");
-                    ch.send(FrameChannel.error(why));
-                    ch.close();
-                    refuse(why);
-                    continue;
-                }
-                if (client < 0 || client >= channels.length || channels[client] != null) {
-                    ch.send(FrameChannel.error("unexpected HELLO from client " + client));
-                    ch.close();
-                    throw new TransportException("unexpected HELLO from client " + client);
-                }
-                channels[client] = ch;
-                connected++;
-                connectedClients = connected;
-                ch.limit(limits.forClient(client));
-                if (plan.link(client) != null) {
-                    ch.emulate(plan.link(client));
-                }
-            }
+            admit(listener);
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
@@ -132,27 +110,141 @@ final class SyncServer {
         }
     }
 
+    /** A connection whose handshake and HELLO succeeded, or why it was refused. */
+    private record Arrival(int client, FrameChannel channel, String refusal) {
+    }
+
     /**
-     * The next connection, TLS established when the round uses it; null when its handshake failed (refused).
-     * Fails naming the refusals when no client comes within the accept timeout.
+     * Accepts until every client has a channel. Each connection's TLS handshake and HELLO run on a thread
+     * of their own, so a peer that connects and stalls holds only its own connection, never the clients
+     * behind it; at most {@link #MAX_PENDING} are in progress at once (more are closed and refused). Fails
+     * naming the refusals when no client comes within the accept timeout.
      */
-    private Socket accept(ServerSocket listener) throws IOException {
-        Socket raw;
+    private void admit(ServerSocket listener) throws IOException {
+        BlockingQueue<Arrival> arrivals = new LinkedBlockingQueue<>();
+        AtomicInteger pending = new AtomicInteger();
+        ExecutorService handshakes = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "fsl-server-admission-" + plan.round());
+            t.setDaemon(true);
+            return t;
+        });
+        listener.setSoTimeout(POLL_MS);
+        Thread acceptor = new Thread(() -> {
+            while (!listener.isClosed() && !Thread.currentThread().isInterrupted()) {
+                Socket raw;
+                try {
+                    raw = listener.accept();
+                } catch (SocketTimeoutException e) {
+                    continue;
+                } catch (IOException e) {
+                    return; // the listener was closed: the round is over
+                }
+                if (pending.incrementAndGet() > MAX_PENDING) {
+                    pending.decrementAndGet();
+                    closeQuietly(raw);
+                    arrivals.add(new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress() + ": "
+                            + MAX_PENDING + " handshakes already in progress"));
+                    continue;
+                }
+                handshakes.execute(() -> {
+                    try {
+                        arrivals.add(handshake(raw));
+                    } finally {
+                        pending.decrementAndGet();
+                    }
+                });
+            }
+        }, "fsl-server-accept-" + plan.round());
+        acceptor.setDaemon(true);
+        acceptor.start();
         try {
-            raw = listener.accept();
-        } catch (SocketTimeoutException e) {
-            throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
-                    + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)), e);
+            long deadline = System.nanoTime() + acceptTimeoutMs * 1_000_000L;
+            for (int connected = 0; connected < channels.length; ) {
+                Arrival a = arrivals.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (a == null) {
+                    throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
+                            + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)));
+                }
+                if (a.refusal() != null) {
+                    refuse(a.refusal());
+                    continue;
+                }
+                if (channels[a.client()] != null) {
+                    a.channel().send(FrameChannel.error("unexpected HELLO from client " + a.client()));
+                    a.channel().close();
+                    throw new TransportException("unexpected HELLO from client " + a.client());
+                }
+                channels[a.client()] = a.channel();
+                connected++;
+                connectedClients = connected;
+                a.channel().limit(limits.forClient(a.client()));
+                if (plan.link(a.client()) != null) {
+                    a.channel().emulate(plan.link(a.client()));
+                }
+                deadline = System.nanoTime() + acceptTimeoutMs * 1_000_000L;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException("interrupted while clients connected", e);
+        } finally {
+            acceptor.interrupt();
+            handshakes.shutdownNow();
+            // Whatever connected after the last client (or before a failure) is closed, not left open.
+            for (Arrival late; (late = arrivals.poll()) != null; ) {
+                if (late.channel() != null) {
+                    late.channel().close();
+                }
+            }
         }
-        if (tls == null) {
-            return raw;
-        }
+    }
+
+    /** TLS (when the round uses it) and the HELLO of one connection, within {@link #HELLO_TIMEOUT_MS}. */
+    private Arrival handshake(Socket raw) {
+        Socket socket = raw;
         try {
-            return tls.server(raw);
-        } catch (IOException e) {
-            raw.close();
-            refuse("refused the connection from " + raw.getRemoteSocketAddress() + ": TLS handshake failed: " + e.getMessage());
-            return null;
+            raw.setSoTimeout(HELLO_TIMEOUT_MS);
+            if (tls != null) {
+                try {
+                    socket = tls.server(raw);
+                } catch (IOException e) {
+                    closeQuietly(raw);
+                    return new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress()
+                            + ": TLS handshake failed: " + e.getMessage());
+                }
+            }
+            // Until its HELLO names a client, a connection may send only what some client could.
+            FrameChannel ch = new FrameChannel(socket, null).limit(limits);
+            int client = ch.expect(Message.Type.HELLO).client();
+            socket.setSoTimeout(0);
+            // Whom the certificate names is checked first: an impostor must not end the round.
+            String certified = Tls.peerSite(socket);
+            boolean known = client >= 0 && client < channels.length;
+            if (certified != null && (!known || !certified.equals(plan.institutes().get(client)))) {
+                String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
+                        + certified + " but its HELLO claims " + (known ? RoundLimits.institute(plan, client)
+                        : "client " + client + ", not a client of this round");
+                ch.send(FrameChannel.error(why));
+                ch.close();
+                return new Arrival(-1, null, why);
+            }
+            if (!known) {
+                ch.send(FrameChannel.error("unexpected HELLO from client " + client));
+                ch.close();
+                return new Arrival(-1, null, "refused the channel from " + socket.getRemoteSocketAddress()
+                        + ": its HELLO claims client " + client + ", not a client of this round");
+            }
+            return new Arrival(client, ch, null);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(socket);
+            return new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress() + ": " + e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // already refused; nothing more to tell it
         }
     }
 

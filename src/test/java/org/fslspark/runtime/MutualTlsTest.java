@@ -269,6 +269,41 @@ class MutualTlsTest {
         }
     }
 
+    @Test
+    void aPeerThatStallsItsHandshakeDoesNotHoldTheClientsBehindIt() throws Exception {
+        RoundPlan plan = plan();
+        try (ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+             Socket stalled = new Socket(InetAddress.getLoopbackAddress(), listener.getLocalPort())) {
+            SyncServer server = new SyncServer(plan, plan.rules(), federation.forSite("osu"));
+            Future<?> serving = pool.submit(() -> {
+                server.run(listener);
+                return null;
+            });
+            // The stalled peer connected first and never sends a byte; the clients come after it.
+            for (Future<?> c : List.of(legitimate(plan, listener.getLocalPort(), 0), legitimate(plan, listener.getLocalPort(), 1))) {
+                c.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            }
+            serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            // The round is over while the stalled handshake was still pending (it would be refused only after 30 s).
+            assertEquals(List.of(), server.refusals());
+            assertEquals(List.of("client/0", "client/1", "server"), server.models().keySet().stream().sorted().toList());
+        } finally {
+            TaskState.clear(plan.runId());
+        }
+    }
+
+    @Test
+    void aSitesKeysAreLoadedOncePerJvmAndAgainWhenTheirFileChanges() throws Exception {
+        Tls first = federation.forSite("umich");
+        assertTrue(first == federation.forSite("umich"), "a second task of the site reloaded its keys");
+        assertTrue(first != federation.forSite("osu"));
+        File keystore = new File(federation.keystore().replace("{site}", "umich"));
+        assertTrue(keystore.setLastModified(keystore.lastModified() + 2_000));
+        Tls rotated = federation.forSite("umich");
+        assertTrue(first != rotated, "a changed keystore was not reloaded");
+        assertEquals("umich", rotated.site());
+    }
+
     /** Connects with umich's valid certificate, claims osu's client id, and must be told why it is refused. */
     private static void impostor(int port) throws Exception {
         Exception refused = null;
