@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "reproduce", mixinStandardHelpOptions = true,
         description = "FedAvg, SL, SplitFed-V1/V2, CSE-FSL and FSL-SAGE on IID and Dirichlet splits over several seeds "
-                + "(a sweep, resumable): summary with 95% intervals and accuracy-vs-traffic plots.")
+                + "(a sweep, resumable): summary with 95%% intervals and accuracy-vs-traffic plots.")
 public final class Reproduction implements Callable<Integer> {
     @Option(names = "--config", description = "Base experiment (default: ${DEFAULT-VALUE}).")
     String config = "conf/reproduce.conf";

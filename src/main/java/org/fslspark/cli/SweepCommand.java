@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = {"Run an experiment over a grid of key values, each point with seeds 1..N, in one Spark application, "
-                + "and summarise the seeds of each point: mean, standard deviation and 95% confidence interval of best and "
+                + "and summarise the seeds of each point: mean, standard deviation and 95%% confidence interval of best and "
                 + "final accuracy, traffic, time, and traffic, rounds and time to each target accuracy.",
                 "Each distinct split is prepared once under OUT/data (every seed has its own); a re-run reuses the finished "
                         + "runs and resumes an unfinished one from its round checkpoint. Writes OUT/sweep.csv/.parquet (every "

@@ -157,6 +157,28 @@ class CommandsTest {
     }
 
     @Test
+    void everyUsageMessageDownToTheSubcommandsRendersWithoutPicocliWarnings() {
+        // A lone % in a description makes picocli print a warning and the raw text instead of the usage.
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        List<String> rendered = new java.util.ArrayList<>();
+        System.setErr(new java.io.PrintStream(captured, true));
+        try {
+            java.util.Deque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(List.of(Main.commandLine()));
+            while (!todo.isEmpty()) {
+                picocli.CommandLine c = todo.pop();
+                c.getUsageMessage();
+                rendered.add(c.getCommandName());
+                todo.addAll(c.getSubcommands().values());
+            }
+        } finally {
+            System.setErr(err);
+        }
+        assertTrue(rendered.contains("reproduce") && rendered.contains("lm-step"), rendered.toString());
+        assertEquals("", captured.toString(), "warnings while rendering " + rendered);
+    }
+
+    @Test
     void binFslRunsFromTheBuildTreeWithoutRebuilding() throws Exception {
         // bin/fsl builds only when target/classes or target/runtime-classpath.txt is missing; Maven writes both before
         // tests run (the classpath at generate-resources), so this is the cheapest real invocation: a JVM and picocli.
