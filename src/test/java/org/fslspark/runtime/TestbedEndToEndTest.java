@@ -22,10 +22,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -100,11 +103,39 @@ class TestbedEndToEndTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"splitfed-v2", "fsl-sage"})
-    void everyTaskRunsOnItsOwnSitesWorker(String algorithm) {
-        Experiment e = experiment(algorithm);
+    void everyTaskRunsOnItsOwnSitesWorker(String algorithm) throws Exception {
+        boolean compare = algorithm.equals("splitfed-v2");
+        Experiment e = compare ? experiment(algorithm, "train.server-order=client-by-client") : experiment(algorithm);
+        // The same run without the test-bed, its TLS and Spark's security, beside this one: bin/fsl in local mode.
+        Process plain = compare ? plainLocalRun(algorithm, "train.server-order=client-by-client") : null;
         Topology topology = e.testbed().topology();
         long start = System.nanoTime();
-        FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r));
+        FederatedTraining.Summary s;
+        try {
+            s = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r));
+            if (plain != null) {
+                assertTrue(plain.waitFor(10, TimeUnit.MINUTES) && plain.exitValue() == 0, Files.readString(dir.resolve("plain.log")));
+            }
+        } finally {
+            if (plain != null) {
+                plain.destroyForcibly();
+            }
+        }
+        if (plain != null) {
+            // Secured or not, on the test-bed or in one JVM: the same accuracies and payload, round by round, and the
+            // same loss up to float summation order (measured: 1e-8 relative; evaluation runs on other threads).
+            List<String[]> plainRows = columns(dir.resolve("plain/rounds.csv"));
+            List<String[]> securedRows = columns(dir.resolve("out-" + algorithm + "/rounds.csv"));
+            assertEquals(plainRows.size(), securedRows.size());
+            for (int i = 0; i < plainRows.size(); i++) {
+                String[] a = plainRows.get(i);
+                String[] b = securedRows.get(i);
+                assertEquals(List.of(a[0], a[1], a[3], a[4], a[5]), List.of(b[0], b[1], b[3], b[4], b[5]), "round " + i);
+                if (i > 0) {
+                    assertEquals(Double.parseDouble(a[2]), Double.parseDouble(b[2]), 1e-6 * Double.parseDouble(a[2]), "loss, round " + i);
+                }
+            }
+        }
         System.out.printf("%s on the test-bed: %.1f s%n", algorithm, (System.nanoTime() - start) / 1e9);
         assertEquals(2, s.rounds().size());
         Map<String, Integer> byRole = new TreeMap<>();
@@ -126,6 +157,28 @@ class TestbedEndToEndTest {
             assertEquals(e.institutes().size(), s.tasks().stream()
                     .filter(t -> t.round() == 1 && t.report().role().equals("aligner")).count());
         }
+    }
+
+    /** `bin/fsl train` of the experiment in local mode: no topology, plain TCP, Spark without authentication. */
+    private static Process plainLocalRun(String algorithm, String... more) throws IOException {
+        List<String> command = new ArrayList<>(List.of("bin/fsl", "train", "conf/quickstart.conf", "--master", "local[2]",
+                "--out", dir.resolve("plain").toString()));
+        List<String> keys = new ArrayList<>(List.of("data.location=\"" + dir.resolve("data") + "\"", "train.eval-batch-size=500",
+                "algorithm=" + algorithm));
+        Arrays.stream(SETUP).filter(k -> !k.startsWith("testbed.")).forEach(keys::add);
+        keys.addAll(List.of(more));
+        keys.forEach(k -> command.addAll(List.of("--set", k)));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("plain.log").toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+    }
+
+    /** rounds.csv's round, accuracy, loss and payload columns, header first (wire bytes and times differ by design). */
+    private static List<String[]> columns(Path csv) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        List<String> header = List.of(lines.get(0).split(","));
+        int[] keep = Stream.of("round", "test_accuracy", "test_loss", "payload_bytes_up", "payload_bytes_down", "label_bytes_up")
+                .mapToInt(header::indexOf).toArray();
+        return lines.stream().map(l -> l.split(",")).map(f -> Arrays.stream(keep).mapToObj(i -> f[i]).toArray(String[]::new)).toList();
     }
 
     /**

@@ -2,7 +2,11 @@ package org.fslspark.testbed;
 
 import org.apache.spark.SecurityManager;
 import org.apache.spark.SparkConf;
+import org.apache.spark.deploy.DeployMessages;
+import org.apache.spark.deploy.master.WorkerState;
 import org.apache.spark.rpc.RpcEnv;
+import org.apache.spark.launcher.JavaModuleOptions;
+import scala.reflect.ClassTag$;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,10 +14,13 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * master (both holding the test-bed's secret), and an application reaches the master only with that
  * secret. What an application's driver does first, connecting to the master's RPC endpoint, is done
  * here directly with Spark's RPC client: with the test-bed's secret it connects; with a wrong secret,
- * or without authentication, the connection is refused. A one-site test-bed keeps it short.
+ * or without authentication, the connection is refused; a worker daemon started with a wrong secret
+ * fails to register and the master still counts one worker. A one-site test-bed keeps it short.
  */
 @Tag("e2e")
 class SparkSecurityTest {
@@ -45,17 +53,49 @@ class SparkSecurityTest {
             assertTrue(!Files.readString(state.resolve("spark-settings")).contains(value), "the settings name the secret's file, not the secret");
 
             String endpoint = master.replace("spark://", "spark://Master@");
-            assertNotNull(connect(endpoint, value), "the test-bed's secret was refused");
-            String wrong = assertThrows(Exception.class, () -> connect(endpoint, "0".repeat(64))).toString();
+            assertEquals(1, aliveWorkers(endpoint, value), "the test-bed's secret was refused, or its worker is missing");
+            String wrong = assertThrows(Exception.class, () -> aliveWorkers(endpoint, "0".repeat(64))).toString();
             System.out.println("wrong secret: " + wrong);
-            assertThrows(Exception.class, () -> connect(endpoint, null));
+            assertThrows(Exception.class, () -> aliveWorkers(endpoint, null));
+
+            // A worker daemon (what would launch executors) started with a wrong secret never joins.
+            Path log = dir.resolve("rogue-worker.log");
+            List<String> command = new ArrayList<>(List.of("java", "-Xmx256m", "-Dspark.authenticate=true",
+                    "-Dspark.network.crypto.enabled=true", "-cp", state.resolve("spark-home/conf") + ":"
+                            + Files.readString(Path.of("target/runtime-classpath.txt")).trim(),
+                    "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.3", "--port", "0", "--webui-port", "0",
+                    "--cores", "1", "--memory", "256m", "--work-dir", dir.resolve("rogue").toString(), master));
+            command.addAll(1, List.of(JavaModuleOptions.defaultModuleOptions().split(" ")));
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().put("_SPARK_AUTH_SECRET", "1".repeat(64));
+            pb.environment().put("SPARK_HOME", state.resolve("spark-home").toString());
+            pb.environment().put("SPARK_LOCAL_IP", "127.0.0.3");
+            Process rogue = pb.start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+                String seen;
+                while (rogue.isAlive() && System.nanoTime() < deadline && !(seen = Files.readString(log)).contains("Failed to connect to master")
+                        && !seen.contains("Successfully registered with master")) {
+                    Thread.sleep(200);
+                }
+                String out = Files.readString(log);
+                assertTrue(out.contains("Failed to connect to master"), out);
+                assertTrue(!out.contains("Successfully registered with master"), out);
+                assertEquals(1, aliveWorkers(endpoint, value), "the master counts the rogue worker");
+            } finally {
+                rogue.destroyForcibly();
+                rogue.waitFor(30, TimeUnit.SECONDS);
+            }
         } finally {
             LocalTestbed.stop(state);
         }
     }
 
-    /** Spark's RPC client with (secret != null) or without authentication and encryption: the master's endpoint. */
-    private static Object connect(String endpoint, String secret) {
+    /**
+     * Spark's RPC client with (secret != null) or without authentication and encryption: asks the master's endpoint
+     * how many workers it has alive.
+     */
+    private static int aliveWorkers(String endpoint, String secret) {
         SparkConf conf = new SparkConf(false).set("spark.rpc.lookupTimeout", "20s").set("spark.rpc.askTimeout", "20s")
                 .set("spark.driver.bindAddress", "127.0.0.1");
         if (secret != null) {
@@ -66,7 +106,9 @@ class SparkSecurityTest {
                 SecurityManager.$lessinit$greater$default$3());
         RpcEnv rpc = RpcEnv.create("fsl-security-test", "127.0.0.1", "127.0.0.1", 0, conf, security, 1, true);
         try {
-            return rpc.setupEndpointRefByURI(endpoint);
+            DeployMessages.MasterStateResponse state = rpc.setupEndpointRefByURI(endpoint).askSync(
+                    DeployMessages.RequestMasterState$.MODULE$, ClassTag$.MODULE$.apply(DeployMessages.MasterStateResponse.class));
+            return (int) Arrays.stream(state.workers()).filter(w -> w.state() == WorkerState.ALIVE()).count();
         } finally {
             rpc.shutdown();
             rpc.awaitTermination();
