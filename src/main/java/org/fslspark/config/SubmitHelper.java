@@ -24,7 +24,7 @@ import java.util.Properties;
  * <pre>
  *   topology CONFIG [KEY=VALUE]...   the experiment's testbed.topology when it is a local path (else nothing)
  *   property FILE KEY...              KEY=VALUE for each KEY a Spark properties file sets (nothing when no file)
- *   properties FILE                   KEY=VALUE for every key the file sets, in the file's order
+ *   properties FILE...                KEY=VALUE for every key the files set, a later file's value over an earlier one's
  * </pre>
  */
 public final class SubmitHelper {
@@ -44,10 +44,14 @@ public final class SubmitHelper {
                     System.out.println(key + "=" + value);
                 }
             }
-        } else if (args.length == 2 && args[0].equals("properties")) {
-            properties(Path.of(args[1])).forEach((k, v) -> System.out.println(k + "=" + v));
+        } else if (args.length >= 2 && args[0].equals("properties")) {
+            Map<String, String> merged = new LinkedHashMap<>();
+            for (String file : Arrays.asList(args).subList(1, args.length)) {
+                merged.putAll(properties(Path.of(file)));
+            }
+            merged.forEach((k, v) -> System.out.println(k + "=" + v));
         } else {
-            System.err.println("usage: SubmitHelper topology CONFIG [KEY=VALUE]... | property FILE KEY... | properties FILE");
+            System.err.println("usage: SubmitHelper topology CONFIG [KEY=VALUE]... | property FILE KEY... | properties FILE...");
             System.exit(2);
         }
     }

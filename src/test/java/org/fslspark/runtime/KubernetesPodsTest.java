@@ -47,7 +47,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The driver and executor pods Spark 3.5.5 would create on Kubernetes, built by Spark's own
  * builders (KubernetesDriverBuilder, KubernetesExecutorBuilder: the code spark-submit and the
  * driver run) from the settings jobs/submit passes for {@code k8s --overlay conf/spark/k8s.properties
- * --gpu --topology conf/testbeds/aiedge.conf} and the pod templates in conf/spark/k8s. No cluster:
+ * --gpu} and the pod templates in conf/spark/k8s. No cluster:
  * nothing is sent to an API server. And an executor's site read from its node's labels through
  * fabric8's mock API server.
  */
@@ -74,7 +74,7 @@ class KubernetesPodsTest {
     private static SparkConf submitted() throws IOException, InterruptedException {
         Path sparkHome = Files.createTempDirectory("spark-home");
         ProcessBuilder pb = new ProcessBuilder("jobs/submit", "k8s", "--dry-run", "--master", "k8s://https://127.0.0.1:6443",
-                "--overlay", "conf/spark/k8s.properties", "--gpu", "--topology", "conf/testbeds/aiedge.conf",
+                "--overlay", "conf/spark/k8s.properties", "--gpu",
                 "--", "train", "/opt/fsl-spark/conf/quickstart.conf");
         pb.environment().put("SPARK_HOME", sparkHome.toString());
         pb.environment().remove("SPARK_CONF_DIR");
