@@ -10,5 +10,21 @@ fsl_opens=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/jav
 # cap leaves about 2 GiB above heap and ND4J's buffers for the JVM itself, the native libraries and
 # the allocator's arenas: at 5g a language-model run with both full failed during alignment.
 fsl_memory=(-Dorg.bytedeco.javacpp.maxbytes=${FSL_OFFHEAP:-2g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${FSL_PHYSICAL:-6g})
-# The oneDNN build of libnd4j (see docs/PERFORMANCE.md); FSL_ND4J_EXTENSION= selects the plain one.
-fsl_natives=(-Dorg.bytedeco.javacpp.platform.extension=${FSL_ND4J_EXTENSION--onednn})
+# FSL_CUDA=1: ND4J's CUDA 11.6 backend (Maven profile cuda; CUDA 11.6 and cuDNN 8.3 on the host) for
+# the builds these scripts start, instead of the CPU one. The CUDA natives have no oneDNN build.
+if [[ ${FSL_CUDA:-0} == 1 ]]; then
+  fsl_backend=nd4j-cuda-11.6
+  fsl_maven_profiles=(-Pcuda)
+  fsl_extension=
+else
+  fsl_backend=nd4j-native
+  fsl_maven_profiles=()
+  # The oneDNN build of libnd4j (see docs/PERFORMANCE.md).
+  fsl_extension=-onednn
+fi
+# FSL_ND4J_EXTENSION= selects the plain build.
+fsl_natives=(-Dorg.bytedeco.javacpp.platform.extension=${FSL_ND4J_EXTENSION-$fsl_extension})
+# Whether the build whose class path file is $1 exists and holds the backend FSL_CUDA asks for.
+fsl_built() {
+  [[ -f $1 ]] && grep -q "/org/nd4j/$fsl_backend/" "$1"
+}

@@ -1,6 +1,7 @@
 package org.fslspark.cli;
 
 import org.fslspark.testbed.Topology;
+import org.fslspark.testbed.TopologyException;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,8 +21,24 @@ final class SubmitConf {
     private SubmitConf() {
     }
 
-    /** YARN: node label expressions of the application master (driver in cluster mode) and executors. */
+    /**
+     * YARN: the application master (the driver in cluster mode) in the server site's partition. A
+     * Spark 3.5 application has one node label expression for all its executors
+     * (spark.yarn.executor.nodeLabelExpression), and YARN's expressions name one partition (a node
+     * has one), so executors can be held to the sites' nodes by label only when every site shares it.
+     * With a label per site the partitions must be non-exclusive: executors then ask for the DEFAULT
+     * partition, which YARN serves from idle non-exclusive nodes too. Either way YARN gives every
+     * executor the same environment, so an executor's site is known by its NodeManager's host, which
+     * the topology must list for every site.
+     */
     static List<String> yarn(Topology t) {
+        for (Topology.Site s : t.sites().values()) {
+            if (s.executors().hosts().isEmpty()) {
+                throw new TopologyException(t.source() + ": sites." + s.id() + ".executors.hosts is empty; on YARN every executor"
+                        + " gets the same environment, so its site is known by its NodeManager's host only: list the site's"
+                        + " NodeManager hosts as `yarn node -list -all` prints them");
+            }
+        }
         List<String> out = header(t);
         String server = t.site(t.serverSite()).executors().yarnNodeLabel();
         if (!server.isEmpty()) {
@@ -33,9 +50,11 @@ final class SubmitConf {
         if (labels.size() == 1 && !labels.contains("")) {
             out.add("spark.yarn.executor.nodeLabelExpression=" + labels.iterator().next());
         } else {
-            out.add("# executors: the sites' YARN node labels differ (" + labels(t) + "); a YARN node label expression");
-            out.add("# names one label, so executors are not constrained here: give every site's nodes one shared label (as");
-            out.add("# conf/spark/yarn.properties does with 'fsl') or list each site's hosts in " + t.source() + ".");
+            out.add("# executors: a label per site (" + labels(t) + "), and one expression per application naming one");
+            out.add("# partition: no executor expression; the sites' partitions must be non-exclusive (yarn rmadmin");
+            out.add("# -addToClusterNodeLabels \"" + String.join(",", labels.stream().filter(l -> !l.isEmpty())
+                    .map(l -> l + "(exclusive=false)").toList()) + "\") so that the executors' requests for the DEFAULT");
+            out.add("# partition land on them; each executor's site comes from its host (" + t.source() + ").");
         }
         return out;
     }

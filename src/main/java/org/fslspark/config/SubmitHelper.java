@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 
 /**
@@ -22,6 +24,7 @@ import java.util.Properties;
  * <pre>
  *   topology CONFIG [KEY=VALUE]...   the experiment's testbed.topology when it is a local path (else nothing)
  *   property FILE KEY...              KEY=VALUE for each KEY a Spark properties file sets (nothing when no file)
+ *   properties FILE...                KEY=VALUE for every key the files set, a later file's value over an earlier one's
  * </pre>
  */
 public final class SubmitHelper {
@@ -41,8 +44,14 @@ public final class SubmitHelper {
                     System.out.println(key + "=" + value);
                 }
             }
+        } else if (args.length >= 2 && args[0].equals("properties")) {
+            Map<String, String> merged = new LinkedHashMap<>();
+            for (String file : Arrays.asList(args).subList(1, args.length)) {
+                merged.putAll(properties(Path.of(file)));
+            }
+            merged.forEach((k, v) -> System.out.println(k + "=" + v));
         } else {
-            System.err.println("usage: SubmitHelper topology CONFIG [KEY=VALUE]... | property FILE KEY...");
+            System.err.println("usage: SubmitHelper topology CONFIG [KEY=VALUE]... | property FILE KEY... | properties FILE...");
             System.exit(2);
         }
     }
@@ -58,14 +67,25 @@ public final class SubmitHelper {
 
     /** A key of a Spark properties file, read as Spark reads it (java.util.Properties, values trimmed). */
     static String property(Path file, String key) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            return null;
-        }
-        Properties p = new Properties();
+        return Files.isRegularFile(file) ? properties(file).get(key) : null;
+    }
+
+    /**
+     * Every key of a Spark properties file with its trimmed value, as Spark reads it
+     * (java.util.Properties), in the order the file first sets them.
+     */
+    static Map<String, String> properties(Path file) throws IOException {
+        Map<String, String> ordered = new LinkedHashMap<>();
+        Properties p = new Properties() {
+            @Override
+            public synchronized Object put(Object key, Object value) {
+                ordered.put((String) key, ((String) value).trim());
+                return super.put(key, value);
+            }
+        };
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             p.load(r);
         }
-        String v = p.getProperty(key);
-        return v == null ? null : v.trim();
+        return ordered;
     }
 }

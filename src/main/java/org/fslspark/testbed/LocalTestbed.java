@@ -22,10 +22,13 @@ public final class LocalTestbed {
 
     /**
      * Starts the test-bed with its state in {@code dir}; everything stops by itself after
-     * {@code ttlSeconds}. Returns the master URL.
+     * {@code ttlSeconds}. Returns the master URL. {@code options}: more of jobs/testbed's start options.
      */
-    public static String start(Path dir, Path topology, long ttlSeconds) {
-        System.out.print(script("start", "--dir", dir.toString(), "--topology", topology.toString(), "--ttl", String.valueOf(ttlSeconds)));
+    public static String start(Path dir, Path topology, long ttlSeconds, String... options) {
+        List<String> args = new ArrayList<>(List.of("start", "--dir", dir.toString(), "--topology", topology.toString(),
+                "--ttl", String.valueOf(ttlSeconds)));
+        args.addAll(List.of(options));
+        System.out.print(script(args.toArray(String[]::new)));
         try {
             return Files.readString(dir.resolve("master-url")).trim();
         } catch (IOException e) {

@@ -1,5 +1,8 @@
 package org.fslspark.cli;
 
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
+import org.apache.spark.deploy.yarn.ResourceRequestHelper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -7,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -100,6 +105,44 @@ class JobsSubmitTest {
         for (String on : List.of("spark.authenticate", "spark.network.crypto.enabled", "spark.io.encryption.enabled")) {
             assertEquals(List.of("true"), r.confs(on), on);
         }
+    }
+
+    @Test
+    void theGpuOverlayComposesWithTheClustersDefaultsAndShipsTheDiscoveryScript() throws Exception {
+        Path sparkConf = Files.createDirectories(dir.resolve("spark-conf"));
+        Files.writeString(sparkConf.resolve("spark-defaults.conf"), "spark.executor.cores 8\n"
+                + "spark.executorEnv.JAVA_HOME /opt/admin-java\nspark.eventLog.enabled true\n");
+        // FSL_CUDA=0: the CPU jar serves the dry run (--gpu alone would build for CUDA).
+        Result r = submit(Map.of("HADOOP_CONF_DIR", hadoopConf().toString(), "SPARK_CONF_DIR", sparkConf.toString(), "FSL_CUDA", "0"),
+                "yarn", "--dry-run", "--overlay", "conf/spark/yarn.properties", "--gpu", "--conf", "spark.executor.memory=6g",
+                "--", "train", "conf/quickstart.conf");
+        assertEquals(0, r.exit(), r.output());
+        // spark-defaults.conf stays in effect (no --properties-file), and what only it sets is left to it.
+        assertFalse(r.lines().contains("--properties-file"), r.lines().toString());
+        assertEquals(List.of(), r.confs("spark.executorEnv.JAVA_HOME"));
+        assertEquals(List.of(), r.confs("spark.eventLog.enabled"));
+        // Overlays as --conf options: the GPU one over yarn.properties over the defaults; the user's --conf over all.
+        assertEquals(List.of("4"), r.confs("spark.executor.cores"));
+        assertEquals(List.of("6g"), r.confs("spark.executor.memory"));
+        assertEquals(List.of("3g"), r.confs("spark.executor.memoryOverhead"));
+        assertEquals(List.of("1"), r.confs("spark.executor.resource.gpu.amount"));
+        assertEquals(List.of("0.25"), r.confs("spark.task.resource.gpu.amount"));
+        // The discovery script goes into every container's working directory, where the overlay names it.
+        assertEquals(List.of("./gpu-discovery.sh"), r.confs("spark.executor.resource.gpu.discoveryScript"));
+        assertEquals(Path.of("conf/spark/gpu-discovery.sh").toAbsolutePath().toString(), r.after("--files"));
+        assertTrue(Files.isExecutable(Path.of("conf/spark/gpu-discovery.sh")));
+        // Spark's YARN client accepts what is passed (and would refuse the YARN-specific GPU key).
+        SparkConf passed = new SparkConf(false);
+        for (int i = 0; i + 1 < r.lines().size(); i++) {
+            String kv = r.lines().get(i + 1);
+            if (r.lines().get(i).equals("--conf")) {
+                passed.set(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+            }
+        }
+        assertTrue(Arrays.stream(passed.getAll()).noneMatch(kv -> kv._1().startsWith("spark.worker.") || kv._1().startsWith("spark.yarn.executor.resource.")));
+        ResourceRequestHelper.validateResources(passed);
+        assertThrows(SparkException.class, () -> ResourceRequestHelper.validateResources(
+                passed.clone().set("spark.yarn.executor.resource.yarn.io/gpu.amount", "1")));
     }
 
     @Test
