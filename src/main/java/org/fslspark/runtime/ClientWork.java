@@ -5,8 +5,11 @@ import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
 
 import java.util.Random;
@@ -33,9 +36,35 @@ final class ClientWork {
         return "client/" + id;
     }
 
+    /**
+     * The error feedback of the client's top-k activations, kept in its executor across rounds and with its
+     * training state (so a rerun of a failed round starts from the round's residual); null unless activations
+     * travel top-k.
+     */
+    static ErrorFeedback feedback(RoundPlan plan, int id) {
+        return plan.codecs().sparsifies(Kind.ACTIVATIONS) ? TaskState.held(plan, feedbackName(id), ErrorFeedback::new) : null;
+    }
+
+    private static String feedbackName(int id) {
+        return "feedback/" + id;
+    }
+
+    /** The client's links to the server site outside a channel: metered, charged, in the round's codecs. */
+    static ChargedLink link(RoundPlan plan, int id, TrafficMeter meter) {
+        return new ChargedLink(meter, plan.link(id), plan.codecs(), feedback(plan, id));
+    }
+
     /** The client's training state for the driver, when the plan asks for it. */
     static java.util.Map<String, byte[]> save(RoundPlan plan, Client client) {
-        return plan.collectState() ? HeldState.save(name(client.id()), client) : java.util.Map.of();
+        if (!plan.collectState()) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, byte[]> out = HeldState.save(name(client.id()), client);
+        ErrorFeedback feedback = feedback(plan, client.id());
+        if (feedback != null) {
+            HeldState.save(feedbackName(client.id()), feedback, out);
+        }
+        return out;
     }
 
     /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */

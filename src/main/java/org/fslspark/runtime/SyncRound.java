@@ -110,7 +110,7 @@ final class SyncRound {
                     + e.getMessage(), e);
         }
         try (FrameChannel channel = new FrameChannel(socket, raw, meter, p.link(id))) {
-            channel.limit(limits);
+            channel.limit(limits).encode(p.codecs(), ClientWork.feedback(p, id));
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
@@ -165,8 +165,13 @@ final class SyncRound {
 
         @Override
         public void upload(SmashedBatch batch) {
-            channel.send(Message.of(Message.Type.SMASHED, client, batch.iteration(),
-                    Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels())));
+            try {
+                channel.send(Message.of(Message.Type.SMASHED, client, batch.iteration(),
+                        Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels())));
+            } catch (NonFiniteValueException n) {
+                // A codec other than float32 refuses to send what the server would refuse.
+                throw Divergence.of(plan.round(), RoundLimits.institute(plan, client), batch.iteration(), n);
+            }
         }
     }
 }

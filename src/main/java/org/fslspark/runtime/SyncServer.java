@@ -6,9 +6,11 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Float32Codec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
@@ -97,7 +99,7 @@ final class SyncServer {
                 channels[client] = ch;
                 connected++;
                 connectedClients = connected;
-                ch.limit(limits.forClient(client));
+                ch.limit(limits.forClient(client)).encode(plan.codecs(), ServerState.feedback(plan, client));
                 if (plan.link(client) != null) {
                     ch.emulate(plan.link(client));
                 }
@@ -185,8 +187,12 @@ final class SyncServer {
         return computeNanos / 1e9;
     }
 
-    private static byte[] encode(Tensor model) {
-        return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model));
+    /**
+     * A model the server site passes to the driver, in float32: exactly the values it received or holds (a
+     * received model is already what its codec delivered; the driver's copy adds no rounding of its own).
+     */
+    static byte[] encode(Tensor model) {
+        return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model.withValues(model.floats(), Float32Codec.INSTANCE)));
     }
 
     /** Answers one client's batches until it sends its final model. */
@@ -222,7 +228,12 @@ final class SyncServer {
         INDArray g = algorithm.serverStep(server, batch);
         computeNanos += System.nanoTime() - start;
         if (g != null) {
-            channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
+            try {
+                channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
+            } catch (NonFiniteValueException n) {
+                throw Divergence.of(plan.round(), "server site " + plan.serverSite() + " (its gradient for "
+                        + RoundLimits.institute(plan, m.client()) + ")", m.sequence(), n);
+            }
         }
     }
 

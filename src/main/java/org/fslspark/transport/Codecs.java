@@ -29,6 +29,11 @@ public record Codecs(Codec activations, Codec gradients, Codec models) implement
         };
     }
 
+    /** Whether a kind travels top-k, so its sender keeps {@link ErrorFeedback}. */
+    public boolean sparsifies(Kind kind) {
+        return of(kind) instanceof TopKCodec;
+    }
+
     /** traffic.csv's codec of a kind (or of a row that is no kind): int32 for labels, none for control. */
     public String column(Kind kind) {
         Codec c = of(kind);

@@ -36,9 +36,9 @@ public final class ErrorFeedback {
         return t.withValues(v, codec);
     }
 
-    /** The residuals by kind, for the held state. */
+    /** The residuals by kind, in the kinds' order, for the held state. */
     public synchronized Map<Kind, Residual> residuals() {
-        return Map.copyOf(residuals);
+        return java.util.Collections.unmodifiableMap(new EnumMap<>(residuals));
     }
 
     /** Puts back saved residuals. */
