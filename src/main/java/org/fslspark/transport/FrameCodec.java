@@ -1,12 +1,9 @@
 package org.fslspark.transport;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /**
  * The wire format. A frame is a message header followed by its tensors:
@@ -41,14 +38,31 @@ public final class FrameCodec {
         return n;
     }
 
+    /** The frame of {@code m}, written in one array: its header, then each tensor's header and its codec's payload. */
     public static byte[] encode(Message m) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) frameBytes(m));
-        try {
-            write(m, bytes);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        long size = frameBytes(m);
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new TransportException("a " + m.type() + " frame of " + size + " bytes is more than an array holds");
         }
-        return bytes.toByteArray();
+        byte[] frame = new byte[(int) size];
+        ByteBuffer header = ByteBuffer.wrap(frame); // big-endian, like the header
+        header.putInt(MAGIC).put((byte) m.type().ordinal()).putInt(m.client()).putLong(m.sequence()).put((byte) m.tensors().size());
+        for (Tensor t : m.tensors()) {
+            header.put((byte) t.kind().ordinal()).put((byte) t.dtype()).put((byte) t.shape().length);
+            for (long s : t.shape()) {
+                header.putInt((int) s);
+            }
+            int at = header.position();
+            if (t.isFloat()) {
+                encode(t, m.sequence(), frame, at);
+            } else {
+                for (int i = 0; i < t.ints().length; i++) {
+                    LittleEndian.putInt(frame, at + 4 * i, t.ints()[i]);
+                }
+            }
+            header.position(at + (int) t.payloadBytes());
+        }
+        return frame;
     }
 
     /**
@@ -73,35 +87,16 @@ public final class FrameCodec {
         }
     }
 
+    /** Writes the frame of {@code m} and flushes {@code out}. */
     public static void write(Message m, OutputStream out) throws IOException {
-        DataOutputStream d = new DataOutputStream(out);
-        d.writeInt(MAGIC);
-        d.writeByte(m.type().ordinal());
-        d.writeInt(m.client());
-        d.writeLong(m.sequence());
-        d.writeByte(m.tensors().size());
-        for (Tensor t : m.tensors()) {
-            d.writeByte(t.kind().ordinal());
-            d.writeByte(t.dtype());
-            d.writeByte(t.shape().length);
-            for (long s : t.shape()) {
-                d.writeInt((int) s);
-            }
-            byte[] values = new byte[(int) t.payloadBytes()];
-            if (t.isFloat()) {
-                encode(t, m.sequence(), values);
-            } else {
-                ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(t.ints());
-            }
-            d.write(values);
-        }
-        d.flush();
+        out.write(encode(m));
+        out.flush();
     }
 
     /** The codec's encoding of {@code t}; a value it cannot send is refused naming the kind and the frame's sequence. */
-    private static void encode(Tensor t, long sequence, byte[] out) {
+    private static void encode(Tensor t, long sequence, byte[] out, int offset) {
         try {
-            t.codec().encode(t.floats(), t.shape(), out, 0);
+            t.codec().encode(t.floats(), t.shape(), out, offset);
         } catch (NonFiniteValueException e) {
             throw new NonFiniteValueException(t.kind() + ": " + e.getMessage(), t.kind(), sequence);
         }

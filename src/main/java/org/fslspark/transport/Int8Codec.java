@@ -49,15 +49,14 @@ public final class Int8Codec implements Codec {
             float min = Float.POSITIVE_INFINITY;
             float max = Float.NEGATIVE_INFINITY;
             for (int i = from; i < from + len; i++) {
-                float v = values[i];
-                if (!(Math.abs(v) <= Float.MAX_VALUE)) {
-                    throw Codec.unsendable(name(), i, v, "not finite");
-                }
-                if (v < min) {
-                    min = v;
-                }
-                if (v > max) {
-                    max = v;
+                min = Math.min(min, values[i]);
+                max = Math.max(max, values[i]);
+            }
+            if (!Float.isFinite(min) || !Float.isFinite(max)) { // NaN carries through min and max, ±Inf becomes one
+                for (int i = from; ; i++) {
+                    if (!Float.isFinite(values[i])) {
+                        throw Codec.unsendable(name(), i, values[i], "not finite");
+                    }
                 }
             }
             float step = step(min, max);
@@ -65,11 +64,13 @@ public final class Int8Codec implements Codec {
             LittleEndian.putFloat(out, at, min);
             LittleEndian.putFloat(out, at + 4, step);
             at += 8;
-            for (int i = from; i < from + len; i++) {
+            double shifted = 0.5 - min * inverse; // (x - min) / step + 0.5, in one multiply-add
+            for (int i = 0; i < len; i++) {
                 // x - min >= 0, so adding a half and truncating rounds to nearest.
-                int q = (int) ((values[i] - (double) min) * inverse + 0.5);
-                out[at++] = (byte) Math.min(q, LEVELS);
+                int q = (int) (values[from + i] * inverse + shifted);
+                out[at + i] = (byte) Math.min(q, LEVELS);
             }
+            at += len;
         }
     }
 
