@@ -9,6 +9,7 @@ import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
 
@@ -142,7 +143,10 @@ final class ClientWork {
         }
     }
 
-    /** A server link that counts the time spent in it (and where debug.nan alters what is sent). */
+    /**
+     * A server link that counts the time spent in it, where debug.nan alters what is sent, and where a batch its
+     * codec refuses to send stops the run as diverged, naming the client and the batch.
+     */
     private static final class TimedLink implements ServerLink {
         private final RoundPlan plan;
         private final ServerLink link;
@@ -158,6 +162,8 @@ final class ClientWork {
             long start = System.nanoTime();
             try {
                 return link.exchange(FaultHook.sent(plan, batch));
+            } catch (NonFiniteValueException n) {
+                throw unsendable(batch, n);
             } finally {
                 nanos += System.nanoTime() - start;
             }
@@ -168,9 +174,16 @@ final class ClientWork {
             long start = System.nanoTime();
             try {
                 link.upload(FaultHook.sent(plan, batch));
+            } catch (NonFiniteValueException n) {
+                throw unsendable(batch, n);
             } finally {
                 nanos += System.nanoTime() - start;
             }
+        }
+
+        /** A codec other than float32 refuses to send what the server would refuse: the client diverged at this batch. */
+        private Divergence unsendable(org.fslspark.algorithm.SmashedBatch batch, NonFiniteValueException n) {
+            return Divergence.of(plan.round(), RoundLimits.institute(plan, batch.client()), batch.iteration(), n);
         }
     }
 }

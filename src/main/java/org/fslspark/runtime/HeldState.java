@@ -21,8 +21,7 @@ import java.util.Map;
 /**
  * What an executor holds between rounds, as bytes the driver keeps and checkpoints: learners (parameters,
  * optimizer state and step count), a client's learners by part, alignment buffers, the residuals of top-k
- * error feedback. Encoded as frames
- * (float32, exact for the runtime's float networks). These bytes reach the driver through Spark's task
+ * error feedback. Encoded as frames (float32, exact for the runtime's float networks). These bytes reach the driver through Spark's task
  * results, never through a metered link: they are not traffic of the algorithms.
  */
 final class HeldState {

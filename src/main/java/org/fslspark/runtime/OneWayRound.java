@@ -14,7 +14,6 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
-import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
@@ -116,13 +115,7 @@ final class OneWayRound {
             public void upload(SmashedBatch batch) {
                 Message m = Message.of(Message.Type.SMASHED, id, batch.iteration(),
                         Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels()));
-                byte[] frame;
-                try {
-                    frame = link.upload(m);
-                } catch (NonFiniteValueException n) {
-                    throw Divergence.of(p.round(), RoundLimits.institute(p, id), batch.iteration(), n);
-                }
-                out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(frame, null)));
+                out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(link.upload(m), null)));
             }
         });
         List<Tensor> model = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, client.model().network().params())));

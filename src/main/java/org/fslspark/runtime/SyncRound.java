@@ -165,13 +165,8 @@ final class SyncRound {
 
         @Override
         public void upload(SmashedBatch batch) {
-            try {
-                channel.send(Message.of(Message.Type.SMASHED, client, batch.iteration(),
-                        Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels())));
-            } catch (NonFiniteValueException n) {
-                // A codec other than float32 refuses to send what the server would refuse.
-                throw Divergence.of(plan.round(), RoundLimits.institute(plan, client), batch.iteration(), n);
-            }
+            channel.send(Message.of(Message.Type.SMASHED, client, batch.iteration(),
+                    Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels())));
         }
     }
 }
