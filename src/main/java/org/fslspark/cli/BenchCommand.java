@@ -1,5 +1,6 @@
 package org.fslspark.cli;
 
+import org.fslspark.bench.CodecBenchmark;
 import org.fslspark.bench.Dl4jComparison;
 import org.fslspark.bench.LmStepBenchmark;
 import org.fslspark.bench.LmQuickstart;
@@ -14,6 +15,6 @@ import picocli.CommandLine.Command;
 
 @Command(name = "bench", description = "Benchmarks that print figures (see docs/PERFORMANCE.md).",
         subcommands = {StepBenchmark.class, LmStepBenchmark.class, LmQuickstart.class, Reproduction.class, TestbedTime.class,
-                QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, TlsOverhead.class, CommandLine.HelpCommand.class})
+                QuickstartMemory.class, SparkOverhead.class, Dl4jComparison.class, TlsOverhead.class, CodecBenchmark.class, CommandLine.HelpCommand.class})
 final class BenchCommand {
 }

@@ -5,6 +5,7 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.testbed.Topology;
+import org.fslspark.transport.Codecs;
 import org.fslspark.transport.Tls;
 
 import java.io.Serializable;
@@ -34,6 +35,7 @@ public record Experiment(
         Faults fault,
         String trace,
         Security security,
+        Codecs codecs,
         String resolvedConfig) implements Serializable {
 
     /**

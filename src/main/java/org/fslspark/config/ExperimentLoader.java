@@ -19,6 +19,8 @@ import org.fslspark.text.Tokenizers;
 import org.fslspark.testbed.Topology;
 import org.fslspark.testbed.TopologyException;
 import org.fslspark.testbed.TopologyLoader;
+import org.fslspark.transport.Codec;
+import org.fslspark.transport.Codecs;
 import org.fslspark.transport.Tls;
 
 import java.io.File;
@@ -257,8 +259,26 @@ public final class ExperimentLoader {
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
                         faultPoint(r.string("debug.nan"), "debug.nan", false)),
-                trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master),
+                trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /** transport.*-codec: how activations, gradients and models travel. */
+    private static Codecs codecs(Reader r) {
+        Codec[] codecs = new Codec[3];
+        String[] keys = {"transport.activation-codec", "transport.gradient-codec", "transport.model-codec"};
+        for (int i = 0; i < keys.length; i++) {
+            try {
+                codecs[i] = Codec.parse(r.string(keys[i]));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(keys[i] + ": " + e.getMessage(), e);
+            }
+        }
+        try {
+            return new Codecs(codecs[0], codecs[1], codecs[2]);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(keys[2] + ": " + e.getMessage(), e);
+        }
     }
 
     /** A test-only fault point: "client:i:round:t:batch:k", or (where {@code server} is allowed) "server:round:t:batch:n". */

@@ -40,7 +40,7 @@ public final class ResultsWriter {
             DataTypes.DoubleType});
     public static final StructType TRAFFIC = schema(TrafficRecord.COLUMNS, new DataType[]{DataTypes.StringType,
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.StringType,
-            DataTypes.StringType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType});
+            DataTypes.StringType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.StringType});
 
     public static final StructType ALIGNMENT = schema(AlignmentRecord.COLUMNS, new DataType[]{DataTypes.StringType,
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.IntegerType,

@@ -63,8 +63,8 @@ final class AlignmentRound {
         top.network().setParams(ServerState.row(p.globalServer()));
         Server server = ServerState.withShared(p, top);
         AlignmentReport report = p.rules().align(server, client);
-        byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
-                Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
+        byte[] frame = report == null ? null : FrameCodec.encode(p.codecs().prepare(Message.of(Message.Type.MODEL, client, p.round(),
+                Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())), null));
         return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
                 org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
     }

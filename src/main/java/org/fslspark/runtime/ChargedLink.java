@@ -1,6 +1,8 @@
 package org.fslspark.runtime;
 
+import org.fslspark.transport.Codecs;
 import org.fslspark.transport.Direction;
+import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.LinkPipe;
 import org.fslspark.transport.Message;
@@ -20,19 +22,29 @@ final class ChargedLink {
     private final TrafficMeter meter;
     private final LinkPipe up;
     private final LinkPipe down;
+    private final Codecs codecs;
+    private final ErrorFeedback feedback;
 
-    /** {@code link} null: metered only. */
-    ChargedLink(TrafficMeter meter, SiteLink link) {
+    /**
+     * {@code link} null: metered only. Uploads travel in {@code codecs}, top-k ones with the client's
+     * {@code feedback} (null: none).
+     */
+    ChargedLink(TrafficMeter meter, SiteLink link, Codecs codecs, ErrorFeedback feedback) {
         this.meter = meter;
         this.up = link == null ? null : new LinkPipe(link);
         this.down = link == null ? null : new LinkPipe(link);
+        this.codecs = codecs;
+        this.feedback = feedback;
     }
 
     TrafficMeter meter() {
         return meter;
     }
 
-    /** A message the server site sends the client; sent together with the other downloads of the round. */
+    /**
+     * A message the server site sends the client, as the client decodes it; sent together with the other
+     * downloads of the round.
+     */
     void download(Message m) {
         meter.record(Direction.DOWN, m);
         if (down != null) {
@@ -47,12 +59,15 @@ final class ChargedLink {
         }
     }
 
-    /** A message the client sends the server site; the client goes on at once. */
-    void upload(Message m) {
+    /** A message the client sends the server site, encoded in the link's codecs; the client goes on at once. */
+    byte[] upload(Message message) {
+        Message m = codecs.prepare(message, feedback);
+        byte[] frame = FrameCodec.encode(m);
         meter.record(Direction.UP, m);
         if (up != null) {
-            up.admit(FrameCodec.frameBytes(m));
+            up.admit(frame.length);
         }
+        return frame;
     }
 
     /** Waits until every upload has arrived at the server site. */

@@ -5,8 +5,12 @@ import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
+import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
 
 import java.util.Random;
@@ -33,9 +37,35 @@ final class ClientWork {
         return "client/" + id;
     }
 
+    /**
+     * The error feedback of the client's top-k activations, kept in its executor across rounds and with its
+     * training state (so a rerun of a failed round starts from the round's residual); null unless activations
+     * travel top-k.
+     */
+    static ErrorFeedback feedback(RoundPlan plan, int id) {
+        return plan.codecs().sparsifies(Kind.ACTIVATIONS) ? TaskState.held(plan, feedbackName(id), ErrorFeedback::new) : null;
+    }
+
+    private static String feedbackName(int id) {
+        return "feedback/" + id;
+    }
+
+    /** The client's links to the server site outside a channel: metered, charged, in the round's codecs. */
+    static ChargedLink link(RoundPlan plan, int id, TrafficMeter meter) {
+        return new ChargedLink(meter, plan.link(id), plan.codecs(), feedback(plan, id));
+    }
+
     /** The client's training state for the driver, when the plan asks for it. */
     static java.util.Map<String, byte[]> save(RoundPlan plan, Client client) {
-        return plan.collectState() ? HeldState.save(name(client.id()), client) : java.util.Map.of();
+        if (!plan.collectState()) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, byte[]> out = HeldState.save(name(client.id()), client);
+        ErrorFeedback feedback = feedback(plan, client.id());
+        if (feedback != null) {
+            HeldState.save(feedbackName(client.id()), feedback, out);
+        }
+        return out;
     }
 
     /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */
@@ -113,7 +143,10 @@ final class ClientWork {
         }
     }
 
-    /** A server link that counts the time spent in it (and where debug.nan alters what is sent). */
+    /**
+     * A server link that counts the time spent in it, where debug.nan alters what is sent, and where a batch its
+     * codec refuses to send stops the run as diverged, naming the client and the batch.
+     */
     private static final class TimedLink implements ServerLink {
         private final RoundPlan plan;
         private final ServerLink link;
@@ -129,6 +162,8 @@ final class ClientWork {
             long start = System.nanoTime();
             try {
                 return link.exchange(FaultHook.sent(plan, batch));
+            } catch (NonFiniteValueException n) {
+                throw unsendable(batch, n);
             } finally {
                 nanos += System.nanoTime() - start;
             }
@@ -139,9 +174,16 @@ final class ClientWork {
             long start = System.nanoTime();
             try {
                 link.upload(FaultHook.sent(plan, batch));
+            } catch (NonFiniteValueException n) {
+                throw unsendable(batch, n);
             } finally {
                 nanos += System.nanoTime() - start;
             }
+        }
+
+        /** A codec other than float32 refuses to send what the server would refuse: the client diverged at this batch. */
+        private Divergence unsendable(org.fslspark.algorithm.SmashedBatch batch, NonFiniteValueException n) {
+            return Divergence.of(plan.round(), RoundLimits.institute(plan, batch.client()), batch.iteration(), n);
         }
     }
 }

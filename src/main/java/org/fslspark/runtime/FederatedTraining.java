@@ -270,7 +270,8 @@ public final class FederatedTraining {
             Algorithm algorithm = Algorithms.byName(rules, e.settings());
             Map<Integer, byte[]> downloads = new HashMap<>();
             if (s.auxiliary() != null) {
-                byte[] frame = FrameCodec.encode(Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, s.auxiliary())));
+                byte[] frame = FrameCodec.encode(e.codecs().prepare(
+                        Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, s.auxiliary())), null));
                 for (int i = 0; i < e.institutes().size(); i++) {
                     downloads.put(i, frame);
                 }
@@ -357,7 +358,7 @@ public final class FederatedTraining {
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
                     s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation,
-                    e.fault(), e.security().tls());
+                    e.fault(), e.security().tls(), e.codecs());
         }
     }
 
@@ -528,7 +529,7 @@ public final class FederatedTraining {
         for (TaskReport r : reports) {
             for (TrafficMeter.Count c : r.traffic()) {
                 rows.add(new TrafficRecord(e.name(), e.algorithm(), round, r.institute(), c.direction().column(),
-                        c.kind().column(), c.payloadBytes(), c.wireBytes(), c.messages()));
+                        c.kind().column(), c.payloadBytes(), c.wireBytes(), c.messages(), e.codecs().column(c.kind())));
             }
         }
         return rows;
@@ -543,7 +544,7 @@ public final class FederatedTraining {
         for (TaskReport r : reports) {
             for (TrafficMeter.Count c : r.retried()) {
                 rows.add(new TrafficRecord(e.name(), e.algorithm(), round, r.institute(), c.direction().column(), RETRY,
-                        c.payloadBytes(), c.wireBytes(), c.messages()));
+                        c.payloadBytes(), c.wireBytes(), c.messages(), "none"));
             }
         }
         return rows;

@@ -4,6 +4,7 @@ import org.fslspark.algorithm.AlignmentBuffer;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -19,8 +20,8 @@ import java.util.Map;
 
 /**
  * What an executor holds between rounds, as bytes the driver keeps and checkpoints: learners (parameters,
- * optimizer state and step count), a client's learners by part, alignment buffers. Encoded as frames
- * (float32, exact for the runtime's float networks). These bytes reach the driver through Spark's task
+ * optimizer state and step count), a client's learners by part, alignment buffers, the residuals of top-k
+ * error feedback. Encoded as frames (float32, exact for the runtime's float networks). These bytes reach the driver through Spark's task
  * results, never through a metered link: they are not traffic of the algorithms.
  */
 final class HeldState {
@@ -35,6 +36,8 @@ final class HeldState {
             out.put(name, encode(b));
         } else if (value instanceof Client c) {
             c.learners().forEach((part, l) -> out.put(name + "/" + part, encode(l)));
+        } else if (value instanceof ErrorFeedback f) {
+            out.put(name, encode(f));
         } else {
             throw new IllegalArgumentException(name + ": no saved form for " + value.getClass().getSimpleName());
         }
@@ -54,6 +57,12 @@ final class HeldState {
             restore(l, saved.get(name));
         } else if (value instanceof AlignmentBuffer b && saved.containsKey(name)) {
             restore(b, FrameCodec.decode(saved.get(name)));
+        } else if (value instanceof ErrorFeedback f && saved.containsKey(name)) {
+            Map<Kind, ErrorFeedback.Residual> residuals = new java.util.EnumMap<>(Kind.class);
+            for (Tensor t : FrameCodec.decode(saved.get(name)).tensors()) {
+                residuals.put(t.kind(), new ErrorFeedback.Residual(t.shape(), t.floats()));
+            }
+            f.restore(residuals);
         }
         return value;
     }
@@ -64,6 +73,13 @@ final class HeldState {
             tensors.add(Tensor.of(Kind.MODEL, l.optimizer().state()));
         }
         return FrameCodec.encode(new Message(Message.Type.MODEL, -1, l.optimizer().iterations(), tensors));
+    }
+
+    /** A residual per kind, as a float32 tensor of that kind and its shape (exact). */
+    private static byte[] encode(ErrorFeedback f) {
+        List<Tensor> tensors = new ArrayList<>();
+        f.residuals().forEach((kind, r) -> tensors.add(new Tensor(kind, r.shape(), r.values(), null)));
+        return FrameCodec.encode(new Message(Message.Type.MODEL, -1, 0, tensors));
     }
 
     private static void restore(Learner l, byte[] frame) {

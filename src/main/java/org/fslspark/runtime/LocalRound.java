@@ -31,7 +31,7 @@ final class LocalRound {
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Message global = Message.of(Message.Type.MODEL, -1, plan.round(),
                 Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
-        Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(global));
+        Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(plan.codecs().prepare(global, null)));
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < plan.clients(); i++) {
@@ -56,7 +56,7 @@ final class LocalRound {
         Client client = ClientWork.client(p, algorithm, id);
         List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
         TrafficMeter meter = FaultHook.meter(p, id);
-        ChargedLink link = new ChargedLink(meter, p.link(id));
+        ChargedLink link = ClientWork.link(p, id, meter);
         long start = System.nanoTime();
         Message global = FrameCodec.decode(download, RoundLimits.models(RoundLimits.shapes(p)));
         link.download(global);
@@ -64,13 +64,12 @@ final class LocalRound {
         client.model().network().setParams(global.tensor(0).toArray());
         client.top().network().setParams(global.tensor(1).toArray());
         double compute = ClientWork.train(p, algorithm, client, data, NO_SERVER);
-        Message upload = Message.of(Message.Type.MODEL, id, p.round(),
-                Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params()));
-        link.upload(upload);
+        byte[] upload = link.upload(Message.of(Message.Type.MODEL, id, p.round(),
+                Tensor.of(Kind.MODEL, client.model().network().params()), Tensor.of(Kind.MODEL, client.top().network().params())));
         link.awaitUploads();
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)),
+                (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, upload),
                 ClientWork.save(p, client)).withRetried(retried);
     }
 

@@ -96,9 +96,10 @@ final class OneWayRound {
         Client client = ClientWork.client(p, algorithm, id);
         List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
         TrafficMeter meter = FaultHook.meter(p, id);
-        ChargedLink link = new ChargedLink(meter, p.link(id));
+        ChargedLink link = ClientWork.link(p, id, meter);
         long start = System.nanoTime();
-        Message global = Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient())));
+        Message global = p.codecs().received(
+                Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient()))));
         link.download(global);
         client.model().network().setParams(global.tensor(0).toArray());
         ClientWork.receiveAuxiliary(p, client, link);
@@ -114,21 +115,19 @@ final class OneWayRound {
             public void upload(SmashedBatch batch) {
                 Message m = Message.of(Message.Type.SMASHED, id, batch.iteration(),
                         Tensor.of(Kind.ACTIVATIONS, batch.activations()), Tensor.ofInts(Kind.LABELS, batch.labels()));
-                link.upload(m);
-                out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(FrameCodec.encode(m), null)));
+                out.add(new Tuple2<>(uploadKey(batch.iteration(), id), new Parcel(link.upload(m), null)));
             }
         });
         List<Tensor> model = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, client.model().network().params())));
         if (algorithm.averaged().contains(Algorithm.Part.AUXILIARY)) {
             model.add(Tensor.of(Kind.AUXILIARY_MODEL, client.auxiliary().network().params()));
         }
-        Message upload = new Message(Message.Type.MODEL, id, p.round(), model);
-        link.upload(upload);
+        byte[] upload = link.upload(new Message(Message.Type.MODEL, id, p.round(), model));
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
                 data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client))
                 .withRetried(retried);
-        out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
+        out.add(new Tuple2<>(finalKey(id), new Parcel(upload, report)));
         return out.iterator();
     }
 
@@ -159,15 +158,14 @@ final class OneWayRound {
                             + ": the server's parameters are not finite after its step", null);
                 }
             } else {
-                models.put("client/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(0))));
+                models.put("client/" + m.client(), SyncServer.encode(m.tensor(0)));
                 if (m.tensors().size() > 1) {
-                    models.put("auxiliary/" + m.client(), FrameCodec.encode(Message.of(Message.Type.MODEL, m.client(), 0, m.tensor(1))));
+                    models.put("auxiliary/" + m.client(), SyncServer.encode(m.tensor(1)));
                 }
                 out.add(parcel.report());
             }
         }
-        models.put("server", FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0,
-                Tensor.of(Kind.MODEL, server.shared().network().params()))));
+        models.put("server", SyncServer.encode(Tensor.of(Kind.MODEL, server.shared().network().params())));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models,
                 p.collectState() ? ServerState.save(p) : Map.of()));

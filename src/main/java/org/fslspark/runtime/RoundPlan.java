@@ -8,6 +8,7 @@ import org.fslspark.config.OptimizerSpec;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.SplitModel;
+import org.fslspark.transport.Codecs;
 import org.fslspark.transport.Tls;
 
 import java.io.Serializable;
@@ -34,6 +35,7 @@ import java.util.Map;
  *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
  * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
+ * @param codecs             how activations, gradients and models travel between sites
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -43,10 +45,23 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
                         boolean collectState, String trace, int attempt, long generation,
-                        org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls)
+                        org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs)
         implements Serializable {
 
-    /** A first attempt over plain TCP, without fault hooks. */
+    /** A round whose tensors travel in float32. */
+    public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
+                     OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
+                     List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
+                     Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     boolean collectState, String trace, int attempt, long generation,
+                     org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls) {
+        this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
+                institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
+                testbed, restore, collectState, trace, attempt, generation, faults, tls, Codecs.FLOAT32);
+    }
+
+    /** A first attempt over plain TCP, without fault hooks, in float32. */
     public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
                      OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
@@ -55,7 +70,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE, null);
+                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE, null, Codecs.FLOAT32);
     }
 
     /** The rules this round follows. */

@@ -5,8 +5,10 @@ import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.Server;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.Network;
+import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
+import org.fslspark.transport.Kind;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -16,8 +18,8 @@ import java.util.function.Supplier;
 /**
  * The server site's state for a round, backed by its executor's memory across rounds: the server
  * model and its optimizer, per-client copies (SplitFed-V1), alignment buffers and auxiliary models
- * (FSL-SAGE), each under a name ("server/shared", "server/copy/i", "server/buffer/i",
- * "server/auxiliary/i"). Each round's server part starts from the driver's global x_s.
+ * (FSL-SAGE), the error feedback of top-k gradients, each under a name ("server/shared", "server/copy/i",
+ * "server/buffer/i", "server/auxiliary/i", "server/feedback/i"). Each round's server part starts from the driver's global x_s.
  */
 final class ServerState {
     private static final String PREFIX = "server/";
@@ -50,6 +52,14 @@ final class ServerState {
                         plan.seed(), org.nd4j.linalg.api.buffer.DataType.DOUBLE));
     }
 
+    /**
+     * The error feedback of the server's top-k gradients to client {@code client}, held at the server site
+     * across rounds and in its training state; null unless gradients travel top-k.
+     */
+    static ErrorFeedback feedback(RoundPlan plan, int client) {
+        return plan.codecs().sparsifies(Kind.GRADIENTS) ? held(plan, "feedback/" + client) : null;
+    }
+
     /** The training state of the server site, by name, for the driver. */
     static Map<String, byte[]> save(RoundPlan plan) {
         return TaskState.save(plan, PREFIX);
@@ -66,6 +76,7 @@ final class ServerState {
         Supplier<?> make = switch (kind) {
             case "shared", "copy" -> () -> serverLearner(plan);
             case "buffer" -> () -> new AlignmentBuffer(plan.settings().bufferCapacity());
+            case "feedback" -> ErrorFeedback::new;
             case "auxiliary" -> auxiliaryFactory(plan, Integer.parseInt(name.substring(kind.length() + 1)),
                     RoundLimits.models(RoundLimits.shapes(plan)));
             default -> throw new IllegalArgumentException("no server state named " + PREFIX + name);

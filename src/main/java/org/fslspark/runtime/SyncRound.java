@@ -110,7 +110,7 @@ final class SyncRound {
                     + e.getMessage(), e);
         }
         try (FrameChannel channel = new FrameChannel(socket, raw, meter, p.link(id))) {
-            channel.limit(limits);
+            channel.limit(limits).encode(p.codecs(), ClientWork.feedback(p, id));
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);

@@ -6,9 +6,11 @@ import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.transport.FrameChannel;
 import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Float32Codec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
@@ -177,7 +179,7 @@ final class SyncServer {
                 channels[a.client()] = a.channel();
                 connected++;
                 connectedClients = connected;
-                a.channel().limit(limits.forClient(a.client()));
+                a.channel().limit(limits.forClient(a.client())).encode(plan.codecs(), ServerState.feedback(plan, a.client()));
                 if (plan.link(a.client()) != null) {
                     a.channel().emulate(plan.link(a.client()));
                 }
@@ -277,8 +279,12 @@ final class SyncServer {
         return computeNanos / 1e9;
     }
 
-    private static byte[] encode(Tensor model) {
-        return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model));
+    /**
+     * A model the server site passes to the driver, in float32: exactly the values it received or holds (a
+     * received model is already what its codec delivered; the driver's copy adds no rounding of its own).
+     */
+    static byte[] encode(Tensor model) {
+        return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model.withValues(model.floats(), Float32Codec.INSTANCE)));
     }
 
     /** Answers one client's batches until it sends its final model. */
@@ -314,7 +320,12 @@ final class SyncServer {
         INDArray g = algorithm.serverStep(server, batch);
         computeNanos += System.nanoTime() - start;
         if (g != null) {
-            channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
+            try {
+                channels[m.client()].send(Message.of(Message.Type.GRADIENT, m.client(), m.sequence(), Tensor.of(Kind.GRADIENTS, g)));
+            } catch (NonFiniteValueException n) {
+                throw Divergence.of(plan.round(), "server site " + plan.serverSite() + " (its gradient for "
+                        + RoundLimits.institute(plan, m.client()) + ")", m.sequence(), n);
+            }
         }
     }
 

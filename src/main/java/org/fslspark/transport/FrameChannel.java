@@ -41,6 +41,8 @@ public final class FrameChannel implements Closeable {
     private boolean transportBooked;
     private Emulation emulation;
     private volatile FrameLimits limits = FrameLimits.permissive(FrameLimits.DEFAULT_MAX_FRAME_BYTES);
+    private volatile Codecs codecs = Codecs.FLOAT32;
+    private volatile ErrorFeedback feedback;
 
     public FrameChannel(Socket socket, TrafficMeter meter) throws IOException {
         this(socket, meter, null);
@@ -88,7 +90,22 @@ public final class FrameChannel implements Closeable {
         return this;
     }
 
-    public void send(Message m) {
+    /**
+     * From now on, sent tensors travel in {@code codecs}' codec for their kind, top-k ones with the error
+     * feedback of {@code feedback} (this end's stream; null: none kept). The default is float32.
+     */
+    public FrameChannel encode(Codecs codecs, ErrorFeedback feedback) {
+        this.codecs = codecs;
+        this.feedback = feedback;
+        return this;
+    }
+
+    /**
+     * Sends {@code m} in the channel's codecs; a value a codec cannot send is refused before anything is
+     * written ({@link NonFiniteValueException}).
+     */
+    public void send(Message message) {
+        Message m = codecs.prepare(message, feedback);
         Emulation e;
         synchronized (this) {
             e = emulation;

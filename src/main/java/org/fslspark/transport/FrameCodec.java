@@ -1,22 +1,20 @@
 package org.fslspark.transport;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /**
  * The wire format. A frame is a message header followed by its tensors:
  * <pre>
  *   header : magic "FSL1" (4) | type (1) | client (4) | sequence (8) | tensor count (1)   = 18 bytes
- *   tensor : kind (1) | dtype (1) | rank (1) | shape (4 x rank) | values (4 x elements, little-endian)
+ *   tensor : kind (1) | dtype (1) | rank (1) | shape (4 x rank) | values (the codec's payload, little-endian)
  * </pre>
  * So a frame's wire bytes are its payload plus 18 + sum over tensors of (3 + 4 x rank): the framing
  * overhead the traffic tests check exactly. Type, kind and dtype are byte codes (the enums' ordinals;
- * dtype 0 float32, 1 int32); shape entries are signed int32, big-endian like the header.
+ * dtype 0 float32, 1 int32, 2 float16, 3 bfloat16, 4 int8, 5 top-k: the {@link Codec}s, whose payloads
+ * docs/CODECS.md lays out); shape entries are signed int32, big-endian like the header.
  *
  * <p>A frame from another site is untrusted: read it with {@link #read(InputStream, FrameLimits)}, which
  * checks every claim before allocating for it (docs/SECURITY.md lists the checks).
@@ -40,19 +38,40 @@ public final class FrameCodec {
         return n;
     }
 
+    /** The frame of {@code m}, written in one array: its header, then each tensor's header and its codec's payload. */
     public static byte[] encode(Message m) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) frameBytes(m));
-        try {
-            write(m, bytes);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        long size = frameBytes(m);
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new TransportException("a " + m.type() + " frame of " + size + " bytes is more than an array holds");
         }
-        return bytes.toByteArray();
+        byte[] frame = new byte[(int) size];
+        ByteBuffer header = ByteBuffer.wrap(frame); // big-endian, like the header
+        header.putInt(MAGIC).put((byte) m.type().ordinal()).putInt(m.client()).putLong(m.sequence()).put((byte) m.tensors().size());
+        for (Tensor t : m.tensors()) {
+            header.put((byte) t.kind().ordinal()).put((byte) t.dtype()).put((byte) t.shape().length);
+            for (long s : t.shape()) {
+                header.putInt((int) s);
+            }
+            int at = header.position();
+            if (t.isFloat()) {
+                encode(t, m.sequence(), frame, at);
+            } else {
+                for (int i = 0; i < t.ints().length; i++) {
+                    LittleEndian.putInt(frame, at + 4 * i, t.ints()[i]);
+                }
+            }
+            header.position(at + (int) t.payloadBytes());
+        }
+        return frame;
     }
 
-    /** Decodes a frame already in memory: any layout, nothing allocated beyond its own length. */
+    /**
+     * Decodes a frame this site encoded itself (held state, models on their way to the driver): any layout,
+     * nothing allocated beyond four times its length (what float16, bfloat16 and int8 frames decode to) or
+     * {@link FrameLimits#DEFAULT_MAX_FRAME_BYTES}.
+     */
     public static Message decode(byte[] frame) {
-        return decode(frame, FrameLimits.permissive(Math.max(frame.length, HEADER_BYTES)));
+        return decode(frame, FrameLimits.permissive(Math.max(4L * frame.length, FrameLimits.DEFAULT_MAX_FRAME_BYTES)));
     }
 
     /** Decodes a frame from another site under {@code limits} (see {@link #read(InputStream, FrameLimits)}). */
@@ -68,29 +87,19 @@ public final class FrameCodec {
         }
     }
 
+    /** Writes the frame of {@code m} and flushes {@code out}. */
     public static void write(Message m, OutputStream out) throws IOException {
-        DataOutputStream d = new DataOutputStream(out);
-        d.writeInt(MAGIC);
-        d.writeByte(m.type().ordinal());
-        d.writeInt(m.client());
-        d.writeLong(m.sequence());
-        d.writeByte(m.tensors().size());
-        for (Tensor t : m.tensors()) {
-            d.writeByte(t.kind().ordinal());
-            d.writeByte(t.isFloat() ? 0 : 1);
-            d.writeByte(t.shape().length);
-            for (long s : t.shape()) {
-                d.writeInt((int) s);
-            }
-            ByteBuffer values = ByteBuffer.allocate((int) t.payloadBytes()).order(ByteOrder.LITTLE_ENDIAN);
-            if (t.isFloat()) {
-                values.asFloatBuffer().put(t.floats());
-            } else {
-                values.asIntBuffer().put(t.ints());
-            }
-            d.write(values.array());
+        out.write(encode(m));
+        out.flush();
+    }
+
+    /** The codec's encoding of {@code t}; a value it cannot send is refused naming the kind and the frame's sequence. */
+    private static void encode(Tensor t, long sequence, byte[] out, int offset) {
+        try {
+            t.codec().encode(t.floats(), t.shape(), out, offset);
+        } catch (NonFiniteValueException e) {
+            throw new NonFiniteValueException(t.kind() + ": " + e.getMessage(), t.kind(), sequence);
         }
-        d.flush();
     }
 
     /**

@@ -4,8 +4,6 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,13 +14,14 @@ import java.util.List;
  * finite, labels in range). A refusal is a {@link TransportException} naming the check and the value.
  */
 final class FrameReader {
-    private static final int CHUNK_BYTES = 1 << 16;
+    private static final int INT32 = 1;
     private static final Message.Type[] TYPES = Message.Type.values();
     private static final Kind[] KINDS = Kind.values();
 
     private final FrameLimits limits;
     private byte[] chunk = new byte[0]; // grown to at most CHUNK_BYTES as tensors need it
     private long allocated;
+    private long wireBytes; // the frame's bytes so far, as sent: headers and claimed payloads
     private String from = "";
     private long sequence = -1;
 
@@ -70,7 +69,10 @@ final class FrameReader {
             if (limits.strict() && layouts.stream().noneMatch(l -> l.size() == count)) {
                 throw refuse("a " + type + " message carries " + layouts + ", not " + count + " tensors");
             }
+            // frameBytes counts every tensor as float32 would take it: what decoding allocates, within the cap
+            // (codecs send less, but a frame must not make the reader allocate more than a float32 frame would).
             long frameBytes = FrameCodec.HEADER_BYTES;
+            wireBytes = FrameCodec.HEADER_BYTES;
             List<Tensor> tensors = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 where = "tensor " + i;
@@ -87,18 +89,19 @@ final class FrameReader {
                     throw refuse(kind + " tensors are not accepted here");
                 }
                 int dtype = d.readUnsignedByte();
-                if (dtype > 1) {
+                if (dtype != INT32 && !Codec.isFloatCode(dtype)) {
                     throw refuse("unknown dtype byte " + dtype + " of " + kind);
                 }
-                boolean isFloat = dtype == 0;
+                boolean isFloat = dtype != INT32;
                 if (kind != Kind.CONTROL && isFloat != (kind != Kind.LABELS)) {
-                    throw refuse(kind + " values must be " + (kind == Kind.LABELS ? "int32" : "float32"));
+                    throw refuse(kind + " values must be " + (kind == Kind.LABELS ? "int32" : "floats"));
                 }
                 int rank = d.readUnsignedByte();
                 if (rank < 1 || rank > FrameLimits.MAX_RANK) {
                     throw refuse("rank " + rank + " of " + kind + " outside 1.." + FrameLimits.MAX_RANK);
                 }
                 frameBytes += 3 + 4L * rank;
+                wireBytes += 3 + 4L * rank;
                 long[] shape = new long[rank];
                 long elements = 1;
                 for (int j = 0; j < rank; j++) {
@@ -121,7 +124,7 @@ final class FrameReader {
                             + (allowed.size() == 1 ? allowed.get(0) : "one of " + allowed));
                 }
                 frameBytes += 4 * elements;
-                tensors.add(values(d, kind, shape, (int) elements, isFloat));
+                tensors.add(values(d, kind, shape, (int) elements, dtype));
             }
             if (limits.labelsPerSample() > 0 && type == Message.Type.SMASHED) {
                 checkLabels(tensors.get(0), tensors.get(1));
@@ -149,35 +152,55 @@ final class FrameReader {
         return false;
     }
 
-    /** Allocates the checked number of values, fills them chunk by chunk, and checks them. */
-    private Tensor values(DataInputStream d, Kind kind, long[] shape, int elements, boolean isFloat) throws IOException {
+    /** Allocates the checked number of values, fills them chunk by chunk through the codec, and checks them. */
+    private Tensor values(DataInputStream d, Kind kind, long[] shape, int elements, int dtype) throws IOException {
         allocated += 4L * elements;
-        float[] f = isFloat ? new float[elements] : null;
-        int[] v = isFloat ? null : new int[elements];
-        if (chunk.length < Math.min(CHUNK_BYTES, 4L * elements)) {
-            chunk = new byte[(int) Math.min(CHUNK_BYTES, 4L * elements)];
-        }
-        ByteBuffer buf = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
-        for (int done = 0; done < elements; ) {
-            int n = Math.min(elements - done, chunk.length / 4);
-            d.readFully(chunk, 0, 4 * n);
-            buf.clear();
-            if (isFloat) {
-                buf.asFloatBuffer().get(f, done, n);
-            } else {
-                buf.asIntBuffer().get(v, done, n);
-            }
-            done += n;
-        }
-        if (isFloat) {
-            for (int i = 0; i < elements; i++) {
-                if (!Float.isFinite(f[i])) {
-                    throw new NonFiniteValueException("refused frame" + from + ": " + kind + " value " + f[i] + " at index " + i
-                            + " is not finite", kind, sequence);
+        FrameInput in = new FrameInput(d, this, kind);
+        if (dtype == INT32) {
+            claim(kind, 4L * elements);
+            int[] v = new int[elements];
+            for (int done = 0; done < elements; ) {
+                int n = Math.min(elements - done, FrameInput.CHUNK_BYTES / 4);
+                byte[] bytes = in.read(4 * n);
+                for (int i = 0; i < n; i++) {
+                    v[done + i] = LittleEndian.getInt(bytes, 4 * i);
                 }
+                done += n;
+            }
+            return new Tensor(kind, shape, null, v);
+        }
+        Codec codec = switch (dtype) {
+            case 0 -> Float32Codec.INSTANCE;
+            case 2 -> Float16Codec.INSTANCE;
+            case 3 -> BFloat16Codec.INSTANCE;
+            case 4 -> Int8Codec.INSTANCE;
+            default -> TopKCodec.read(in);
+        };
+        float[] f = codec.decode(in, shape, elements);
+        for (int i = 0; i < elements; i++) {
+            if (!Float.isFinite(f[i])) {
+                throw new NonFiniteValueException("refused frame" + from + ": " + kind + " value " + f[i] + " at index " + i
+                        + " is not finite", kind, sequence);
             }
         }
-        return new Tensor(kind, shape, f, v);
+        return new Tensor(kind, shape, f, null, codec);
+    }
+
+    /** Claims {@code bytes} of the frame for a tensor's values; refused when the frame would pass the cap. */
+    void claim(Kind kind, long bytes) {
+        if (wireBytes + bytes > limits.maxFrameBytes()) {
+            throw refuse(kind + " claims " + bytes + " payload bytes (" + (wireBytes + bytes) + " frame bytes), over the cap of "
+                    + limits.maxFrameBytes() + " bytes");
+        }
+        wireBytes += bytes;
+    }
+
+    /** The reusable chunk, grown to hold {@code bytes} (at most {@link FrameInput#CHUNK_BYTES}). */
+    byte[] chunk(int bytes) {
+        if (chunk.length < bytes) {
+            chunk = new byte[Math.max(bytes, Math.min(FrameInput.CHUNK_BYTES, 2 * chunk.length))];
+        }
+        return chunk;
     }
 
     private void checkLabels(Tensor activations, Tensor labels) {
@@ -193,7 +216,7 @@ final class FrameReader {
         }
     }
 
-    private TransportException refuse(String check) {
+    TransportException refuse(String check) {
         return new TransportException("refused frame" + from + ": " + check);
     }
 }

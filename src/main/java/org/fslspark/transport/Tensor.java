@@ -7,10 +7,24 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.util.Arrays;
 
 /**
- * A tensor as it travels: a kind, a shape and raw little-endian values, float32 or int32.
- * Payload bytes are elements times bytes per element, the figure the FSL-SAGE reference reports.
+ * A tensor as it travels: a kind, a shape and its values, float or int32, with the codec its float
+ * values travel in (float32 unless {@link Codecs#prepare} chose another; a received tensor keeps the
+ * codec it arrived in, and holds the decoded values). Payload bytes are what the codec sends of them
+ * (elements × 4 for float32 and int32, the figure the FSL-SAGE reference reports).
  */
-public record Tensor(Kind kind, long[] shape, float[] floats, int[] ints) {
+public record Tensor(Kind kind, long[] shape, float[] floats, int[] ints, Codec codec) {
+
+    public Tensor {
+        if ((floats == null) == (ints == null)) {
+            throw new IllegalArgumentException(kind + ": a tensor holds either float or int values");
+        }
+        codec = floats == null ? null : codec == null ? Float32Codec.INSTANCE : codec;
+    }
+
+    /** Float values in float32, or int32 values. */
+    public Tensor(Kind kind, long[] shape, float[] floats, int[] ints) {
+        this(kind, shape, floats, ints, null);
+    }
 
     public static Tensor of(Kind kind, INDArray array) {
         INDArray c = array.dataType() == DataType.FLOAT && array.ordering() == 'c' && !array.isView()
@@ -22,6 +36,11 @@ public record Tensor(Kind kind, long[] shape, float[] floats, int[] ints) {
         return new Tensor(kind, new long[]{values.length}, null, values.clone());
     }
 
+    /** This tensor's kind and shape with {@code values} sent in {@code codec}. */
+    public Tensor withValues(float[] values, Codec codec) {
+        return new Tensor(kind, shape, values, null, codec);
+    }
+
     public boolean isFloat() {
         return floats != null;
     }
@@ -30,9 +49,14 @@ public record Tensor(Kind kind, long[] shape, float[] floats, int[] ints) {
         return isFloat() ? floats.length : ints.length;
     }
 
-    /** elements x 4: both float32 and int32 take four bytes. */
+    /** What the codec sends: elements x 4 for float32 and int32. */
     public long payloadBytes() {
-        return elements() * 4L;
+        return isFloat() ? codec.payloadBytes(shape) : elements() * 4L;
+    }
+
+    /** The dtype byte of the tensor header: the codec's, 1 for int32. */
+    int dtype() {
+        return isFloat() ? codec.code() : 1;
     }
 
     public INDArray toArray() {

@@ -65,7 +65,7 @@ class NotebookTest {
             w.appendAlignment(List.of(new AlignmentRecord("t", "fsl-sage", t, "osu", 900, 2.0, 0.1, 0.5, 0.8, 1.0, 0.3)));
             w.append(new RoundRecord("t", "fsl-sage", t, 0.5 + 0.1 * t, 1.0 - 0.2 * t, 100, 50, 8, 120, 60,
                             150L * (t + 1), 180L * (t + 1), 2.0, 2.0 * (t + 1), 3.0, 3.0 * (t + 1)),
-                    List.of(new TrafficRecord("t", "fsl-sage", t, "osu", "up", "activations", 100, 120, 2)));
+                    List.of(new TrafficRecord("t", "fsl-sage", t, "osu", "up", "activations", 100, 120, 2, "float32")));
         }
         w.finish(spark);
         String parameters = "val results = \"" + results + "\"";
