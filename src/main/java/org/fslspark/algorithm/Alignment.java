@@ -1,10 +1,15 @@
 package org.fslspark.algorithm;
 
 import org.fslspark.model.CrossEntropy;
+import org.fslspark.model.Dense;
+import org.fslspark.model.Flatten;
+import org.fslspark.model.Layer;
 import org.fslspark.model.Network;
 import org.fslspark.model.Relu;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.Arrays;
 import java.util.List;
@@ -99,7 +104,7 @@ public final class Alignment {
      * @param epsilon the central difference's step relative to ||z|| / ||r||
      */
     public static double lossAndGradient(Network aux, INDArray z, int[] labels, INDArray targets, double epsilon) {
-        return new Fit(aux, aux, epsilon).lossAndGradient(z, labels, targets);
+        return new Fit(aux, aux, epsilon, false).lossAndGradient(z, labels, targets);
     }
 
     /**
@@ -108,14 +113,18 @@ public final class Alignment {
      * their on/off pattern of z through the two shifted passes: a unit that switched inside the step
      * would add a jump divided by the step (measured on an MLP head, step 1e-3 relative: a gradient
      * wrong by 8 to 14 times its size). The gradient is computed in a float64 twin of the network, so
-     * that it agrees with an exact one to float32 rounding.
+     * that it agrees with an exact one to float32 rounding. A linear head (flatten, dense) takes
+     * ALGORITHMS.md's closed form instead: exact, with two passes' worth of products and no
+     * activation-sized scratch arrays, which is what an alignment round's time goes to.
      */
     public static final class Fit {
         private final Network aux;
         private final Network twin;
         private final double epsilon;
+        private final boolean closedForm;
         private INDArray shifted;
         private INDArray plus;
+        private INDArray residual;
         private INDArray castFrom;
         private INDArray targetsFrom;
         private INDArray castZ;
@@ -123,15 +132,22 @@ public final class Alignment {
 
         /** @param twin a network of aux's architecture in float64 (or aux itself, when it is float64) */
         public Fit(Network aux, Network twin, double epsilon) {
+            this(aux, twin, epsilon, true);
+        }
+
+        Fit(Network aux, Network twin, double epsilon, boolean closedFormWhenLinear) {
             this.aux = aux;
             this.twin = twin;
             this.epsilon = epsilon;
+            List<Layer> layers = twin.layers();
+            this.closedForm = closedFormWhenLinear && layers.size() == 2 && layers.get(0) instanceof Flatten
+                    && layers.get(1) instanceof Dense;
         }
 
         /** z and targets are read, never written; a call with the same two arrays as the last reuses their float64 copies. */
         public double lossAndGradient(INDArray z, int[] labels, INDArray targets) {
             if (twin == aux) {
-                return centralDifference(z, labels, targets);
+                return gradient(z, labels, targets);
             }
             twin.setParams(aux.params());
             if (z != castFrom || targets != targetsFrom) {
@@ -141,10 +157,49 @@ public final class Alignment {
                 castZ = z.castTo(twin.params().dataType());
                 castTargets = targets.castTo(twin.params().dataType());
             }
-            double loss = centralDifference(castZ, labels, castTargets);
+            double loss = gradient(castZ, labels, castTargets);
             aux.grads().assign(twin.grads());
             twin.zeroGrads();
             return loss;
+        }
+
+        private double gradient(INDArray z, int[] labels, INDArray targets) {
+            return closedForm && labels.length == z.size(0) ? linear(z, labels, targets) : centralDifference(z, labels, targets);
+        }
+
+        /**
+         * ALGORITHMS.md's closed form for a(z) = W z + c under softmax cross-entropy, per sample n:
+         * p = softmax(W z + c), e = p - onehot(y), r = W^T e - g, u = W r,
+         * dL/dW = 2 sum_n [e r^T + (p . (u - (p^T u) 1)) z^T], dL/dc = 2 sum_n p . (u - (p^T u) 1).
+         * Dense stores W transposed ([in, classes]) and then c, which the slices below follow.
+         */
+        private double linear(INDArray z, int[] labels, INDArray targets) {
+            int n = (int) z.size(0);
+            INDArray x = z.reshape('c', n, z.length() / n);
+            long in = x.size(1);
+            INDArray params = twin.params();
+            int classes = (int) (params.length() / (in + 1));
+            INDArray w = params.get(NDArrayIndex.point(0), NDArrayIndex.interval(0, in * classes)).reshape('c', in, classes);
+            INDArray c = params.get(NDArrayIndex.point(0), NDArrayIndex.interval(in * classes, in * classes + classes));
+            INDArray p = Transforms.softmax(Nd4j.gemm(x, w, false, false).addiRowVector(c), false);
+            INDArray e = p.dup();
+            for (int i = 0; i < n; i++) {
+                e.putScalar(i, labels[i], e.getDouble(i, labels[i]) - 1);
+            }
+            // Products by gemm with transpose flags: a transposed [n, in] view would otherwise be copied.
+            if (residual == null || residual.size(0) != n || residual.size(1) != in || residual.dataType() != x.dataType()) {
+                residual = Nd4j.createUninitialized(x.dataType(), n, in);
+            }
+            INDArray r = Nd4j.gemm(e, w, residual, false, true, 1.0, 0.0).subi(targets.reshape('c', n, in));
+            double rNorm = r.norm2Number().doubleValue();
+            INDArray u = Nd4j.gemm(r, w, false, false);
+            INDArray v = p.mul(u.subiColumnVector(p.mul(u).sum(true, 1)));
+            INDArray grads = twin.grads();
+            INDArray dw = grads.get(NDArrayIndex.point(0), NDArrayIndex.interval(0, in * classes)).reshape('c', in, classes);
+            Nd4j.gemm(r, e, dw, true, false, 2.0, 0.0);
+            Nd4j.gemm(x, v, dw, true, false, 2.0, 1.0);
+            grads.get(NDArrayIndex.point(0), NDArrayIndex.interval(in * classes, in * classes + classes)).assign(v.sum(true, 0).muli(2));
+            return rNorm * rNorm;
         }
 
         private double centralDifference(INDArray z, int[] labels, INDArray targets) {

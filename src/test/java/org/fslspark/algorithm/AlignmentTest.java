@@ -83,6 +83,25 @@ class AlignmentTest {
     }
 
     @Test
+    void aLinearHeadsFitTakesTheClosedFormAndAgreesWithTheCentralDifference() {
+        Random rng = new Random(7);
+        Network byDifference = new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT, DataType.DOUBLE).initialize(rng);
+        Network byClosedForm = new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT, DataType.FLOAT);
+        byClosedForm.setParams(byDifference.params());
+        byDifference.setParams(byClosedForm.params()); // the float32 parameters, exactly
+        Network twin = new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT, DataType.DOUBLE);
+        INDArray z = random(rng, 1.0, N, 4, 2, 2);
+        int[] y = labels(rng);
+        INDArray g = random(rng, 0.3, N, 4, 2, 2);
+        double difference = Alignment.lossAndGradient(byDifference, z, y, g, 1e-6);
+        double closed = new Alignment.Fit(byClosedForm, twin, 1e-6).lossAndGradient(z.castTo(DataType.FLOAT), y, g.castTo(DataType.FLOAT));
+        assertEquals(difference, closed, 1e-6 * difference);
+        double err = byClosedForm.grads().castTo(DataType.DOUBLE).sub(byDifference.grads()).norm2Number().doubleValue()
+                / byDifference.grads().norm2Number().doubleValue();
+        assertTrue(err < 1e-6, "relative error " + err);
+    }
+
+    @Test
     void alignmentGradientMatchesFiniteDifferencesForAnMlp() {
         Random rng = new Random(5);
         Network aux = new Network(List.of(new Flatten(), new Dense(IN, 6), new Relu(), new Dense(6, CLASSES)), CUT,
