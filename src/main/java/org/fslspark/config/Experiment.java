@@ -54,9 +54,11 @@ public record Experiment(
      * @param roundAttempts attempts of a round before the run stops with the last error (>= 1)
      * @param fail          debug.fail: where a task throws on a round's first attempt, or null
      * @param nan           debug.nan: where a client's sent activations get a NaN, or null
+     * @param forget        debug.forget: the round before whose first attempt every executor forgets the run's state
+     *                      (as a fresh executor would), or -1
      */
-    public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan) implements Serializable {
-        public static final Faults NONE = new Faults(1, null, null);
+    public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan, int forget) implements Serializable {
+        public static final Faults NONE = new Faults(1, null, null, -1);
     }
 
     /**

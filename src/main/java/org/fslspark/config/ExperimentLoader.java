@@ -256,7 +256,7 @@ public final class ExperimentLoader {
                 new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
-                        faultPoint(r.string("debug.nan"), "debug.nan", false)),
+                        faultPoint(r.string("debug.nan"), "debug.nan", false), forgetRound(r.string("debug.forget"))),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
@@ -277,6 +277,19 @@ public final class ExperimentLoader {
         }
         throw new ConfigException(key + " = \"" + v + "\": expected \"client:<i>:round:<t>:batch:<k>\""
                 + (server ? " or \"server:round:<t>:batch:<n>\"" : "") + " (a test-only fault hook; \"\" = off)");
+    }
+
+    /** The test-only debug.forget: "round:t", or -1 when off. */
+    static int forgetRound(String value) {
+        String v = value.trim();
+        if (v.isEmpty()) {
+            return -1;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("round:(\\d+)").matcher(v);
+        if (!m.matches()) {
+            throw new ConfigException("debug.forget = \"" + v + "\": expected \"round:<t>\" (a test-only fault hook; \"\" = off)");
+        }
+        return Integer.parseInt(m.group(1));
     }
 
     /**
@@ -455,7 +468,7 @@ public final class ExperimentLoader {
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
                 || key.startsWith("checkpoint.") || key.startsWith("fault.") || key.startsWith("security.")
-                || key.equals("debug.fail") || key.equals("debug.nan");
+                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.forget");
     }
 
     /**
@@ -474,7 +487,7 @@ public final class ExperimentLoader {
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
                         + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
-                        + " and the test-only debug.fail and debug.nan");
+                        + " and the test-only debug.fail, debug.nan and debug.forget");
             }
         }
     }

@@ -28,7 +28,8 @@ final class AlignmentRound {
      * when: its start on the executor's wall clock (epoch seconds) and its duration.
      */
     record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double started, double seconds,
-                  String executorSite, String host) implements Serializable {
+                  String executorSite, String host, java.util.Map<String, byte[]> state, java.util.Map<String, String> versions)
+            implements Serializable {
     }
 
     /**
@@ -61,11 +62,14 @@ final class AlignmentRound {
         // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
         Learner top = TaskState.scratch(p, "align-top/" + client, () -> ServerState.serverLearner(p));
         top.network().setParams(ServerState.row(p.globalServer()));
-        Server server = ServerState.withShared(p, top);
+        Server server = ServerState.withShared(p, top, true);
         AlignmentReport report = p.rules().align(server, client);
         byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
+        // The aligned learner is this task's to return: the server stage may run on another executor of the site.
+        java.util.Map<String, byte[]> state = p.collectState() ? TaskState.saveUsed(p, "server/auxiliary/" + client)
+                : java.util.Map.of();
         return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
-                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
+                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host(), state, TaskState.used(p));
     }
 }

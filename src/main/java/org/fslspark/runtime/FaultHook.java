@@ -43,6 +43,16 @@ final class FaultHook {
         }
     }
 
+    /** The runs and rounds whose state this JVM has forgotten (debug.forget), once each. */
+    private static final java.util.Set<String> FORGOTTEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** debug.forget: on the round's first attempt, the first task of this JVM to touch training state drops the run's. */
+    static void forget(RoundPlan p) {
+        if (p.faults().forget() == p.round() && p.attempt() == 0 && FORGOTTEN.add(p.runId() + "/" + p.round())) {
+            TaskState.clear(p.runId());
+        }
+    }
+
     /** debug.fail at client {@code client}'s local iteration {@code k}, on the round's first attempt. */
     static void beforeClientStep(RoundPlan p, int client, long k) {
         Experiment.FaultPoint f = p.faults().fail();

@@ -190,6 +190,8 @@ public final class FederatedTraining {
         private Map<String, byte[]> restore;
         /** The executors' copy of the training state in use; a rerun starts a new one ({@link TaskState}). */
         private long generation;
+        /** The newest version of every entry the executors hold, as their reports said ({@link TaskState#held}). */
+        private final Map<String, String> versions = new HashMap<>();
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -202,6 +204,7 @@ public final class FederatedTraining {
             this.sites = sites;
             this.executors = executors;
             this.restore = restore;
+            restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                     e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
         }
@@ -281,10 +284,11 @@ public final class FederatedTraining {
             List<AlignmentRecord> alignments = new ArrayList<>();
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
             double alignmentSeconds = 0;
+            List<AlignmentRound.Result> aligned = List.of();
             boolean alignedBefore = s.alignedBefore();
             if (algorithm.alignsAt(t, alignedBefore)) {
                 describe(t, attempt, "alignment");
-                List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
+                aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
                 for (AlignmentRound.Result r : aligned) {
                     attemptTasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
@@ -310,10 +314,8 @@ public final class FederatedTraining {
             };
             restore = Map.of();
             double seconds = (System.nanoTime() - start) / 1e9;
-            Map<String, byte[]> held = new HashMap<>();
             for (TaskReport r : reports) {
                 attemptTasks.add(new TaskRun(t, r.withoutBytes()));
-                held.putAll(r.state());
             }
             INDArray[] next;
             try {
@@ -340,6 +342,8 @@ public final class FederatedTraining {
             double modelled = TimeModel.roundSeconds(algorithm.flow(),
                     TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
                     e.serverSite(), reports, alignmentSeconds);
+            Map<String, String> used = new HashMap<>();
+            Map<String, byte[]> held = held(s, collect, reports, aligned, used);
             TrainingState after = new TrainingState(t + 1, next[0], next[1], next[2], alignedBefore,
                     s.cumulativePayloadBytes() + payloadUp + payloadDown, s.cumulativeWireBytes() + wireUp + wireDown,
                     s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
@@ -349,14 +353,40 @@ public final class FederatedTraining {
             tasks.addAll(attemptTasks);
             List<TrafficRecord> recorded = new ArrayList<>(traffic);
             recorded.addAll(retryRecords(e, t, reports));
+            versions.putAll(used);
             return new Round(after, row, recorded, alignments);
+        }
+
+        /**
+         * The driver's copy of what the executors hold after the round (empty when the tasks did not return it), and
+         * into {@code used} the new versions of the entries the round used. An entry's newest copy is the one its user
+         * returned (an aligner's learner, whatever the server stage on another executor holds); entries nobody used
+         * keep the copy of an earlier round, so the copy stays whole wherever each entry lives.
+         */
+        private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
+                                                List<AlignmentRound.Result> aligned, Map<String, String> used) {
+            List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
+            reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
+            aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
+            returned.forEach(r -> used.putAll(r.getValue()));
+            Map<String, byte[]> held = collect ? new HashMap<>(s.executors()) : new HashMap<>();
+            for (boolean newest : new boolean[]{false, true}) {
+                for (Map.Entry<Map<String, byte[]>, Map<String, String>> r : returned) {
+                    r.getKey().forEach((k, bytes) -> {
+                        if (r.getValue().containsKey(HeldState.entryOf(k)) == newest) {
+                            held.put(k, bytes);
+                        }
+                    });
+                }
+            }
+            return held;
         }
 
         private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
-                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation,
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation, Map.copyOf(versions),
                     e.fault(), e.security().tls());
         }
     }

@@ -71,7 +71,7 @@ final class LocalRound {
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, FrameCodec.encode(upload)),
-                ClientWork.save(p, client)).withRetried(retried);
+                ClientWork.save(p, client)).withRetried(retried).withVersions(TaskState.used(p));
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

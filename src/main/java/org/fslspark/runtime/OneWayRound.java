@@ -127,7 +127,7 @@ final class OneWayRound {
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
                 data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client))
-                .withRetried(retried);
+                .withRetried(retried).withVersions(TaskState.used(p));
         out.add(new Tuple2<>(finalKey(id), new Parcel(FrameCodec.encode(upload), report)));
         return out.iterator();
     }
@@ -170,7 +170,7 @@ final class OneWayRound {
                 Tensor.of(Kind.MODEL, server.shared().network().params()))));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models,
-                p.collectState() ? ServerState.save(p) : Map.of()));
+                p.collectState() ? ServerState.save(p) : Map.of()).withVersions(TaskState.used(p)));
         return out.iterator();
     }
 

@@ -32,6 +32,8 @@ import java.util.Map;
  * @param attempt            which attempt at this round this is, from 0 (a failed round is rerun)
  * @param generation         which copy of the executors' state the tasks use ({@link TaskState}): it changes when a
  *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
+ * @param versions           the newest version of every training-state entry that exists ({@link TaskState#version}), by
+ *                           name: a task that finds an older one, or none, restores it from {@code restore} or fails
  * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  */
@@ -42,7 +44,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                        boolean collectState, String trace, int attempt, long generation,
+                        boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
                         org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls)
         implements Serializable {
 
@@ -55,7 +57,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE, null);
+                testbed, restore, collectState, trace, 0, 0, Map.of(), org.fslspark.config.Experiment.Faults.NONE, null);
     }
 
     /** The rules this round follows. */

@@ -120,7 +120,8 @@ final class SyncRound {
             throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried);
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried)
+                .withVersions(TaskState.used(p));
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -134,7 +135,7 @@ final class SyncRound {
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
                     (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),
-                    p.collectState() ? ServerState.save(p) : java.util.Map.of());
+                    p.collectState() ? ServerState.save(p) : java.util.Map.of()).withVersions(TaskState.used(p));
         }
     }
 

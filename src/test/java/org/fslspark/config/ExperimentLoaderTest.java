@@ -197,7 +197,7 @@ class ExperimentLoaderTest {
     @Test
     void faultKeysAreValidatedAndTheHooksParsed() {
         Experiment.Faults off = ExperimentLoader.load(null, List.of()).fault();
-        assertEquals(new Experiment.Faults(3, null, null), off);
+        assertEquals(new Experiment.Faults(3, null, null, -1), off);
         Experiment.Faults on = ExperimentLoader.load(null, List.of("debug.fail=\"server:round:2:batch:5\"",
                 "debug.nan=\"client:1:round:0:batch:7\"")).fault();
         assertEquals(new Experiment.FaultPoint(-1, 2, 5), on.fail());
