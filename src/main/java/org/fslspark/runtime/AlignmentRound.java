@@ -45,10 +45,8 @@ final class AlignmentRound {
 
     static List<Result> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
+        // Only the round's participants are aligned: a lost institute's buffer waits for its return.
+        List<Integer> ids = plan.participants();
         List<Result> results = executors.pin(sc.parallelize(ids, ids.size()), java.util.Collections.nCopies(ids.size(), plan.serverSite())).map(id -> align(shared.value(), id)).collect();
         shared.destroy();
         return results;

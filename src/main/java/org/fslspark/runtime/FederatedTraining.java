@@ -124,7 +124,7 @@ public final class FederatedTraining {
                 Trace.start(e, conf, initial);
             }
         }
-        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, sites, executors, conf, state.executors(), out);
+        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, executors, conf, state.executors(), out);
         String stopReason = "completed " + e.train().rounds() + " rounds";
         try {
             while (state.round() < e.train().rounds()) {
@@ -182,7 +182,6 @@ public final class FederatedTraining {
         private final List<String> locations;
         private final Map<String, String> hadoop;
         private final TestbedPlan testbed;
-        private final List<String> sites;
         private final Evaluator evaluator;
         private final ResultsWriter out;
         private SiteExecutors executors;
@@ -192,18 +191,22 @@ public final class FederatedTraining {
         private long generation;
         /** The newest version of every entry the executors hold, as their reports said ({@link TaskState#held}). */
         private final Map<String, String> versions = new HashMap<>();
+        private final Participants participants;
+        /** The attempt's participants, and the saved state its plan carries for them. */
+        private List<Integer> clients;
+        private Map<String, byte[]> carried;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
-               List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
+               SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
             this.out = out;
             this.e = e;
             this.sc = sc;
             this.locations = locations;
             this.hadoop = hadoop;
             this.testbed = testbed;
-            this.sites = sites;
             this.executors = executors;
             this.restore = restore;
+            this.participants = new Participants(e, sc);
             restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                     e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
@@ -278,8 +281,8 @@ public final class FederatedTraining {
                     downloads.put(i, frame);
                 }
             }
+            participate(t, s);
             RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
-            executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
@@ -319,7 +322,7 @@ public final class FederatedTraining {
             }
             INDArray[] next;
             try {
-                next = aggregate(algorithm, e, reports, s.client(), s.server());
+                next = aggregate(algorithm, e, plan.participants(), reports, s.client(), s.server());
             } catch (TransportException ex) {
                 NonFiniteValueException nf = Divergence.nonFinite(ex);
                 if (nf != null) {
@@ -349,7 +352,8 @@ public final class FederatedTraining {
                     s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
             RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                     payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
-                    seconds, after.cumulativeSeconds(), modelled, after.cumulativeModelledSeconds());
+                    seconds, after.cumulativeSeconds(), Math.exp(eval.loss()), modelled, after.cumulativeModelledSeconds(),
+                    String.join(";", plan.participantSites()));
             tasks.addAll(attemptTasks);
             List<TrafficRecord> recorded = new ArrayList<>(traffic);
             recorded.addAll(retryRecords(e, t, reports));
@@ -382,11 +386,37 @@ public final class FederatedTraining {
             return held;
         }
 
+        /**
+         * Decides the attempt's participants ({@link Participants}) and records who left or came back. A rejoining
+         * institute's executor is new: its plan carries the driver's copy of the client's state (optimizer, auxiliary
+         * head) from the last round it took part in, or, without a copy, it starts afresh rather than fail on it.
+         */
+        private void participate(int t, TrainingState s) {
+            Participants.Round who = participants.next(t, executors);
+            executors = who.executors();
+            who.events().forEach(out::appendEvent);
+            clients = who.clients();
+            carried = restore;
+            for (int i : who.rejoined()) {
+                String name = ClientWork.name(i);
+                Map<String, byte[]> copy = new HashMap<>(carried);
+                s.executors().forEach((k, bytes) -> {
+                    if (HeldState.entryOf(k).equals(name)) {
+                        copy.put(k, bytes);
+                    }
+                });
+                if (!HeldState.covers(copy, name)) {
+                    versions.remove(name);
+                }
+                carried = Map.copyOf(copy);
+            }
+        }
+
         private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
-                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation, Map.copyOf(versions),
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, carried, collect, e.trace(), attempt, generation, Map.copyOf(versions), clients,
                     e.fault(), e.security().tls());
         }
     }
@@ -463,15 +493,16 @@ public final class FederatedTraining {
 
     /**
      * The new global (x_c, x_s, head for every client or null) from what the round's tasks
-     * returned, as the algorithm says.
+     * returned, as the algorithm says, over the round's participants (client ids, in order): the weights
+     * are renormalised over them, n_i / sum of the participants' n_j (or uniform among them).
      */
-    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<TaskReport> reports, INDArray client, INDArray server) {
-        int m = e.institutes().size();
-        long[] samples = new long[m];
+    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<Integer> participants, List<TaskReport> reports,
+                                INDArray client, INDArray server) {
+        long[] samples = new long[participants.size()];
         Map<String, byte[]> models = new HashMap<>();
         for (TaskReport r : reports) {
             if (r.client() >= 0) {
-                samples[r.client()] = r.samples();
+                samples[participants.indexOf(r.client())] = r.samples();
             }
             models.putAll(r.models());
         }
@@ -482,7 +513,7 @@ public final class FederatedTraining {
         if (algorithm.flow() == Algorithm.Flow.LOCAL) {
             List<INDArray> clients = new ArrayList<>();
             List<INDArray> servers = new ArrayList<>();
-            for (int i = 0; i < m; i++) {
+            for (int i : participants) {
                 Message upload = decode(e, models, "client/" + i, limits);
                 clients.add(part(e, upload, "client/" + i, 0, client.length()));
                 servers.add(part(e, upload, "client/" + i, 1, server.length()));
@@ -491,23 +522,24 @@ public final class FederatedTraining {
         }
         INDArray nextClient;
         if (algorithm.sequentialClients()) {
-            nextClient = model(e, models, "client/" + (m - 1), limits, client.length());
+            nextClient = model(e, models, "client/" + participants.get(participants.size() - 1), limits, client.length());
         } else if (algorithm.averaged().contains(Algorithm.Part.CLIENT)) {
-            nextClient = Averaging.average(collect(e, models, "client/", limits, client.length()), weights);
+            nextClient = Averaging.average(collect(e, models, participants, "client/", limits, client.length()), weights);
         } else {
             nextClient = client;
         }
         INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
-                ? Averaging.average(collect(e, models, "server/", limits, server.length()), weights)
+                ? Averaging.average(collect(e, models, participants, "server/", limits, server.length()), weights)
                 : model(e, models, "server", limits, server.length());
         INDArray nextAuxiliary = algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
-                ? Averaging.average(collect(e, models, "auxiliary/", limits, -1), weights) : null;
+                ? Averaging.average(collect(e, models, participants, "auxiliary/", limits, -1), weights) : null;
         return new INDArray[]{nextClient, nextServer, nextAuxiliary};
     }
 
-    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, String prefix, FrameLimits limits, long length) {
+    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, List<Integer> participants, String prefix,
+                                          FrameLimits limits, long length) {
         List<INDArray> out = new ArrayList<>();
-        for (int i = 0; i < e.institutes().size(); i++) {
+        for (int i : participants) {
             out.add(model(e, models, prefix + i, limits, length));
         }
         return out;

@@ -33,11 +33,8 @@ final class LocalRound {
                 Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
         Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(global));
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
-        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
+        List<Integer> ids = plan.participants();
+        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.participantSites())
                 .map(id -> clientTask(shared.value(), id, download.value()))
                 .collect();
         shared.destroy();

@@ -72,13 +72,10 @@ final class OneWayRound {
 
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
+        List<Integer> ids = plan.participants();
         // The clients' stage runs at their sites; the server's partition reads the shuffle at the server site
         // (pinned, or Spark would prefer where most of the map output lies: a client's executor).
-        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
+        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.participantSites())
                 .flatMapToPair(id -> clientTask(shared.value(), id))
                 .repartitionAndSortWithinPartitions(new ToServer())
                 .map(kv -> kv);

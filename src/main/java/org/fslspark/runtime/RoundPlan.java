@@ -34,6 +34,8 @@ import java.util.Map;
  *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
  * @param versions           the newest version of every training-state entry that exists ({@link TaskState#version}), by
  *                           name: a task that finds an older one, or none, restores it from {@code restore} or fails
+ * @param participants       the clients that take part in the round, in client order (an institute whose site is lost
+ *                           sits rounds out, {@code fault.min-institutes}); every client without drop-outs
  * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  */
@@ -45,7 +47,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
                         boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
-                        org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls)
+                        List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls)
         implements Serializable {
 
     /** A first attempt over plain TCP, without fault hooks. */
@@ -57,7 +59,8 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, 0, 0, Map.of(), org.fslspark.config.Experiment.Faults.NONE, null);
+                testbed, restore, collectState, trace, 0, 0, Map.of(),
+                java.util.stream.IntStream.range(0, institutes.size()).boxed().toList(), org.fslspark.config.Experiment.Faults.NONE, null);
     }
 
     /** The rules this round follows. */
@@ -76,6 +79,11 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
 
     public int clients() {
         return institutes.size();
+    }
+
+    /** The sites of the participants, in their order. */
+    public List<String> participantSites() {
+        return participants.stream().map(institutes::get).toList();
     }
 
     /** Client {@code i}'s emulated link to the server site, null when links are not emulated. */

@@ -70,7 +70,8 @@ final class SyncServer {
     void run(ServerSocket listener) throws IOException {
         listener.setSoTimeout(acceptTimeoutMs);
         try {
-            for (int connected = 0; connected < channels.length; ) {
+            List<Integer> participants = plan.participants();
+            for (int connected = 0; connected < participants.size(); ) {
                 Socket socket = accept(listener);
                 if (socket == null) {
                     continue;
@@ -80,16 +81,17 @@ final class SyncServer {
                 int client = ch.expect(Message.Type.HELLO).client();
                 // Whom the certificate names is checked first: an impostor must not end the round.
                 String certified = Tls.peerSite(socket);
-                if (certified != null && (client < 0 || client >= channels.length || !certified.equals(plan.institutes().get(client)))) {
+                boolean participant = participants.contains(client);
+                if (certified != null && (!participant || !certified.equals(plan.institutes().get(client)))) {
                     String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
-                            + certified + " but its HELLO claims " + (client >= 0 && client < channels.length
+                            + certified + " but its HELLO claims " + (participant
                             ? RoundLimits.institute(plan, client) : "client " + client + ", not a client of this round");
                     ch.send(FrameChannel.error(why));
                     ch.close();
                     refuse(why);
                     continue;
                 }
-                if (client < 0 || client >= channels.length || channels[client] != null) {
+                if (!participant || channels[client] != null) {
                     ch.send(FrameChannel.error("unexpected HELLO from client " + client));
                     ch.close();
                     throw new TransportException("unexpected HELLO from client " + client);
@@ -105,17 +107,17 @@ final class SyncServer {
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
-                for (int i = 0; i < channels.length; i++) {
+                for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
                     clientModel = serveUntilModel(i);
                 }
-                models.put("client/" + (channels.length - 1), encode(clientModel));
+                models.put("client/" + participants.get(participants.size() - 1), encode(clientModel));
             } else {
-                for (int i = 0; i < channels.length; i++) {
+                for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
                 }
                 if (plan.serverOrder() == ServerOrder.CLIENT_BY_CLIENT) {
-                    for (int i = 0; i < channels.length; i++) {
+                    for (int i : participants) {
                         models.put("client/" + i, encode(serveUntilModel(i)));
                     }
                 } else {
@@ -229,9 +231,10 @@ final class SyncServer {
     /** One reader thread per client feeds a queue; this thread steps the model in arrival order. */
     private void serveInArrivalOrder() {
         BlockingQueue<Object> arrivals = new ArrayBlockingQueue<>(4 * channels.length + 4);
-        Thread[] readers = new Thread[channels.length];
-        for (int i = 0; i < channels.length; i++) {
-            int client = i;
+        List<Integer> participants = plan.participants();
+        Thread[] readers = new Thread[participants.size()];
+        for (int i = 0; i < readers.length; i++) {
+            int client = participants.get(i);
             readers[i] = new Thread(() -> {
                 try {
                     Message m;
@@ -244,13 +247,13 @@ final class SyncServer {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-            }, "fsl-server-reader-" + i);
+            }, "fsl-server-reader-" + client);
             readers[i].setDaemon(true);
             readers[i].start();
         }
         int finished = 0;
         try {
-            while (finished < channels.length) {
+            while (finished < readers.length) {
                 Object next = arrivals.take();
                 if (next instanceof RuntimeException e) {
                     throw e;
