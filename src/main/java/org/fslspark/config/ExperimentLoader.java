@@ -256,7 +256,8 @@ public final class ExperimentLoader {
                 new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
-                        faultPoint(r.string("debug.nan"), "debug.nan", false), forgetRound(r.string("debug.forget")),
+                        faultPoint(r.string("debug.nan"), "debug.nan", false), faultPoint(r.string("debug.refuse"), "debug.refuse", false),
+                        forgetRound(r.string("debug.forget")),
                         minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout")),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
@@ -485,7 +486,7 @@ public final class ExperimentLoader {
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
                 || key.startsWith("checkpoint.") || key.startsWith("fault.") || key.startsWith("security.")
-                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.forget");
+                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.refuse") || key.equals("debug.forget");
     }
 
     /**
@@ -504,7 +505,7 @@ public final class ExperimentLoader {
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
                         + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
-                        + " and the test-only debug.fail, debug.nan and debug.forget");
+                        + " and the test-only debug.fail, debug.nan, debug.refuse and debug.forget");
             }
         }
     }

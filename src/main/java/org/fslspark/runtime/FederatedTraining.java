@@ -195,6 +195,8 @@ public final class FederatedTraining {
         /** The attempt's participants, and the saved state its plan carries for them. */
         private List<Integer> clients;
         private Map<String, byte[]> carried;
+        /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
+        private final java.util.Set<Integer> discarded = new java.util.TreeSet<>();
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -320,9 +322,16 @@ public final class FederatedTraining {
             for (TaskReport r : reports) {
                 attemptTasks.add(new TaskRun(t, r.withoutBytes()));
             }
+            // A client the per-batch server dropped for a refused frame leaves the round: nothing of it is averaged.
+            Map<Integer, String> refused = new TreeMap<>();
+            reports.forEach(r -> refused.putAll(r.refused()));
+            List<Integer> took = plan.participants().stream().filter(i -> !refused.containsKey(i)).toList();
+            if (took.isEmpty()) {
+                throw new IllegalStateException("round " + t + ": the server refused a frame of every participant: " + refused);
+            }
             INDArray[] next;
             try {
-                next = aggregate(algorithm, e, plan.participants(), reports, s.client(), s.server());
+                next = aggregate(algorithm, e, took, reports, s.client(), s.server());
             } catch (TransportException ex) {
                 NonFiniteValueException nf = Divergence.nonFinite(ex);
                 if (nf != null) {
@@ -346,18 +355,20 @@ public final class FederatedTraining {
                     TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
                     e.serverSite(), reports, alignmentSeconds);
             Map<String, String> used = new HashMap<>();
-            Map<String, byte[]> held = held(s, collect, reports, aligned, used);
+            Map<String, byte[]> held = held(s, collect, reports, aligned, refused.keySet(), used);
             TrainingState after = new TrainingState(t + 1, next[0], next[1], next[2], alignedBefore,
                     s.cumulativePayloadBytes() + payloadUp + payloadDown, s.cumulativeWireBytes() + wireUp + wireDown,
                     s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
             RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                     payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
                     seconds, after.cumulativeSeconds(), Math.exp(eval.loss()), modelled, after.cumulativeModelledSeconds(),
-                    String.join(";", plan.participantSites()));
+                    took.stream().map(e.institutes()::get).collect(java.util.stream.Collectors.joining(";")));
             tasks.addAll(attemptTasks);
             List<TrafficRecord> recorded = new ArrayList<>(traffic);
             recorded.addAll(retryRecords(e, t, reports));
             versions.putAll(used);
+            discarded.addAll(refused.keySet());
+            refused.forEach((i, why) -> out.appendEvent(new EventRecord(t, e.institutes().get(i), "refused-frame", why)));
             return new Round(after, row, recorded, alignments);
         }
 
@@ -365,19 +376,27 @@ public final class FederatedTraining {
          * The driver's copy of what the executors hold after the round (empty when the tasks did not return it), and
          * into {@code used} the new versions of the entries the round used. An entry's newest copy is the one its user
          * returned (an aligner's learner, whatever the server stage on another executor holds); entries nobody used
-         * keep the copy of an earlier round, so the copy stays whole wherever each entry lives.
+         * keep the copy of an earlier round, so the copy stays whole wherever each entry lives. What clients dropped for a
+         * refused frame stepped is discarded: they keep their earlier copy and version.
          */
         private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
-                                                List<AlignmentRound.Result> aligned, Map<String, String> used) {
+                                                List<AlignmentRound.Result> aligned, java.util.Set<Integer> refused,
+                                                Map<String, String> used) {
+            java.util.Set<String> dropped = new java.util.HashSet<>();
+            refused.forEach(i -> dropped.add(ClientWork.name(i)));
             List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
             reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
             aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
-            returned.forEach(r -> used.putAll(r.getValue()));
+            returned.forEach(r -> r.getValue().forEach((name, version) -> {
+                if (!dropped.contains(name)) {
+                    used.put(name, version);
+                }
+            }));
             Map<String, byte[]> held = collect ? new HashMap<>(s.executors()) : new HashMap<>();
             for (boolean newest : new boolean[]{false, true}) {
                 for (Map.Entry<Map<String, byte[]>, Map<String, String>> r : returned) {
                     r.getKey().forEach((k, bytes) -> {
-                        if (r.getValue().containsKey(HeldState.entryOf(k)) == newest) {
+                        if (!dropped.contains(HeldState.entryOf(k)) && r.getValue().containsKey(HeldState.entryOf(k)) == newest) {
                             held.put(k, bytes);
                         }
                     });
@@ -388,8 +407,9 @@ public final class FederatedTraining {
 
         /**
          * Decides the attempt's participants ({@link Participants}) and records who left or came back. A rejoining
-         * institute's executor is new: its plan carries the driver's copy of the client's state (optimizer, auxiliary
-         * head) from the last round it took part in, or, without a copy, it starts afresh rather than fail on it.
+         * institute's executor is new, and one dropped last round for a refused frame holds what the driver discarded:
+         * their plan carries the driver's copy of the client's state (optimizer, auxiliary head) from the last round it
+         * counted in, or, without a copy, the client starts afresh rather than fail on it.
          */
         private void participate(int t, TrainingState s) {
             Participants.Round who = participants.next(t, executors);
@@ -397,7 +417,10 @@ public final class FederatedTraining {
             who.events().forEach(out::appendEvent);
             clients = who.clients();
             carried = restore;
-            for (int i : who.rejoined()) {
+            java.util.Set<Integer> stale = new java.util.TreeSet<>(who.rejoined());
+            clients.stream().filter(discarded::contains).forEach(stale::add);
+            discarded.clear();
+            for (int i : stale) {
                 String name = ClientWork.name(i);
                 Map<String, byte[]> copy = new HashMap<>(carried);
                 s.executors().forEach((k, bytes) -> {
@@ -501,7 +524,7 @@ public final class FederatedTraining {
         long[] samples = new long[participants.size()];
         Map<String, byte[]> models = new HashMap<>();
         for (TaskReport r : reports) {
-            if (r.client() >= 0) {
+            if (participants.contains(r.client())) {
                 samples[participants.indexOf(r.client())] = r.samples();
             }
             models.putAll(r.models());

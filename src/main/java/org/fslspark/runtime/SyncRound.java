@@ -120,6 +120,12 @@ final class SyncRound {
             compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(p, channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         } catch (TransportException e) {
+            if (String.valueOf(e.getMessage()).contains(SyncServer.REFUSED)) {
+                // Dropped from the round by the server: this task ends, the others go on; the driver discards its work.
+                return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(),
+                        meter.counts(), (System.nanoTime() - start) / 1e9, 0, java.util.Map.of(), java.util.Map.of())
+                        .withRetried(retried);
+            }
             throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
@@ -138,7 +144,8 @@ final class SyncRound {
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
                     (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),
-                    p.collectState() ? ServerState.save(p) : java.util.Map.of()).withVersions(TaskState.used(p));
+                    p.collectState() ? ServerState.save(p) : java.util.Map.of()).withVersions(TaskState.used(p))
+                    .withRefused(server.refused());
         }
     }
 

@@ -9,6 +9,7 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.RefusedFrameException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
@@ -35,6 +36,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * handshake fails (no certificate, one the federation's CA did not sign) or when its certificate
  * names another site than the institute its HELLO claims; each refusal is logged and kept
  * ({@link #refusals()}), and named in the error if a client never comes.
+ *
+ * <p>A client whose frame the checks refuse during the round (its shape, size, kind, type or claimed client) is told so
+ * ({@link #REFUSED}), its channel closed, and it drops out of the round ({@link #refused()}); the others are served
+ * to the end. The server keeps the steps it took on that client's earlier minibatches. A non-finite value is a
+ * divergence and a broken channel a failure of the round, as before.
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
@@ -48,6 +54,10 @@ final class SyncServer {
     private final Map<String, byte[]> models = new HashMap<>();
     private final Tls tls;
     private final List<String> refusals = new CopyOnWriteArrayList<>();
+    /** The clients that dropped out of the round for a refused frame, with the reason. */
+    private final Map<Integer, String> refused = new java.util.concurrent.ConcurrentSkipListMap<>();
+    /** What the server tells a client whose frame it refused; the client's task ends without failing the round. */
+    static final String REFUSED = "refused-frame: ";
     private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
     private volatile int connectedClients;
     private long computeNanos;
@@ -107,18 +117,30 @@ final class SyncServer {
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
+                int last = -1;
                 for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
-                    clientModel = serveUntilModel(i);
+                    try {
+                        clientModel = serveUntilModel(i);
+                        last = i;
+                    } catch (RefusedFrameException e) {
+                        drop(i, e); // the next client starts from the model the dropped one received
+                    }
                 }
-                models.put("client/" + participants.get(participants.size() - 1), encode(clientModel));
+                if (last >= 0) {
+                    models.put("client/" + last, encode(clientModel));
+                }
             } else {
                 for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
                 }
                 if (plan.serverOrder() == ServerOrder.CLIENT_BY_CLIENT) {
                     for (int i : participants) {
-                        models.put("client/" + i, encode(serveUntilModel(i)));
+                        try {
+                            models.put("client/" + i, encode(serveUntilModel(i)));
+                        } catch (RefusedFrameException e) {
+                            drop(i, e);
+                        }
                     }
                 } else {
                     serveInArrivalOrder();
@@ -161,6 +183,24 @@ final class SyncServer {
     private void refuse(String why) {
         LOG.warn("round {}: {}", plan.round(), why);
         refusals.add(why);
+    }
+
+    /** Client {@code client} sent a frame the checks refused: it is told why and drops out of the round. */
+    private void drop(int client, RefusedFrameException e) {
+        String why = e.getMessage();
+        LOG.warn("round {}: {}; it drops out of the round", plan.round(), why);
+        refused.put(client, why);
+        try {
+            channels[client].send(FrameChannel.error(REFUSED + why));
+        } catch (TransportException gone) {
+            // the client may have closed its end already
+        }
+        channels[client].close();
+    }
+
+    /** The clients that dropped out of the round for a refused frame, with the reason (after {@link #run}). */
+    Map<Integer, String> refused() {
+        return Map.copyOf(refused);
     }
 
     /** Why connections were refused so far (TLS only). */
@@ -210,13 +250,14 @@ final class SyncServer {
             if (Divergence.nonFinite(e) != null) {
                 throw Divergence.orItself(e, plan.round(), RoundLimits.institute(plan, client));
             }
-            throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
+            String named = RoundLimits.institute(plan, client) + ": " + e.getMessage();
+            throw e instanceof RefusedFrameException ? new RefusedFrameException(named, e) : new TransportException(named, e);
         }
     }
 
     private void answer(Message m) {
         if (m.type() != Message.Type.SMASHED) {
-            throw new TransportException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training");
+            throw new RefusedFrameException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training", null);
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
         FaultHook.beforeServerStep(plan, steps++);
@@ -242,8 +283,12 @@ final class SyncServer {
                         m = receive(client);
                         arrivals.put(m);
                     } while (m.type() != Message.Type.MODEL);
+                } catch (RefusedFrameException e) {
+                    arrivals.offer(new Refusal(client, e));
                 } catch (RuntimeException e) {
-                    arrivals.offer(e);
+                    if (!refused.containsKey(client)) { // else: the channel this thread read was closed on dropping it
+                        arrivals.offer(e);
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -258,12 +303,24 @@ final class SyncServer {
                 if (next instanceof RuntimeException e) {
                     throw e;
                 }
-                Message m = (Message) next;
-                if (m.type() == Message.Type.MODEL) {
-                    models.put("client/" + m.client(), encode(m.tensor(0)));
+                Refusal refusal = next instanceof Refusal r ? r : null;
+                Message m = refusal == null ? (Message) next : null;
+                int client = refusal != null ? refusal.client() : m.client();
+                if (refused.containsKey(client)) {
+                    continue; // what it sent before it was dropped
+                }
+                try {
+                    if (refusal != null) {
+                        throw refusal.e();
+                    } else if (m.type() == Message.Type.MODEL) {
+                        models.put("client/" + client, encode(m.tensor(0)));
+                        finished++;
+                    } else {
+                        answer(m);
+                    }
+                } catch (RefusedFrameException e) {
+                    drop(client, e);
                     finished++;
-                } else {
-                    answer(m);
                 }
             }
         } catch (InterruptedException e) {
@@ -274,5 +331,9 @@ final class SyncServer {
                 t.interrupt();
             }
         }
+    }
+
+    /** A client's frame that its reader refused. */
+    private record Refusal(int client, RefusedFrameException e) {
     }
 }

@@ -167,6 +167,26 @@ class FaultToleranceTest {
         }
     }
 
+    /**
+     * A client whose frame the per-batch server refuses (debug.refuse: activations of a wrong shape) drops out of that
+     * round alone: the round completes with the other institute, recorded (participants, a refused-frame event naming
+     * the check), and the next round takes it back from the driver's copy of its state, without a rerun.
+     */
+    @Test
+    void aClientWhoseFrameIsRefusedDropsOutOfThatRoundOnly() throws Exception {
+        Path out = dir.resolve("refused");
+        FederatedTraining.Summary s = train("splitfed-v2", out, FederatedTraining.Start.OVERWRITE,
+                "debug.refuse=\"client:1:round:1:batch:1\"");
+        assertEquals(List.of("osu;iitb", "osu", "osu;iitb"), s.rounds().stream().map(r -> r.participants()).toList());
+        List<String> events = Files.readAllLines(out.resolve("events.csv"));
+        assertEquals(2, events.size(), "one event, no rerun: " + events);
+        assertTrue(events.get(1).startsWith("1,iitb,refused-frame,") && events.get(1).contains("ACTIVATIONS shape"), events.get(1));
+        // Round 0 is the undisturbed run's; round 1 averages osu's client part alone.
+        assertEquals(rowsWithoutTimes(baseline("splitfed-v2").resolve("rounds.csv")).subList(0, 2),
+                rowsWithoutTimes(out.resolve("rounds.csv")).subList(0, 2));
+        assertTrue(s.rounds().get(2).testAccuracy() > 0.1, "the run goes on: " + s.rounds().get(2));
+    }
+
     @Test
     void aNanInActivationsStopsTheRunNamingWhereAndResumeContinues() throws Exception {
         Path out = dir.resolve("nan");
