@@ -11,8 +11,8 @@ import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * FSL-SAGE's alignment at the server site: a task per client, in parallel, each fitting that
@@ -28,7 +28,7 @@ final class AlignmentRound {
      * when: its start on the executor's wall clock (epoch seconds) and its duration.
      */
     record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double started, double seconds,
-                  String executorSite, String host, java.util.Map<String, byte[]> state, java.util.Map<String, String> versions)
+                  String executorSite, String host, Map<String, byte[]> state, Map<String, String> versions)
             implements Serializable {
     }
 
@@ -65,8 +65,7 @@ final class AlignmentRound {
         byte[] frame = report == null ? null : FrameCodec.encode(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())));
         // The aligned learner is this task's to return: the server stage may run on another executor of the site.
-        java.util.Map<String, byte[]> state = p.collectState() ? TaskState.saveUsed(p, "server/auxiliary/" + client)
-                : java.util.Map.of();
+        Map<String, byte[]> state = p.collectState() ? TaskState.saveUsed(p, "server/auxiliary/" + client) : Map.of();
         return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
                 org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host(), state, TaskState.used(p));
     }

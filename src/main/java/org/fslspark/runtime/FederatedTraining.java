@@ -36,12 +36,16 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The driver's loop over rounds: ship the global model, run the round's Spark stage(s), average
@@ -196,7 +200,7 @@ public final class FederatedTraining {
         private List<Integer> clients;
         private Map<String, byte[]> carried;
         /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
-        private final java.util.Set<Integer> discarded = new java.util.TreeSet<>();
+        private final Set<Integer> discarded = new TreeSet<>();
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -362,7 +366,7 @@ public final class FederatedTraining {
             RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                     payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
                     seconds, after.cumulativeSeconds(), Math.exp(eval.loss()), modelled, after.cumulativeModelledSeconds(),
-                    took.stream().map(e.institutes()::get).collect(java.util.stream.Collectors.joining(";")));
+                    took.stream().map(e.institutes()::get).collect(Collectors.joining(";")));
             tasks.addAll(attemptTasks);
             List<TrafficRecord> recorded = new ArrayList<>(traffic);
             recorded.addAll(retryRecords(e, t, reports));
@@ -380,9 +384,9 @@ public final class FederatedTraining {
          * refused frame stepped is discarded: they keep their earlier copy and version.
          */
         private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
-                                                List<AlignmentRound.Result> aligned, java.util.Set<Integer> refused,
+                                                List<AlignmentRound.Result> aligned, Set<Integer> refused,
                                                 Map<String, String> used) {
-            java.util.Set<String> dropped = new java.util.HashSet<>();
+            Set<String> dropped = new HashSet<>();
             refused.forEach(i -> dropped.add(ClientWork.name(i)));
             List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
             reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
@@ -417,7 +421,7 @@ public final class FederatedTraining {
             who.events().forEach(out::appendEvent);
             clients = who.clients();
             carried = restore;
-            java.util.Set<Integer> stale = new java.util.TreeSet<>(who.rejoined());
+            Set<Integer> stale = new TreeSet<>(who.rejoined());
             clients.stream().filter(discarded::contains).forEach(stale::add);
             discarded.clear();
             for (int i : stale) {

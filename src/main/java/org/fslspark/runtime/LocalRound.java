@@ -15,7 +15,6 @@ import org.fslspark.transport.TrafficMeter;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 

@@ -44,6 +44,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
+    /** How often a server waiting for its clients checks whether Spark killed its task. */
+    private static final int KILL_CHECK_MS = 1000;
     private static final Logger LOG = LoggerFactory.getLogger(SyncServer.class);
 
     private final RoundPlan plan;
@@ -78,7 +80,7 @@ final class SyncServer {
     }
 
     void run(ServerSocket listener) throws IOException {
-        listener.setSoTimeout(acceptTimeoutMs);
+        listener.setSoTimeout(Math.min(acceptTimeoutMs, KILL_CHECK_MS));
         try {
             List<Integer> participants = plan.participants();
             for (int connected = 0; connected < participants.size(); ) {
@@ -161,12 +163,23 @@ final class SyncServer {
      * Fails naming the refusals when no client comes within the accept timeout.
      */
     private Socket accept(ServerSocket listener) throws IOException {
-        Socket raw;
-        try {
-            raw = listener.accept();
-        } catch (SocketTimeoutException e) {
-            throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
-                    + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)), e);
+        long deadline = System.nanoTime() + acceptTimeoutMs * 1_000_000L;
+        Socket raw = null;
+        while (raw == null) {
+            try {
+                raw = listener.accept();
+            } catch (SocketTimeoutException e) {
+                // Spark kills a barrier stage's other tasks when one fails (an executor lost before its client
+                // connected) without interrupting them: the server must notice, or the rerun waits for its slot.
+                org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+                if (task != null) {
+                    task.killTaskIfInterrupted();
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
+                            + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)), e);
+                }
+            }
         }
         if (tls == null) {
             return raw;

@@ -96,7 +96,7 @@ final class TaskState {
 
     /** The entries of the plan's generation used on this executor in the plan's round, with their versions. */
     static Map<String, String> used(RoundPlan plan) {
-        String generation = plan.runId() + "/g" + plan.generation() + "/";
+        String generation = generation(plan);
         String v = version(plan);
         Map<String, String> out = new TreeMap<>();
         VERSIONS.forEach((k, version) -> {
@@ -132,7 +132,12 @@ final class TaskState {
                 GENERATIONS.put(plan.runId(), plan.generation());
             }
         }
-        return plan.runId() + "/g" + plan.generation() + "/" + name;
+        return generation(plan) + name;
+    }
+
+    /** The prefix of the keys of the plan's generation. */
+    private static String generation(RoundPlan plan) {
+        return plan.runId() + "/g" + plan.generation() + "/";
     }
 
     /**
@@ -141,14 +146,15 @@ final class TaskState {
      */
     static Map<String, byte[]> save(RoundPlan plan, String prefix) {
         Map<String, byte[]> out = new TreeMap<>();
-        String generation = plan.runId() + "/g" + plan.generation() + "/";
+        String generation = generation(plan);
         String used = version(plan);
         STATE.forEach((k, v) -> {
-            String name = k.substring(Math.min(k.length(), generation.length()));
-            String version = VERSIONS.get(k);
-            if (k.startsWith(generation + prefix) && version != null
-                    && (version.equals(used) || version.equals(plan.versions().get(name)))) {
-                HeldState.save(name, v, out);
+            if (k.startsWith(generation + prefix)) {
+                String name = k.substring(generation.length());
+                String version = VERSIONS.get(k);
+                if (version != null && (version.equals(used) || version.equals(plan.versions().get(name)))) {
+                    HeldState.save(name, v, out);
+                }
             }
         });
         return out;
@@ -156,7 +162,7 @@ final class TaskState {
 
     /** The encoded training state of entry {@code name} if this executor used it in the plan's round, else nothing. */
     static Map<String, byte[]> saveUsed(RoundPlan plan, String name) {
-        String key = plan.runId() + "/g" + plan.generation() + "/" + name;
+        String key = generation(plan) + name;
         Object value = STATE.get(key);
         return value != null && version(plan).equals(VERSIONS.get(key)) ? HeldState.save(name, value) : Map.of();
     }

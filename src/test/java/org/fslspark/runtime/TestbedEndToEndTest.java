@@ -53,9 +53,12 @@ class TestbedEndToEndTest {
     static List<String> security;
     /** The undisturbed runs, by algorithm: the drop-out case compares with SplitFed-V2's. */
     static final Map<String, FederatedTraining.Summary> RUNS = new java.util.concurrent.ConcurrentHashMap<>();
-    /** SplitFed-V2 runs 4 rounds: the drop-out case loses a site after round 0 and gets it back for round 3. */
-    static final int SPLITFED_ROUNDS = 4;
-    static final String[] SETUP = {"data.train-subset=1200", "train.rounds=2", "train.batch-size=50",
+    /** SplitFed-V2 runs 5 rounds: the drop-out case loses a site after round 0 and gets it back for rounds 3 and 4. */
+    static final int SPLITFED_ROUNDS = 5;
+    // IID and SplitFed-V2's deterministic order: the drop-out case compares accuracy with and without an institute
+    // for two rounds, which a skewed split would turn into a comparison of label mixes, and arrival order into noise.
+    static final String[] SETUP = {"data.train-subset=1200", "data.partition.scheme=iid", "train.server-order=client-by-client",
+            "train.rounds=2", "train.batch-size=50",
             "testbed.topology=" + TOPOLOGY, "testbed.executor-wait=180s", "server-interval=2", "alignment.interval=1",
             "alignment.epochs=5", "alignment.buffer-capacity=200"};
 
@@ -150,7 +153,9 @@ class TestbedEndToEndTest {
      * Site drop-out: iitb's worker (and so its executor) stops after round 0 and starts again after round 2. Round 1
      * waits fault.site-timeout for it, then rounds 1 and 2 go on with the three others (fault.min-institutes = 3),
      * recorded in rounds.csv's participants and as events; iitb rejoins in round 3 on its new executor, and the run
-     * ends within 2 points of accuracy of the undisturbed run.
+     * (5 rounds) ends within 2 points of accuracy of the undisturbed run. Executor loss, in the same run: umich's executor JVM is
+     * killed (SIGKILL) in the middle of round 2; its worker starts a new one, and round 2 is rerun (the three sites
+     * it needs: no fewer than fault.min-institutes) and recorded once.
      */
     @Test
     void aSiteThatDropsOutForTwoRoundsSitsThemOutAndRejoins() throws Exception {
@@ -162,32 +167,47 @@ class TestbedEndToEndTest {
         String host = e.testbed().topology().site(lost).executors().hosts().get(0);
         long start = System.nanoTime();
         FederatedTraining.Summary s;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Future<Long>> killed = new java.util.concurrent.atomic.AtomicReference<>();
         try {
             s = FederatedTraining.run(e, spark, true, r -> {
                 System.out.println("drop-out: " + r);
                 if (r.round() == 0) {
                     LocalTestbed.stopSite(state, lost);
                     awaitExecutorOn(host, false); // the driver has seen it go, before round 1 is planned
+                } else if (r.round() == 1) {
+                    killed.set(pool.submit(() -> killExecutorMidRound("umich")));
                 } else if (r.round() == 2) {
                     LocalTestbed.startSite(state, lost);
                     awaitExecutorOn(host, true);
                 }
             });
         } finally {
+            pool.shutdownNow();
             restartIfStopped(lost, host);
         }
+        long pid = killed.get().get();
         System.out.printf("splitfed-v2 with a drop-out on the test-bed: %.1f s%n%s", (System.nanoTime() - start) / 1e9,
                 Files.readString(out.resolve("events.csv")));
         s.tasks().forEach(t -> System.out.printf("round %d %-7s %-8s ran at %-8s on %s%n", t.round(), t.report().role(),
                 t.report().institute(), t.report().executorSite(), t.report().host()));
         String all = String.join(";", e.institutes());
         String three = e.institutes().stream().filter(i -> !i.equals(lost)).collect(java.util.stream.Collectors.joining(";"));
-        assertEquals(List.of(all, three, three, all), s.rounds().stream().map(r -> r.participants()).toList());
-        assertEquals(List.of(0, 1, 2, 3), s.rounds().stream().map(r -> r.round()).toList());
+        assertEquals(List.of(all, three, three, all, all), s.rounds().stream().map(r -> r.participants()).toList());
+        assertEquals(List.of(0, 1, 2, 3, 4), s.rounds().stream().map(r -> r.round()).toList());
         assertEquals(s.rounds(), org.fslspark.metrics.ResultsWriter.readRounds(out.resolve("rounds.csv")));
         List<String> events = Files.readAllLines(out.resolve("events.csv")).stream().skip(1)
                 .map(l -> String.join(",", java.util.Arrays.copyOf(l.split(",", -1), 3))).toList();
-        assertEquals(List.of("1," + lost + ",lost", "3," + lost + ",rejoined"), events);
+        assertEquals(List.of("1," + lost + ",lost", "3," + lost + ",rejoined"), events.stream().filter(l -> !l.endsWith(",retried")).toList());
+        // The kill failed round 2's stage (a second attempt may also fail if it was planned before Spark saw the loss).
+        List<String> retried = events.stream().filter(l -> l.endsWith(",retried")).toList();
+        assertTrue(!retried.isEmpty() && retried.stream().allMatch(l -> l.startsWith("2,")), events.toString());
+        // Round 2's rerun ran umich on the executor its worker started after the kill.
+        Map<Integer, String> umich = new TreeMap<>();
+        s.tasks().stream().filter(t -> t.report().institute().equals("umich") && t.report().role().equals("client"))
+                .forEach(t -> umich.put(t.round(), t.report().versions().get(ClientWork.name(2))));
+        System.out.println("killed pid " + pid + "; umich's client state by round: " + umich);
+        assertTrue(!umich.get(1).replaceAll(".* on ", "").equals(umich.get(2).replaceAll(".* on ", "")), umich.toString());
         for (FederatedTraining.TaskRun run : s.tasks()) {
             boolean sitsOut = run.round() == 1 || run.round() == 2;
             assertFalse(sitsOut && run.report().institute().equals(lost), "round " + run.round() + " ran " + run.report());
@@ -196,10 +216,32 @@ class TestbedEndToEndTest {
                 .findFirst().orElseThrow().report();
         assertEquals(lost, back.executorSite());
         assertEquals(host, back.host());
-        double a = s.last().testAccuracy();
-        double b = clean.last().testAccuracy();
-        System.out.printf("final accuracy with the drop-out %.4f, without %.4f%n", a, b);
+        // A run's accuracy: the mean of its last two rounds, since on this small a run single rounds swing by up to 4
+        // points (the undisturbed run once went 0.735 -> 0.698 from round 3 to 4).
+        double a = (s.rounds().get(3).testAccuracy() + s.rounds().get(4).testAccuracy()) / 2;
+        double b = (clean.rounds().get(3).testAccuracy() + clean.rounds().get(4).testAccuracy()) / 2;
+        System.out.printf("accuracy (rounds 3-4) with the drop-out %.4f, without %.4f%n", a, b);
         assertEquals(b, a, 0.02);
+    }
+
+    /**
+     * Kills (SIGKILL) site {@code site}'s executor JVM, a child of its worker, once the next round's barrier stage has
+     * run for a second; returns its pid.
+     */
+    private static long killExecutorMidRound(String site) throws Exception {
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        org.apache.spark.SparkStatusTracker tracker = spark.sparkContext().statusTracker();
+        while (java.util.Arrays.stream(tracker.getActiveStageIds()).mapToObj(tracker::getStageInfo)
+                .noneMatch(i -> i.isDefined() && i.get().name().contains("SyncRound"))) {
+            assertTrue(System.nanoTime() < deadline, "no round started");
+            Thread.sleep(100);
+        }
+        Thread.sleep(1000);
+        long worker = Long.parseLong(Files.readString(state.resolve("pids/worker-" + site + ".pid")).trim());
+        ProcessHandle executor = ProcessHandle.of(worker).orElseThrow().children()
+                .filter(p -> p.info().commandLine().orElse("").contains("CoarseGrainedExecutorBackend")).findFirst().orElseThrow();
+        executor.destroyForcibly();
+        return executor.pid();
     }
 
     /** Waits (up to 120 s) until the application has an executor on {@code host}, or has none there. */
