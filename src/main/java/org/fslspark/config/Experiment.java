@@ -56,9 +56,18 @@ public record Experiment(
      * @param roundAttempts attempts of a round before the run stops with the last error (>= 1)
      * @param fail          debug.fail: where a task throws on a round's first attempt, or null
      * @param nan           debug.nan: where a client's sent activations get a NaN, or null
+     * @param refuse        debug.refuse: where a client sends activations of a wrong shape (a frame the server
+     *                      refuses), or null
+     * @param forget        debug.forget: the round before whose first attempt every executor forgets the run's state
+     *                      (as a fresh executor would), or -1
+     * @param minInstitutes fault.min-institutes: the fewest institutes a round proceeds with when sites are lost
+     *                      (resolved: the number of institutes when the key says 0)
+     * @param siteTimeoutSeconds fault.site-timeout: how long a site's executors may be gone before rounds proceed
+     *                      without it
      */
-    public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan) implements Serializable {
-        public static final Faults NONE = new Faults(1, null, null);
+    public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan, FaultPoint refuse, int forget, int minInstitutes,
+                         double siteTimeoutSeconds) implements Serializable {
+        public static final Faults NONE = new Faults(1, null, null, null, -1, Integer.MAX_VALUE, 60);
     }
 
     /**

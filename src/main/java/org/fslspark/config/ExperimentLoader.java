@@ -258,7 +258,9 @@ public final class ExperimentLoader {
                 new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
-                        faultPoint(r.string("debug.nan"), "debug.nan", false)),
+                        faultPoint(r.string("debug.nan"), "debug.nan", false), faultPoint(r.string("debug.refuse"), "debug.refuse", false),
+                        forgetRound(r.string("debug.forget")),
+                        minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout")),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
@@ -297,6 +299,43 @@ public final class ExperimentLoader {
         }
         throw new ConfigException(key + " = \"" + v + "\": expected \"client:<i>:round:<t>:batch:<k>\""
                 + (server ? " or \"server:round:<t>:batch:<n>\"" : "") + " (a test-only fault hook; \"\" = off)");
+    }
+
+    /** fault.min-institutes, 0 meaning every institute; at most their number. */
+    private static int minInstitutes(Reader r, int institutes) {
+        int m = r.intAtLeast("fault.min-institutes", 0);
+        if (m > institutes) {
+            throw new ConfigException("fault.min-institutes = " + m + " but institutes names only " + institutes
+                    + "; allowed: 0 (every institute) to " + institutes);
+        }
+        return m == 0 ? institutes : m;
+    }
+
+    /** A positive duration key in seconds. */
+    private static double seconds(Reader r, String key) {
+        double s;
+        try {
+            s = r.c.getDuration(key).toMillis() / 1e3;
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(key + " must be a duration such as 60s: " + e.getMessage(), e);
+        }
+        if (!(s > 0)) {
+            throw new ConfigException(key + " must be > 0, got " + r.c.getValue(key).unwrapped());
+        }
+        return s;
+    }
+
+    /** The test-only debug.forget: "round:t", or -1 when off. */
+    static int forgetRound(String value) {
+        String v = value.trim();
+        if (v.isEmpty()) {
+            return -1;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("round:(\\d+)").matcher(v);
+        if (!m.matches()) {
+            throw new ConfigException("debug.forget = \"" + v + "\": expected \"round:<t>\" (a test-only fault hook; \"\" = off)");
+        }
+        return Integer.parseInt(m.group(1));
     }
 
     /**
@@ -350,15 +389,7 @@ public final class ExperimentLoader {
     private static Experiment.Testbed testbed(Reader r, List<String> institutes, String serverSite) {
         String file = r.string("testbed.topology").trim();
         boolean emulate = r.c.getBoolean("testbed.emulate-links");
-        double wait;
-        try {
-            wait = r.c.getDuration("testbed.executor-wait").toMillis() / 1e3;
-        } catch (com.typesafe.config.ConfigException e) {
-            throw new ConfigException("testbed.executor-wait must be a duration such as 120s: " + e.getMessage(), e);
-        }
-        if (!(wait > 0)) {
-            throw new ConfigException("testbed.executor-wait must be > 0, got " + r.c.getValue("testbed.executor-wait").unwrapped());
-        }
+        double wait = seconds(r, "testbed.executor-wait");
         if (file.isEmpty()) {
             return new Experiment.Testbed("", null, emulate, wait);
         }
@@ -475,7 +506,7 @@ public final class ExperimentLoader {
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
                 || key.startsWith("checkpoint.") || key.startsWith("fault.") || key.startsWith("security.")
-                || key.equals("debug.fail") || key.equals("debug.nan");
+                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.refuse") || key.equals("debug.forget");
     }
 
     /**
@@ -494,7 +525,7 @@ public final class ExperimentLoader {
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
                         + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
-                        + " and the test-only debug.fail and debug.nan");
+                        + " and the test-only debug.fail, debug.nan, debug.refuse and debug.forget");
             }
         }
     }

@@ -37,7 +37,7 @@ public final class ResultsWriter {
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.LongType,
             DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType,
             DataTypes.LongType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType, DataTypes.DoubleType,
-            DataTypes.DoubleType});
+            DataTypes.DoubleType, DataTypes.StringType});
     public static final StructType TRAFFIC = schema(TrafficRecord.COLUMNS, new DataType[]{DataTypes.StringType,
             DataTypes.StringType, DataTypes.IntegerType, DataTypes.StringType, DataTypes.StringType,
             DataTypes.StringType, DataTypes.LongType, DataTypes.LongType, DataTypes.LongType, DataTypes.StringType});
@@ -219,7 +219,8 @@ public final class ResultsWriter {
             for (String[] fields : new CsvParser(settings).iterate(in)) {
                 Object[] values = new Object[types.length];
                 for (int i = 0; i < types.length; i++) {
-                    values[i] = types[i] == int.class ? Integer.valueOf(fields[i]) : types[i] == long.class
+                    // A column added later (rounds' participants) is missing from older files: a string reads as "".
+                    values[i] = i >= fields.length ? (types[i] == String.class ? "" : null) : types[i] == int.class ? Integer.valueOf(fields[i]) : types[i] == long.class
                             ? Long.valueOf(fields[i]) : types[i] == double.class ? Double.valueOf(fields[i]) : fields[i];
                 }
                 T row = make.newInstance(values);

@@ -17,12 +17,32 @@ import java.util.Optional;
  *
  * <p>Modelled seconds are the time the round would take on the test-bed's links and compute
  * figures (ideal links without a test-bed), see {@code org.fslspark.runtime.TimeModel}.
+ *
+ * <p>{@code participants} names the institutes that took part in the round, separated by ';' (all of them unless a
+ * site was lost, {@code fault.min-institutes}); "" in rows written before the column existed.
  */
 public record RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
                           long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
                           long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
                           double roundSeconds, double cumulativeSeconds, double testPerplexity,
-                          double modelledSeconds, double cumulativeModelledSeconds) implements Serializable {
+                          double modelledSeconds, double cumulativeModelledSeconds, String participants)
+        implements Serializable {
+
+    /** An empty field reads back from CSV as null. */
+    public RoundRecord {
+        participants = participants == null ? "" : participants;
+    }
+
+    /** A row without participants recorded. */
+    public RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
+                       long payloadBytesUp, long payloadBytesDown, long labelBytesUp, long wireBytesUp,
+                       long wireBytesDown, long cumulativePayloadBytes, long cumulativeWireBytes,
+                       double roundSeconds, double cumulativeSeconds, double testPerplexity,
+                       double modelledSeconds, double cumulativeModelledSeconds) {
+        this(experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown, labelBytesUp,
+                wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds, cumulativeSeconds,
+                testPerplexity, modelledSeconds, cumulativeModelledSeconds, "");
+    }
 
     /** A row whose perplexity is {@code exp(testLoss)}. */
     public RoundRecord(String experiment, String algorithm, int round, double testAccuracy, double testLoss,
@@ -38,12 +58,12 @@ public record RoundRecord(String experiment, String algorithm, int round, double
     public static final String[] COLUMNS = {"experiment", "algorithm", "round", "test_accuracy", "test_loss",
             "payload_bytes_up", "payload_bytes_down", "label_bytes_up", "wire_bytes_up", "wire_bytes_down",
             "cumulative_payload_bytes", "cumulative_wire_bytes", "round_seconds", "cumulative_seconds",
-            "test_perplexity", "modelled_seconds", "cumulative_modelled_seconds"};
+            "test_perplexity", "modelled_seconds", "cumulative_modelled_seconds", "participants"};
 
     public Object[] values() {
         return new Object[]{experiment, algorithm, round, testAccuracy, testLoss, payloadBytesUp, payloadBytesDown,
                 labelBytesUp, wireBytesUp, wireBytesDown, cumulativePayloadBytes, cumulativeWireBytes, roundSeconds,
-                cumulativeSeconds, testPerplexity, modelledSeconds, cumulativeModelledSeconds};
+                cumulativeSeconds, testPerplexity, modelledSeconds, cumulativeModelledSeconds, participants};
     }
 
     /** The first round whose test accuracy reaches {@code target}, if any. */

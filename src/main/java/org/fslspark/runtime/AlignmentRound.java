@@ -11,8 +11,8 @@ import org.fslspark.transport.Message;
 import org.fslspark.transport.Tensor;
 
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * FSL-SAGE's alignment at the server site: a task per client, in parallel, each fitting that
@@ -28,7 +28,8 @@ final class AlignmentRound {
      * when: its start on the executor's wall clock (epoch seconds) and its duration.
      */
     record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double started, double seconds,
-                  String executorSite, String host) implements Serializable {
+                  String executorSite, String host, Map<String, byte[]> state, Map<String, String> versions)
+            implements Serializable {
     }
 
     /**
@@ -44,10 +45,8 @@ final class AlignmentRound {
 
     static List<Result> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
+        // Only the round's participants are aligned: a lost institute's buffer waits for its return.
+        List<Integer> ids = plan.participants();
         List<Result> results = executors.pin(sc.parallelize(ids, ids.size()), java.util.Collections.nCopies(ids.size(), plan.serverSite())).map(id -> align(shared.value(), id)).collect();
         shared.destroy();
         return results;
@@ -61,11 +60,13 @@ final class AlignmentRound {
         // Tasks of this stage run in parallel: each refreshes targets with its own copy of x_s.
         Learner top = TaskState.scratch(p, "align-top/" + client, () -> ServerState.serverLearner(p));
         top.network().setParams(ServerState.row(p.globalServer()));
-        Server server = ServerState.withShared(p, top);
+        Server server = ServerState.withShared(p, top, true);
         AlignmentReport report = p.rules().align(server, client);
         byte[] frame = report == null ? null : FrameCodec.encode(p.codecs().prepare(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())), null));
+        // The aligned learner is this task's to return: the server stage may run on another executor of the site.
+        Map<String, byte[]> state = p.collectState() ? TaskState.saveUsed(p, "server/auxiliary/" + client) : Map.of();
         return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
-                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host());
+                org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host(), state, TaskState.used(p));
     }
 }

@@ -43,6 +43,16 @@ final class FaultHook {
         }
     }
 
+    /** The runs and rounds whose state this JVM has forgotten (debug.forget), once each. */
+    private static final java.util.Set<String> FORGOTTEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** debug.forget: on the round's first attempt, the first task of this JVM to touch training state drops the run's. */
+    static void forget(RoundPlan p) {
+        if (p.faults().forget() == p.round() && p.attempt() == 0 && FORGOTTEN.add(p.runId() + "/" + p.round())) {
+            TaskState.clear(p.runId());
+        }
+    }
+
     /** debug.fail at client {@code client}'s local iteration {@code k}, on the round's first attempt. */
     static void beforeClientStep(RoundPlan p, int client, long k) {
         Experiment.FaultPoint f = p.faults().fail();
@@ -97,14 +107,26 @@ final class FaultHook {
         return "meter/" + client + "/" + round + "/" + attempt;
     }
 
-    /** The batch a client sends: debug.nan puts a NaN into the activations at its point. */
+    /**
+     * The batch a client sends: debug.nan puts a NaN into the activations at its point, debug.refuse gives them one
+     * channel too many (a shape the server refuses).
+     */
     static SmashedBatch sent(RoundPlan p, SmashedBatch b) {
-        Experiment.FaultPoint f = p.faults().nan();
-        if (f == null || f.client() != b.client() || f.round() != p.round() || f.batch() != b.iteration()) {
+        INDArray z;
+        if (at(p.faults().nan(), p, b)) {
+            z = b.activations().dup();
+            z.putScalar(0, Float.NaN);
+        } else if (at(p.faults().refuse(), p, b)) {
+            long[] shape = b.activations().shape().clone();
+            shape[1]++;
+            z = org.nd4j.linalg.factory.Nd4j.zeros(b.activations().dataType(), shape);
+        } else {
             return b;
         }
-        INDArray z = b.activations().dup();
-        z.putScalar(0, Float.NaN);
         return new SmashedBatch(b.client(), b.iteration(), z, b.labels());
+    }
+
+    private static boolean at(Experiment.FaultPoint f, RoundPlan p, SmashedBatch b) {
+        return f != null && f.client() == b.client() && f.round() == p.round() && f.batch() == b.iteration();
     }
 }

@@ -36,12 +36,16 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The driver's loop over rounds: ship the global model, run the round's Spark stage(s), average
@@ -124,7 +128,7 @@ public final class FederatedTraining {
                 Trace.start(e, conf, initial);
             }
         }
-        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, sites, executors, conf, state.executors(), out);
+        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, executors, conf, state.executors(), out);
         String stopReason = "completed " + e.train().rounds() + " rounds";
         try {
             while (state.round() < e.train().rounds()) {
@@ -182,7 +186,6 @@ public final class FederatedTraining {
         private final List<String> locations;
         private final Map<String, String> hadoop;
         private final TestbedPlan testbed;
-        private final List<String> sites;
         private final Evaluator evaluator;
         private final ResultsWriter out;
         private SiteExecutors executors;
@@ -190,18 +193,27 @@ public final class FederatedTraining {
         private Map<String, byte[]> restore;
         /** The executors' copy of the training state in use; a rerun starts a new one ({@link TaskState}). */
         private long generation;
+        /** The newest version of every entry the executors hold, as their reports said ({@link TaskState#held}). */
+        private final Map<String, String> versions = new HashMap<>();
+        private final Participants participants;
+        /** The attempt's participants, and the saved state its plan carries for them. */
+        private List<Integer> clients;
+        private Map<String, byte[]> carried;
+        /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
+        private final Set<Integer> discarded = new TreeSet<>();
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
-               List<String> sites, SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
+               SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
             this.out = out;
             this.e = e;
             this.sc = sc;
             this.locations = locations;
             this.hadoop = hadoop;
             this.testbed = testbed;
-            this.sites = sites;
             this.executors = executors;
             this.restore = restore;
+            this.participants = new Participants(e, sc);
+            restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                     e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
         }
@@ -276,16 +288,17 @@ public final class FederatedTraining {
                     downloads.put(i, frame);
                 }
             }
+            participate(t, s);
             RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
-            executors = executors.recheck(sc, testbed.topology(), sites, e.testbed().executorWaitSeconds());
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
             double alignmentSeconds = 0;
+            List<AlignmentRound.Result> aligned = List.of();
             boolean alignedBefore = s.alignedBefore();
             if (algorithm.alignsAt(t, alignedBefore)) {
                 describe(t, attempt, "alignment");
-                List<AlignmentRound.Result> aligned = AlignmentRound.run(sc, plan, executors);
+                aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
                 for (AlignmentRound.Result r : aligned) {
                     attemptTasks.add(new TaskRun(t, new TaskReport("aligner", r.client(), e.serverSite(), r.executorSite(),
@@ -311,14 +324,19 @@ public final class FederatedTraining {
             };
             restore = Map.of();
             double seconds = (System.nanoTime() - start) / 1e9;
-            Map<String, byte[]> held = new HashMap<>();
             for (TaskReport r : reports) {
                 attemptTasks.add(new TaskRun(t, r.withoutBytes()));
-                held.putAll(r.state());
+            }
+            // A client the per-batch server dropped for a refused frame leaves the round: nothing of it is averaged.
+            Map<Integer, String> refused = new TreeMap<>();
+            reports.forEach(r -> refused.putAll(r.refused()));
+            List<Integer> took = plan.participants().stream().filter(i -> !refused.containsKey(i)).toList();
+            if (took.isEmpty()) {
+                throw new IllegalStateException("round " + t + ": the server refused a frame of every participant: " + refused);
             }
             INDArray[] next;
             try {
-                next = aggregate(algorithm, e, reports, s.client(), s.server());
+                next = aggregate(algorithm, e, took, reports, s.client(), s.server());
             } catch (TransportException ex) {
                 NonFiniteValueException nf = Divergence.nonFinite(ex);
                 if (nf != null) {
@@ -341,23 +359,92 @@ public final class FederatedTraining {
             double modelled = TimeModel.roundSeconds(algorithm.flow(),
                     TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
                     e.serverSite(), reports, alignmentSeconds);
+            Map<String, String> used = new HashMap<>();
+            Map<String, byte[]> held = held(s, collect, reports, aligned, refused.keySet(), used);
             TrainingState after = new TrainingState(t + 1, next[0], next[1], next[2], alignedBefore,
                     s.cumulativePayloadBytes() + payloadUp + payloadDown, s.cumulativeWireBytes() + wireUp + wireDown,
                     s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
             RoundRecord row = new RoundRecord(e.name(), e.algorithm(), t, eval.accuracy(), eval.loss(), payloadUp,
                     payloadDown, labels, wireUp, wireDown, after.cumulativePayloadBytes(), after.cumulativeWireBytes(),
-                    seconds, after.cumulativeSeconds(), modelled, after.cumulativeModelledSeconds());
+                    seconds, after.cumulativeSeconds(), Math.exp(eval.loss()), modelled, after.cumulativeModelledSeconds(),
+                    took.stream().map(e.institutes()::get).collect(Collectors.joining(";")));
             tasks.addAll(attemptTasks);
             List<TrafficRecord> recorded = new ArrayList<>(traffic);
             recorded.addAll(retryRecords(e, t, reports));
+            versions.putAll(used);
+            discarded.addAll(refused.keySet());
+            refused.forEach((i, why) -> out.appendEvent(new EventRecord(t, e.institutes().get(i), "refused-frame", why)));
             return new Round(after, row, recorded, alignments);
+        }
+
+        /**
+         * The driver's copy of what the executors hold after the round (empty when the tasks did not return it), and
+         * into {@code used} the new versions of the entries the round used. An entry's newest copy is the one its user
+         * returned (an aligner's learner, whatever the server stage on another executor holds); entries nobody used
+         * keep the copy of an earlier round, so the copy stays whole wherever each entry lives. What clients dropped for a
+         * refused frame stepped is discarded: they keep their earlier copy and version.
+         */
+        private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
+                                                List<AlignmentRound.Result> aligned, Set<Integer> refused,
+                                                Map<String, String> used) {
+            Set<String> dropped = new HashSet<>();
+            refused.forEach(i -> dropped.add(ClientWork.name(i)));
+            List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
+            reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
+            aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
+            returned.forEach(r -> r.getValue().forEach((name, version) -> {
+                if (!dropped.contains(name)) {
+                    used.put(name, version);
+                }
+            }));
+            Map<String, byte[]> held = collect ? new HashMap<>(s.executors()) : new HashMap<>();
+            for (boolean newest : new boolean[]{false, true}) {
+                for (Map.Entry<Map<String, byte[]>, Map<String, String>> r : returned) {
+                    r.getKey().forEach((k, bytes) -> {
+                        if (!dropped.contains(HeldState.entryOf(k)) && r.getValue().containsKey(HeldState.entryOf(k)) == newest) {
+                            held.put(k, bytes);
+                        }
+                    });
+                }
+            }
+            return held;
+        }
+
+        /**
+         * Decides the attempt's participants ({@link Participants}) and records who left or came back. A rejoining
+         * institute's executor is new, and one dropped last round for a refused frame holds what the driver discarded:
+         * their plan carries the driver's copy of the client's state (optimizer, auxiliary head) from the last round it
+         * counted in, or, without a copy, the client starts afresh rather than fail on it.
+         */
+        private void participate(int t, TrainingState s) {
+            Participants.Round who = participants.next(t, executors);
+            executors = who.executors();
+            who.events().forEach(out::appendEvent);
+            clients = who.clients();
+            carried = restore;
+            Set<Integer> stale = new TreeSet<>(who.rejoined());
+            clients.stream().filter(discarded::contains).forEach(stale::add);
+            discarded.clear();
+            for (int i : stale) {
+                String name = ClientWork.name(i);
+                Map<String, byte[]> copy = new HashMap<>(carried);
+                s.executors().forEach((k, bytes) -> {
+                    if (HeldState.entryOf(k).equals(name)) {
+                        copy.put(k, bytes);
+                    }
+                });
+                if (!HeldState.covers(copy, name)) {
+                    versions.remove(name);
+                }
+                carried = Map.copyOf(copy);
+            }
         }
 
         private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
-                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, restore, collect, e.trace(), attempt, generation,
+                    s.server().data().asFloat(), Map.copyOf(downloads), testbed, carried, collect, e.trace(), attempt, generation, Map.copyOf(versions), clients,
                     e.fault(), e.security().tls(), e.codecs());
         }
     }
@@ -434,15 +521,16 @@ public final class FederatedTraining {
 
     /**
      * The new global (x_c, x_s, head for every client or null) from what the round's tasks
-     * returned, as the algorithm says.
+     * returned, as the algorithm says, over the round's participants (client ids, in order): the weights
+     * are renormalised over them, n_i / sum of the participants' n_j (or uniform among them).
      */
-    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<TaskReport> reports, INDArray client, INDArray server) {
-        int m = e.institutes().size();
-        long[] samples = new long[m];
+    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<Integer> participants, List<TaskReport> reports,
+                                INDArray client, INDArray server) {
+        long[] samples = new long[participants.size()];
         Map<String, byte[]> models = new HashMap<>();
         for (TaskReport r : reports) {
-            if (r.client() >= 0) {
-                samples[r.client()] = r.samples();
+            if (participants.contains(r.client())) {
+                samples[participants.indexOf(r.client())] = r.samples();
             }
             models.putAll(r.models());
         }
@@ -453,7 +541,7 @@ public final class FederatedTraining {
         if (algorithm.flow() == Algorithm.Flow.LOCAL) {
             List<INDArray> clients = new ArrayList<>();
             List<INDArray> servers = new ArrayList<>();
-            for (int i = 0; i < m; i++) {
+            for (int i : participants) {
                 Message upload = decode(e, models, "client/" + i, limits);
                 clients.add(part(e, upload, "client/" + i, 0, client.length()));
                 servers.add(part(e, upload, "client/" + i, 1, server.length()));
@@ -462,23 +550,24 @@ public final class FederatedTraining {
         }
         INDArray nextClient;
         if (algorithm.sequentialClients()) {
-            nextClient = model(e, models, "client/" + (m - 1), limits, client.length());
+            nextClient = model(e, models, "client/" + participants.get(participants.size() - 1), limits, client.length());
         } else if (algorithm.averaged().contains(Algorithm.Part.CLIENT)) {
-            nextClient = Averaging.average(collect(e, models, "client/", limits, client.length()), weights);
+            nextClient = Averaging.average(collect(e, models, participants, "client/", limits, client.length()), weights);
         } else {
             nextClient = client;
         }
         INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
-                ? Averaging.average(collect(e, models, "server/", limits, server.length()), weights)
+                ? Averaging.average(collect(e, models, participants, "server/", limits, server.length()), weights)
                 : model(e, models, "server", limits, server.length());
         INDArray nextAuxiliary = algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
-                ? Averaging.average(collect(e, models, "auxiliary/", limits, -1), weights) : null;
+                ? Averaging.average(collect(e, models, participants, "auxiliary/", limits, -1), weights) : null;
         return new INDArray[]{nextClient, nextServer, nextAuxiliary};
     }
 
-    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, String prefix, FrameLimits limits, long length) {
+    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, List<Integer> participants, String prefix,
+                                          FrameLimits limits, long length) {
         List<INDArray> out = new ArrayList<>();
-        for (int i = 0; i < e.institutes().size(); i++) {
+        for (int i : participants) {
             out.add(model(e, models, prefix + i, limits, length));
         }
         return out;

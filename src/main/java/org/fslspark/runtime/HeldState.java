@@ -49,6 +49,17 @@ final class HeldState {
         return out;
     }
 
+    /** The training-state entry a saved name belongs to: a client's learners are saved by part ("client/3/model"). */
+    static String entryOf(String saved) {
+        String[] parts = saved.split("/");
+        return parts[0].equals("client") && parts.length > 2 ? parts[0] + "/" + parts[1] : saved;
+    }
+
+    /** Whether {@code saved} holds entry {@code name}. */
+    static boolean covers(Map<String, byte[]> saved, String name) {
+        return saved.keySet().stream().anyMatch(k -> entryOf(k).equals(name));
+    }
+
     /** A freshly made {@code value} with what {@code saved} holds for {@code name} put back, if anything. */
     static <T> T restored(String name, T value, Map<String, byte[]> saved) {
         if (value instanceof Client c) {

@@ -15,7 +15,6 @@ import org.fslspark.transport.TrafficMeter;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -33,11 +32,8 @@ final class LocalRound {
                 Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
         Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(plan.codecs().prepare(global, null)));
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
-        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
+        List<Integer> ids = plan.participants();
+        List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.participantSites())
                 .map(id -> clientTask(shared.value(), id, download.value()))
                 .collect();
         shared.destroy();
@@ -70,7 +66,7 @@ final class LocalRound {
         return new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()),
                 SparkEnv.get().blockManager().blockManagerId().host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, compute, Map.of("client/" + id, upload),
-                ClientWork.save(p, client)).withRetried(retried);
+                ClientWork.save(p, client)).withRetried(retried).withVersions(TaskState.used(p));
     }
 
     private static final ServerLink NO_SERVER = new ServerLink() {

@@ -72,13 +72,10 @@ final class OneWayRound {
 
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < plan.clients(); i++) {
-            ids.add(i);
-        }
+        List<Integer> ids = plan.participants();
         // The clients' stage runs at their sites; the server's partition reads the shuffle at the server site
         // (pinned, or Spark would prefer where most of the map output lies: a client's executor).
-        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.institutes())
+        JavaRDD<Tuple2<Long, Parcel>> uploads = executors.pin(sc.parallelize(ids, ids.size()), plan.participantSites())
                 .flatMapToPair(id -> clientTask(shared.value(), id))
                 .repartitionAndSortWithinPartitions(new ToServer())
                 .map(kv -> kv);
@@ -126,7 +123,7 @@ final class OneWayRound {
         link.awaitUploads();
         TaskReport report = new TaskReport("client", id, p.institutes().get(id), Placement.executorSite(p.testbed()), host(),
                 data.size(), meter.counts(), (System.nanoTime() - start) / 1e9, compute, Map.of(), ClientWork.save(p, client))
-                .withRetried(retried);
+                .withRetried(retried).withVersions(TaskState.used(p));
         out.add(new Tuple2<>(finalKey(id), new Parcel(upload, report)));
         return out.iterator();
     }
@@ -168,7 +165,7 @@ final class OneWayRound {
         models.put("server", SyncServer.encode(Tensor.of(Kind.MODEL, server.shared().network().params())));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models,
-                p.collectState() ? ServerState.save(p) : Map.of()));
+                p.collectState() ? ServerState.save(p) : Map.of()).withVersions(TaskState.used(p)));
         return out.iterator();
     }
 

@@ -33,6 +33,10 @@ import java.util.Map;
  * @param attempt            which attempt at this round this is, from 0 (a failed round is rerun)
  * @param generation         which copy of the executors' state the tasks use ({@link TaskState}): it changes when a
  *                           rerun rebuilds that state from {@code restore}, so nothing a failed attempt changed is used
+ * @param versions           the newest version of every training-state entry that exists ({@link TaskState#version}), by
+ *                           name: a task that finds an older one, or none, restores it from {@code restore} or fails
+ * @param participants       the clients that take part in the round, in client order (an institute whose site is lost
+ *                           sits rounds out, {@code fault.min-institutes}); every client without drop-outs
  * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  * @param codecs             how activations, gradients and models travel between sites
@@ -44,8 +48,8 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                        boolean collectState, String trace, int attempt, long generation,
-                        org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs)
+                        boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
+                        List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs)
         implements Serializable {
 
     /** A round whose tensors travel in float32. */
@@ -54,11 +58,11 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                      Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                      Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                     boolean collectState, String trace, int attempt, long generation,
-                     org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls) {
+                     boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
+                     List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, attempt, generation, faults, tls, Codecs.FLOAT32);
+                testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, Codecs.FLOAT32);
     }
 
     /** A first attempt over plain TCP, without fault hooks, in float32. */
@@ -70,7 +74,9 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, 0, 0, org.fslspark.config.Experiment.Faults.NONE, null, Codecs.FLOAT32);
+                testbed, restore, collectState, trace, 0, 0, Map.of(),
+                java.util.stream.IntStream.range(0, institutes.size()).boxed().toList(), org.fslspark.config.Experiment.Faults.NONE, null,
+                Codecs.FLOAT32);
     }
 
     /** The rules this round follows. */
@@ -89,6 +95,11 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
 
     public int clients() {
         return institutes.size();
+    }
+
+    /** The sites of the participants, in their order. */
+    public List<String> participantSites() {
+        return participants.stream().map(institutes::get).toList();
     }
 
     /** Client {@code i}'s emulated link to the server site, null when links are not emulated. */

@@ -30,13 +30,17 @@ final class ServerState {
     static Server forRound(RoundPlan plan) {
         Learner shared = held(plan, "shared");
         shared.network().setParams(row(plan.globalServer()));
-        return withShared(plan, shared);
+        return withShared(plan, shared, false);
     }
 
-    /** The server's per-client state around a given server learner (alignment tasks bring their own copy of x_s). */
-    static Server withShared(RoundPlan plan, Learner shared) {
+    /**
+     * The server's per-client state around a given server learner (alignment tasks bring their own copy of x_s and
+     * only read the buffers: {@code aligner}).
+     */
+    static Server withShared(RoundPlan plan, Learner shared, boolean aligner) {
         // A resumed run rebuilds every saved entry now: some (an auxiliary learner) are next used rounds later.
-        plan.restore().keySet().stream().filter(n -> n.startsWith(PREFIX)).forEach(n -> held(plan, n.substring(PREFIX.length())));
+        plan.restore().keySet().stream().filter(n -> n.startsWith(PREFIX))
+                .forEach(n -> TaskState.read(plan, n, factory(plan, n.substring(PREFIX.length()))));
         INDArray global = row(plan.globalServer());
         // Checked like any frame from another site; computed here, as TaskState.get must not nest.
         FrameLimits downloads = plan.auxiliaryDownloads().isEmpty() ? null : RoundLimits.models(RoundLimits.shapes(plan));
@@ -46,7 +50,8 @@ final class ServerState {
                     copy.network().setParams(global);
                     return copy;
                 },
-                client -> held(plan, "buffer/" + client),
+                client -> aligner ? TaskState.read(plan, PREFIX + "buffer/" + client, factory(plan, "buffer/" + client))
+                        : held(plan, "buffer/" + client),
                 client -> TaskState.held(plan, PREFIX + "auxiliary/" + client, auxiliaryFactory(plan, client, downloads)),
                 () -> ModelZoo.auxiliary(plan.model(), plan.settings().auxiliary(), plan.settings().auxiliaryHidden(),
                         plan.seed(), org.nd4j.linalg.api.buffer.DataType.DOUBLE));

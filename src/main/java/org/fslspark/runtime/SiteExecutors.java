@@ -27,7 +27,7 @@ import java.util.stream.Collectors;
  * report their executor id, host, block manager port and FSL_SITE label; the topology then says
  * which site each belongs to. A run waits (bounded) until every site it needs has a live executor
  * and refuses to start otherwise, rather than run a site's work elsewhere. Before every round the
- * driver checks that each site still has a live executor among those found.
+ * driver looks again ({@link #refresh}) and decides which institutes take part ({@link Participants}).
  */
 final class SiteExecutors {
     /** No test-bed, or local mode: no preferences. */
@@ -68,17 +68,7 @@ final class SiteExecutors {
         Map<String, Executor> seen = new TreeMap<>();
         while (true) {
             int registered = executorCount(sc);
-            if (registered > 0) {
-                for (Executor e : probe(sc, Math.max(2 * sc.defaultParallelism(), 2 * registered))) {
-                    String site;
-                    try {
-                        site = topology.siteOf(e.label(), e.host());
-                    } catch (TopologyException ex) {
-                        throw new Placement.PlacementException(ex.getMessage());
-                    }
-                    seen.put(e.id(), new Executor(e.id(), e.host(), e.port(), e.label(), site));
-                }
-            }
+            probeInto(sc, topology, registered, seen);
             SiteExecutors found = of(seen.values(), live(sc));
             List<String> missing = sites.stream().filter(s -> found.locations(s).isEmpty()).distinct().toList();
             boolean allSeen = found.all.size() >= registered;
@@ -104,6 +94,46 @@ final class SiteExecutors {
                 throw new IllegalStateException("interrupted while waiting for executors", e);
             }
         }
+    }
+
+    /** Adds what every registered executor says about itself, with its site, to {@code seen}. */
+    private static void probeInto(JavaSparkContext sc, Topology topology, int registered, Map<String, Executor> seen) {
+        if (registered == 0) {
+            return;
+        }
+        for (Executor e : probe(sc, Math.max(2 * sc.defaultParallelism(), 2 * registered))) {
+            String site;
+            try {
+                site = topology.siteOf(e.label(), e.host());
+            } catch (TopologyException ex) {
+                throw new Placement.PlacementException(ex.getMessage());
+            }
+            seen.put(e.id(), new Executor(e.id(), e.host(), e.port(), e.label(), site));
+        }
+    }
+
+    /**
+     * The executors live now, without waiting: those found before that are still registered, and those registered
+     * since (a returning site's), probed for their site.
+     */
+    SiteExecutors refresh(JavaSparkContext sc, Topology topology) {
+        if (this == NONE) {
+            return this;
+        }
+        Map<String, Executor> seen = new TreeMap<>();
+        all.forEach(e -> seen.put(e.id(), e));
+        SiteExecutors now = of(seen.values(), live(sc));
+        int registered = executorCount(sc);
+        if (registered > now.all.size()) {
+            probeInto(sc, topology, registered, seen);
+            now = of(seen.values(), live(sc));
+        }
+        return now;
+    }
+
+    /** Whether {@code site} has a live executor among those found (always, without a test-bed). */
+    boolean has(String site) {
+        return this == NONE || !locations(site).isEmpty();
     }
 
     /** The found executors that are still registered, by site. */
@@ -151,21 +181,6 @@ final class SiteExecutors {
         } finally {
             sc.setJobDescription(null);
         }
-    }
-
-    /**
-     * Checks that every site in {@code sites} still has a live executor among those found; if one
-     * lost them all, looks again (bounded by {@code waitSeconds}).
-     */
-    SiteExecutors recheck(JavaSparkContext sc, Topology topology, Collection<String> sites, double waitSeconds) {
-        if (this == NONE) {
-            return this;
-        }
-        SiteExecutors now = of(all, live(sc));
-        if (sites.stream().allMatch(s -> !now.locations(s).isEmpty())) {
-            return now;
-        }
-        return discover(sc, topology, sites, waitSeconds);
     }
 
     /** Preferred locations naming the site's executors (empty if it has none or there is no test-bed). */

@@ -83,7 +83,7 @@ public final class Sparks {
      * Defaults for a cluster master, each only when not configured: the application's own classes
      * for the executors, the driver's choice of libnd4j build, and, with a test-bed, a locality wait
      * long enough that a site's tasks wait for its busy executors instead of going elsewhere (where
-     * they would refuse to run).
+     * they would refuse to run) and a short wait for a barrier stage's slots.
      */
     static void cluster(SparkConf conf, String master, Experiment e) {
         if (!conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
@@ -115,6 +115,11 @@ public final class Sparks {
         }
         if (e.testbed().enabled()) {
             conf.setIfMissing("spark.locality.wait", LOCALITY_WAIT);
+            // A barrier stage planned just before a site's executor was lost waits for slots that will not come
+            // (Spark checks 40 times, 15 s apart); failing after about 15 s lets the driver rerun the round with the
+            // sites that are there (fault.min-institutes) or with the site's new executor.
+            conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s");
+            conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "3");
         }
         if (master.matches("spark://127(\\.\\d+){3}:\\d+")) {
             // A test-bed on loopback: the driver stays on loopback too.

@@ -44,12 +44,13 @@ final class SyncRound {
 
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
-        int tasks = plan.clients() + 1;
+        // Tasks 0..n-1 are the participants' clients, task n the server.
+        int tasks = plan.participants().size() + 1;
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < tasks; i++) {
             ids.add(i);
         }
-        List<String> sites = new ArrayList<>(plan.institutes());
+        List<String> sites = new ArrayList<>(plan.participantSites());
         sites.add(plan.serverSite());
         Object reports = executors.pin(sc.parallelize(ids, tasks), sites).rdd().barrier()
                 .mapPartitions(new Task(shared), false, ClassTag$.MODULE$.apply(TaskReport.class))
@@ -71,11 +72,13 @@ final class SyncRound {
         public scala.collection.Iterator<TaskReport> apply(scala.collection.Iterator<Integer> ignored) {
             BarrierTaskContext ctx = BarrierTaskContext.get();
             RoundPlan p = plan.value();
-            FaultHook.requireFirstTry(p, "the barrier task of " + (ctx.partitionId() == p.clients()
-                    ? "server site " + p.serverSite() : RoundLimits.institute(p, ctx.partitionId())));
+            int n = p.participants().size();
+            boolean server = ctx.partitionId() == n;
+            FaultHook.requireFirstTry(p, "the barrier task of " + (server
+                    ? "server site " + p.serverSite() : RoundLimits.institute(p, p.participants().get(ctx.partitionId()))));
             TaskReport report;
             try {
-                report = ctx.partitionId() == p.clients() ? serve(ctx, p) : client(ctx, p, ctx.partitionId());
+                report = server ? serve(ctx, p) : client(ctx, p, p.participants().get(ctx.partitionId()));
             } catch (IOException e) {
                 throw new IllegalStateException("round " + p.round() + " task " + ctx.partitionId() + ": " + e.getMessage(), e);
             }
@@ -95,7 +98,7 @@ final class SyncRound {
         List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
         TrafficMeter meter = FaultHook.meter(p, id);
         String[] addresses = ctx.allGather("");
-        String[] server = addresses[p.clients()].split(":");
+        String[] server = addresses[p.participants().size()].split(":");
         long start = System.nanoTime();
         double compute;
         FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
@@ -117,10 +120,17 @@ final class SyncRound {
             compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(p, channel, id));
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         } catch (TransportException e) {
+            if (String.valueOf(e.getMessage()).contains(SyncServer.REFUSED)) {
+                // Dropped from the round by the server: this task ends, the others go on; the driver discards its work.
+                return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(),
+                        meter.counts(), (System.nanoTime() - start) / 1e9, 0, java.util.Map.of(), java.util.Map.of())
+                        .withRetried(retried);
+            }
             throw new TransportException(RoundLimits.institute(p, id) + ": " + e.getMessage(), e);
         }
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
-                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried);
+                (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried)
+                .withVersions(TaskState.used(p));
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {
@@ -134,7 +144,8 @@ final class SyncRound {
             server.run(listener);
             return new TaskReport("server", -1, serverSite, Placement.executorSite(p.testbed()), host(), 0, List.of(),
                     (System.nanoTime() - start) / 1e9, server.computeSeconds(), server.models(),
-                    p.collectState() ? ServerState.save(p) : java.util.Map.of());
+                    p.collectState() ? ServerState.save(p) : java.util.Map.of()).withVersions(TaskState.used(p))
+                    .withRefused(server.refused());
         }
     }
 

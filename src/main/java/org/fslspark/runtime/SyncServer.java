@@ -11,6 +11,7 @@ import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
 import org.fslspark.transport.NonFiniteValueException;
+import org.fslspark.transport.RefusedFrameException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
@@ -42,6 +43,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * handshake fails (no certificate, one the federation's CA did not sign) or when its certificate
  * names another site than the institute its HELLO claims; each refusal is logged and kept
  * ({@link #refusals()}), and named in the error if a client never comes.
+ *
+ * <p>A client whose frame the checks refuse during the round (its shape, size, kind, type or claimed client) is told so
+ * ({@link #REFUSED}), its channel closed, and it drops out of the round ({@link #refused()}); the others are served
+ * to the end. The server keeps the steps it took on that client's earlier minibatches. A non-finite value is a
+ * divergence and a broken channel a failure of the round, as before.
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
@@ -50,6 +56,8 @@ final class SyncServer {
     /** Handshakes in progress at once: a flood of connections cannot take more threads than this. */
     private static final int MAX_PENDING = 32;
     private static final int POLL_MS = 200;
+    /** How often a server waiting for its clients checks whether Spark killed its task. */
+    private static final int KILL_CHECK_MS = 1000;
     private static final Logger LOG = LoggerFactory.getLogger(SyncServer.class);
 
     private final RoundPlan plan;
@@ -60,6 +68,10 @@ final class SyncServer {
     private final Map<String, byte[]> models = new HashMap<>();
     private final Tls tls;
     private final List<String> refusals = new CopyOnWriteArrayList<>();
+    /** The clients that dropped out of the round for a refused frame, with the reason. */
+    private final Map<Integer, String> refused = new java.util.concurrent.ConcurrentSkipListMap<>();
+    /** What the server tells a client whose frame it refused; the client's task ends without failing the round. */
+    static final String REFUSED = "refused-frame: ";
     private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
     private volatile int connectedClients;
     private long computeNanos;
@@ -82,21 +94,34 @@ final class SyncServer {
     void run(ServerSocket listener) throws IOException {
         try {
             admit(listener);
+            List<Integer> participants = plan.participants();
             Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
-                for (int i = 0; i < channels.length; i++) {
+                int last = -1;
+                for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
-                    clientModel = serveUntilModel(i);
+                    try {
+                        clientModel = serveUntilModel(i);
+                        last = i;
+                    } catch (RefusedFrameException e) {
+                        drop(i, e); // the next client starts from the model the dropped one received
+                    }
                 }
-                models.put("client/" + (channels.length - 1), encode(clientModel));
+                if (last >= 0) {
+                    models.put("client/" + last, encode(clientModel));
+                }
             } else {
-                for (int i = 0; i < channels.length; i++) {
+                for (int i : participants) {
                     channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
                 }
                 if (plan.serverOrder() == ServerOrder.CLIENT_BY_CLIENT) {
-                    for (int i = 0; i < channels.length; i++) {
-                        models.put("client/" + i, encode(serveUntilModel(i)));
+                    for (int i : participants) {
+                        try {
+                            models.put("client/" + i, encode(serveUntilModel(i)));
+                        } catch (RefusedFrameException e) {
+                            drop(i, e);
+                        }
                     }
                 } else {
                     serveInArrivalOrder();
@@ -161,9 +186,19 @@ final class SyncServer {
         acceptor.start();
         try {
             long deadline = System.nanoTime() + acceptTimeoutMs * 1_000_000L;
-            for (int connected = 0; connected < channels.length; ) {
-                Arrival a = arrivals.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            for (int connected = 0; connected < plan.participants().size(); ) {
+                long wait = Math.min(deadline - System.nanoTime(), KILL_CHECK_MS * 1_000_000L);
+                Arrival a = arrivals.poll(Math.max(0, wait), TimeUnit.NANOSECONDS);
                 if (a == null) {
+                    // Spark kills a barrier stage's other tasks when one fails (an executor lost before its client
+                    // connected) without interrupting them: the server must notice, or the rerun waits for its slot.
+                    org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+                    if (task != null) {
+                        task.killTaskIfInterrupted();
+                    }
+                    if (System.nanoTime() < deadline) {
+                        continue;
+                    }
                     throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
                             + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)));
                 }
@@ -220,7 +255,7 @@ final class SyncServer {
             socket.setSoTimeout(0);
             // Whom the certificate names is checked first: an impostor must not end the round.
             String certified = Tls.peerSite(socket);
-            boolean known = client >= 0 && client < channels.length;
+            boolean known = plan.participants().contains(client);
             if (certified != null && (!known || !certified.equals(plan.institutes().get(client)))) {
                 String why = "refused the channel from " + socket.getRemoteSocketAddress() + ": its certificate names site "
                         + certified + " but its HELLO claims " + (known ? RoundLimits.institute(plan, client)
@@ -253,6 +288,24 @@ final class SyncServer {
     private void refuse(String why) {
         LOG.warn("round {}: {}", plan.round(), why);
         refusals.add(why);
+    }
+
+    /** Client {@code client} sent a frame the checks refused: it is told why and drops out of the round. */
+    private void drop(int client, RefusedFrameException e) {
+        String why = e.getMessage();
+        LOG.warn("round {}: {}; it drops out of the round", plan.round(), why);
+        refused.put(client, why);
+        try {
+            channels[client].send(FrameChannel.error(REFUSED + why));
+        } catch (TransportException gone) {
+            // the client may have closed its end already
+        }
+        channels[client].close();
+    }
+
+    /** The clients that dropped out of the round for a refused frame, with the reason (after {@link #run}). */
+    Map<Integer, String> refused() {
+        return Map.copyOf(refused);
     }
 
     /** Why connections were refused so far (TLS only). */
@@ -306,13 +359,14 @@ final class SyncServer {
             if (Divergence.nonFinite(e) != null) {
                 throw Divergence.orItself(e, plan.round(), RoundLimits.institute(plan, client));
             }
-            throw new TransportException(RoundLimits.institute(plan, client) + ": " + e.getMessage(), e);
+            String named = RoundLimits.institute(plan, client) + ": " + e.getMessage();
+            throw e instanceof RefusedFrameException ? new RefusedFrameException(named, e) : new TransportException(named, e);
         }
     }
 
     private void answer(Message m) {
         if (m.type() != Message.Type.SMASHED) {
-            throw new TransportException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training");
+            throw new RefusedFrameException(RoundLimits.institute(plan, m.client()) + " sent " + m.type() + " during training", null);
         }
         SmashedBatch batch = new SmashedBatch(m.client(), m.sequence(), m.tensor(0).toArray(), m.tensor(1).ints());
         FaultHook.beforeServerStep(plan, steps++);
@@ -332,9 +386,10 @@ final class SyncServer {
     /** One reader thread per client feeds a queue; this thread steps the model in arrival order. */
     private void serveInArrivalOrder() {
         BlockingQueue<Object> arrivals = new ArrayBlockingQueue<>(4 * channels.length + 4);
-        Thread[] readers = new Thread[channels.length];
-        for (int i = 0; i < channels.length; i++) {
-            int client = i;
+        List<Integer> participants = plan.participants();
+        Thread[] readers = new Thread[participants.size()];
+        for (int i = 0; i < readers.length; i++) {
+            int client = participants.get(i);
             readers[i] = new Thread(() -> {
                 try {
                     Message m;
@@ -342,28 +397,44 @@ final class SyncServer {
                         m = receive(client);
                         arrivals.put(m);
                     } while (m.type() != Message.Type.MODEL);
+                } catch (RefusedFrameException e) {
+                    arrivals.offer(new Refusal(client, e));
                 } catch (RuntimeException e) {
-                    arrivals.offer(e);
+                    if (!refused.containsKey(client)) { // else: the channel this thread read was closed on dropping it
+                        arrivals.offer(e);
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-            }, "fsl-server-reader-" + i);
+            }, "fsl-server-reader-" + client);
             readers[i].setDaemon(true);
             readers[i].start();
         }
         int finished = 0;
         try {
-            while (finished < channels.length) {
+            while (finished < readers.length) {
                 Object next = arrivals.take();
                 if (next instanceof RuntimeException e) {
                     throw e;
                 }
-                Message m = (Message) next;
-                if (m.type() == Message.Type.MODEL) {
-                    models.put("client/" + m.client(), encode(m.tensor(0)));
+                Refusal refusal = next instanceof Refusal r ? r : null;
+                Message m = refusal == null ? (Message) next : null;
+                int client = refusal != null ? refusal.client() : m.client();
+                if (refused.containsKey(client)) {
+                    continue; // what it sent before it was dropped
+                }
+                try {
+                    if (refusal != null) {
+                        throw refusal.e();
+                    } else if (m.type() == Message.Type.MODEL) {
+                        models.put("client/" + client, encode(m.tensor(0)));
+                        finished++;
+                    } else {
+                        answer(m);
+                    }
+                } catch (RefusedFrameException e) {
+                    drop(client, e);
                     finished++;
-                } else {
-                    answer(m);
                 }
             }
         } catch (InterruptedException e) {
@@ -374,5 +445,9 @@ final class SyncServer {
                 t.interrupt();
             }
         }
+    }
+
+    /** A client's frame that its reader refused. */
+    private record Refusal(int client, RefusedFrameException e) {
     }
 }

@@ -26,28 +26,46 @@ import java.util.Map;
  *                      when the plan asks for it; not traffic: it is the driver's copy for checkpoints
  * @param retried       what crossed the client's link in this round's earlier, failed attempts, as far as this
  *                      executor's memory kept their meters ({@link FaultHook#meter}); not in the round's figures
+ * @param versions      the training-state entries the task's executor used in the round, with their new versions
+ *                      ({@link TaskState#used})
+ * @param refused       from a per-batch server: the clients that dropped out of the round for a refused frame, with
+ *                      the reason ({@link SyncServer#refused()})
  */
 public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                          List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
-                         Map<String, byte[]> models, Map<String, byte[]> state, List<TrafficMeter.Count> retried)
+                         Map<String, byte[]> models, Map<String, byte[]> state, List<TrafficMeter.Count> retried,
+                         Map<String, String> versions, Map<Integer, String> refused)
         implements Serializable {
 
     /** A report with no traffic of earlier attempts. */
     public TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                       List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
                       Map<String, byte[]> models, Map<String, byte[]> state) {
-        this(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds, models, state, List.of());
+        this(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds, models, state, List.of(),
+                Map.of(), Map.of());
     }
 
     /** This report with the traffic of earlier attempts. */
     public TaskReport withRetried(List<TrafficMeter.Count> counts) {
         return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
-                models, state, counts);
+                models, state, counts, versions, refused);
+    }
+
+    /** This report with the training-state entries its executor used in the round (after the task's work). */
+    public TaskReport withVersions(Map<String, String> used) {
+        return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
+                models, state, retried, used, refused);
+    }
+
+    /** This server's report with the clients it dropped from the round. */
+    public TaskReport withRefused(Map<Integer, String> clients) {
+        return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
+                models, state, retried, versions, clients);
     }
 
     /** This report without the bytes (models, state) the driver has used. */
     public TaskReport withoutBytes() {
         return new TaskReport(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds,
-                Map.of(), Map.of(), retried);
+                Map.of(), Map.of(), retried, versions, refused);
     }
 }

@@ -17,6 +17,9 @@ import java.util.function.Supplier;
  */
 final class TaskState {
     private static final ConcurrentMap<String, Object> STATE = new ConcurrentHashMap<>();
+    /** The version of each training-state entry ({@link #version}); scratch entries have none. */
+    private static final ConcurrentMap<String, String> VERSIONS = new ConcurrentHashMap<>();
+    private static final ConcurrentMap<String, Object> LOCKS = new ConcurrentHashMap<>();
     /** The newest generation of each run's training state that a task of this JVM has used. */
     private static final Map<String, Long> GENERATIONS = new HashMap<>();
 
@@ -29,13 +32,79 @@ final class TaskState {
     }
 
     /**
-     * Training state {@code name} of the plan's run: from this executor's memory, else made by
-     * {@code create} and, when the plan carries a saved copy (the first round of a resumed run, or a
-     * rerun of a failed round), restored from it. Entries belong to the plan's generation: a rerun's
-     * new generation starts from the plan's copy, never from what the failed attempt left.
+     * Training state {@code name} of the plan's run: from this executor's memory when it holds the newest version,
+     * else made by {@code create} and restored from the plan's saved copy (the first round of a resumed run, a rerun of
+     * a failed round). Entries belong to the plan's generation: a rerun's new generation starts from the plan's copy,
+     * never from what the failed attempt left.
+     *
+     * <p>Every use stamps the entry with a new version ({@link #version}); the driver learns the versions from the
+     * reports ({@link #used}) and each plan says which version of every entry is the newest
+     * ({@link RoundPlan#versions()}). A task that finds no entry, or an older version, where the newest lives on
+     * another executor (its task moved, or its executor was replaced) and the plan carries no copy fails with
+     * {@link HeldStateLostException}; the driver then reruns the round from its copy. Detected here rather than avoided by
+     * shipping every entry with every round: the check costs nothing when tasks stay put, as they do under a
+     * test-bed, and it covers every way an entry goes missing or stale (a moved task, a replaced executor, an aligner
+     * and the server stage on two executors of the server site), where shipping would broadcast all held state, up to
+     * tens of MB for FSL-SAGE, to every executor in every round.
      */
     static <T> T held(RoundPlan plan, String name, Supplier<T> create) {
-        return get(generationKey(plan, name), () -> HeldState.restored(name, create.get(), plan.restore()));
+        return held(plan, name, create, true);
+    }
+
+    /**
+     * Entry {@code name} at its newest version, restored from the plan's copy if needed, for reading only: it keeps
+     * its version. How the server site rebuilds entries used only rounds later, and how aligners read buffers.
+     */
+    static <T> T read(RoundPlan plan, String name, Supplier<T> create) {
+        return held(plan, name, create, false);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T held(RoundPlan plan, String name, Supplier<T> create, boolean use) {
+        FaultHook.forget(plan);
+        String key = generationKey(plan, name);
+        synchronized (LOCKS.computeIfAbsent(key, k -> new Object())) {
+            String newest = plan.versions().get(name);
+            Object value = STATE.get(key);
+            String version = VERSIONS.get(key);
+            // Newest: as the plan knows it, or as a task of this round made it here.
+            if (value == null || newest != null && !newest.equals(version) && !version(plan).equals(version)) {
+                if (newest != null && !HeldState.covers(plan.restore(), name)) {
+                    throw new HeldStateLostException(plan, name, value == null ? "holds none" : "holds an older version ("
+                            + version + ")", newest);
+                }
+                value = HeldState.restored(name, create.get(), plan.restore());
+                STATE.put(key, value);
+                VERSIONS.put(key, newest == null ? version(plan) : newest);
+            }
+            if (use) {
+                VERSIONS.put(key, version(plan));
+            }
+            return (T) value;
+        }
+    }
+
+    /** The version an entry gets when a task of the plan's round uses it on this executor. */
+    static String version(RoundPlan plan) {
+        return "round " + plan.round() + " on executor " + executorId();
+    }
+
+    private static String executorId() {
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        return env == null ? "none" : env.executorId();
+    }
+
+    /** The entries of the plan's generation used on this executor in the plan's round, with their versions. */
+    static Map<String, String> used(RoundPlan plan) {
+        String generation = generation(plan);
+        String v = version(plan);
+        Map<String, String> out = new TreeMap<>();
+        VERSIONS.forEach((k, version) -> {
+            if (k.startsWith(generation) && version.equals(v)) {
+                out.put(k.substring(generation.length()), version);
+            }
+        });
+        return out;
     }
 
     /** A scratch entry of the plan's generation, made by {@code create} when absent (nothing restored). */
@@ -58,24 +127,44 @@ final class TaskState {
             if (current == null || current < plan.generation()) {
                 if (current != null) {
                     String old = plan.runId() + "/g" + current + "/";
-                    STATE.keySet().removeIf(k -> k.startsWith(old));
+                    drop(old);
                 }
                 GENERATIONS.put(plan.runId(), plan.generation());
             }
         }
-        return plan.runId() + "/g" + plan.generation() + "/" + name;
+        return generation(plan) + name;
     }
 
-    /** The encoded training state of the plan's entries whose names start with {@code prefix}. */
+    /** The prefix of the keys of the plan's generation. */
+    private static String generation(RoundPlan plan) {
+        return plan.runId() + "/g" + plan.generation() + "/";
+    }
+
+    /**
+     * The encoded training state of the plan's entries whose names start with {@code prefix}: those of the newest
+     * version (used here this round, or as the plan knows them), never an older copy.
+     */
     static Map<String, byte[]> save(RoundPlan plan, String prefix) {
         Map<String, byte[]> out = new TreeMap<>();
-        String generation = plan.runId() + "/g" + plan.generation() + "/";
+        String generation = generation(plan);
+        String used = version(plan);
         STATE.forEach((k, v) -> {
             if (k.startsWith(generation + prefix)) {
-                HeldState.save(k.substring(generation.length()), v, out);
+                String name = k.substring(generation.length());
+                String version = VERSIONS.get(k);
+                if (version != null && (version.equals(used) || version.equals(plan.versions().get(name)))) {
+                    HeldState.save(name, v, out);
+                }
             }
         });
         return out;
+    }
+
+    /** The encoded training state of entry {@code name} if this executor used it in the plan's round, else nothing. */
+    static Map<String, byte[]> saveUsed(RoundPlan plan, String name) {
+        String key = generation(plan) + name;
+        Object value = STATE.get(key);
+        return value != null && version(plan).equals(VERSIONS.get(key)) ? HeldState.save(name, value) : Map.of();
     }
 
     /** Removes and returns the entries of the run whose names (after the run id) pass {@code names}. */
@@ -95,9 +184,37 @@ final class TaskState {
 
     /** Forgets everything a run left in this JVM. */
     static void clear(String runId) {
-        STATE.keySet().removeIf(k -> k.startsWith(runId + "/"));
+        drop(runId + "/");
         synchronized (GENERATIONS) {
             GENERATIONS.remove(runId);
+        }
+    }
+
+    private static void drop(String prefix) {
+        STATE.keySet().removeIf(k -> k.startsWith(prefix));
+        VERSIONS.keySet().removeIf(k -> k.startsWith(prefix));
+        LOCKS.keySet().removeIf(k -> k.startsWith(prefix));
+    }
+
+    /**
+     * A task needs training state that its executor does not hold at its newest version, and the plan carries no
+     * copy: the task ran elsewhere before, or its executor was replaced. The driver reruns the round from its copy.
+     */
+    static final class HeldStateLostException extends IllegalStateException {
+        static final String MARKER = "does not hold the newest training state";
+
+        HeldStateLostException(RoundPlan plan, String name, String found, String newest) {
+            super("round " + plan.round() + ": " + owner(plan, name) + ": executor " + executorId() + " " + MARKER + " '" + name
+                    + "' (used in " + newest + "); it " + found
+                    + ". The task moved to another executor or its executor was replaced; the driver reruns the round from "
+                    + "its copy of the round's start (fault.round-attempts > 1). A test-bed topology pins each site's work "
+                    + "to its executors.");
+        }
+
+        private static String owner(RoundPlan plan, String name) {
+            String[] parts = name.split("/");
+            return parts[0].equals("client") ? RoundLimits.institute(plan, Integer.parseInt(parts[1]))
+                    : "server site " + plan.serverSite();
         }
     }
 }

@@ -56,6 +56,16 @@ public final class LocalTestbed {
         System.out.print(script("stop", "--dir", dir.toString()));
     }
 
+    /** Stops site {@code site}'s worker and its executors, as if the site went away. */
+    public static void stopSite(Path dir, String site) {
+        System.out.print(script("stop-site", site, "--dir", dir.toString()));
+    }
+
+    /** Starts site {@code site}'s worker again; returns once it has registered with the master. */
+    public static void startSite(Path dir, String site) {
+        System.out.print(script("start-site", site, "--dir", dir.toString()));
+    }
+
     /** Runs jobs/testbed with a bounded wait; returns its output, fails on a non-zero exit. */
     public static String script(String... args) {
         if (!new File(SCRIPT).canExecute()) {

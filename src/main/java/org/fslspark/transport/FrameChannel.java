@@ -133,7 +133,7 @@ public final class FrameChannel implements Closeable {
         try {
             m = FrameCodec.read(in, limits);
         } catch (TransportException e) {
-            throw new TransportException("receiving from " + socket.getRemoteSocketAddress() + ": " + e.getMessage(), e);
+            throw new RefusedFrameException("receiving from " + socket.getRemoteSocketAddress() + ": " + e.getMessage(), e);
         } catch (IOException e) {
             throw new TransportException("receiving from " + socket.getRemoteSocketAddress() + " failed: " + e.getMessage(), e);
         }

@@ -43,11 +43,12 @@ class ResultsWriterTest {
     @Test
     void csvHasOneRowPerRoundAfterEveryRound() throws Exception {
         ResultsWriter w = new ResultsWriter(dir.resolve("o").toString(), new Configuration(), "c", false);
-        RoundRecord r = new RoundRecord("x", "sl", 0, 0.5, 1.2, 10, 20, 4, 11, 21, 30, 32, 1.5, 1.5, 3.25, 2.25, 2.25);
+        RoundRecord r = new RoundRecord("x", "sl", 0, 0.5, 1.2, 10, 20, 4, 11, 21, 30, 32, 1.5, 1.5, 3.25, 2.25, 2.25, "osu;iitb");
         w.append(r, List.of(new TrafficRecord("x", "sl", 0, "osu", "up", "activations", 10, 11, 1, "float32")));
         List<String> lines = Files.readAllLines(dir.resolve("o/rounds.csv"));
         assertEquals(String.join(",", RoundRecord.COLUMNS), lines.get(0));
-        assertEquals("x,sl,0,0.5,1.2,10,20,4,11,21,30,32,1.5,1.5,3.25,2.25,2.25", lines.get(1));
+        assertEquals("x,sl,0,0.5,1.2,10,20,4,11,21,30,32,1.5,1.5,3.25,2.25,2.25,osu;iitb", lines.get(1));
+        assertEquals(List.of(r), ResultsWriter.readRounds(dir.resolve("o/rounds.csv")));
         assertEquals(Math.exp(1.2), new RoundRecord("x", "sl", 0, 0.5, 1.2, 10, 20, 4, 11, 21, 30, 32, 1.5, 1.5, 2.25, 2.25).testPerplexity());
         assertEquals(2, Files.readAllLines(dir.resolve("o/traffic.csv")).size());
     }

@@ -88,10 +88,8 @@ class FaultToleranceTest {
                 .filter(l -> l.startsWith("experiment,") || l.contains("," + FederatedTraining.RETRY + ",") == retry).toList();
     }
 
-    /** The faulty run ended as the clean one; its round 2 was retried once, and only round 2 has retry traffic. */
-    private static void assertSameAsClean(String algorithm, Path out, FederatedTraining.Summary faulty, String institute,
-                                          boolean barrier)
-            throws Exception {
+    /** The faulty run ended as the clean one: every round once, rounds.csv but its times, traffic.csv but retries, the model. */
+    private static void assertEndsAsClean(String algorithm, Path out, FederatedTraining.Summary faulty) throws Exception {
         Path clean = baseline(algorithm);
         FederatedTraining.Summary expected = BASELINES.get(algorithm);
         assertEquals(List.of(0, 1, 2), faulty.rounds().stream().map(r -> r.round()).toList());
@@ -100,6 +98,13 @@ class FaultToleranceTest {
         assertArrayEquals(expected.clientParams().toFloatVector(), faulty.clientParams().toFloatVector());
         assertArrayEquals(expected.serverParams().toFloatVector(), faulty.serverParams().toFloatVector());
         assertArrayEquals(Files.readAllBytes(clean.resolve("model/params.f32")), Files.readAllBytes(out.resolve("model/params.f32")));
+    }
+
+    /** The faulty run ended as the clean one; its round 2 was retried once, and only round 2 has retry traffic. */
+    private static void assertSameAsClean(String algorithm, Path out, FederatedTraining.Summary faulty, String institute,
+                                          boolean barrier)
+            throws Exception {
+        assertEndsAsClean(algorithm, out, faulty);
         List<String> retries = traffic(out, true);
         assertTrue(retries.size() > 1, "retry rows: " + retries);
         assertTrue(retries.stream().skip(1).allMatch(l -> l.split(",")[2].equals("2")), "retry rows of round 2 only: " + retries);
@@ -140,6 +145,46 @@ class FaultToleranceTest {
         clientAndServerFailuresAreRerun("fsl-sage", 4);
         assertTrue(Files.readAllLines(dir.resolve("fsl-sage-server-fault/alignment.csv")).stream().anyMatch(l -> l.contains(",2,")),
                 "round 2 aligns, before the failed stage and again in the rerun");
+    }
+
+    /**
+     * An executor that lost the run's state between rounds (debug.forget: as a task that moved to a fresh executor
+     * would find it) fails the round's first attempt naming the missing state, and the rerun from the driver's copy
+     * ends exactly as the undisturbed run: clients' and server's optimizers, FSL-SAGE's buffers and learners.
+     */
+    @Test
+    void aTaskThatFindsItsStateMissingFailsAndTheRerunIsExact() throws Exception {
+        for (String algorithm : List.of("splitfed-v2", "fsl-sage")) {
+            Path out = dir.resolve(algorithm + "-forgotten");
+            FederatedTraining.Summary s = train(algorithm, out, FederatedTraining.Start.OVERWRITE, "debug.forget=\"round:2\"");
+            assertEndsAsClean(algorithm, out, s);
+            List<String> events = Files.readAllLines(out.resolve("events.csv"));
+            assertEquals(2, events.size(), "one event: " + events);
+            // FSL-SAGE's aligners are ordinary tasks: Spark's report quotes its own retry, which refused to run.
+            assertTrue(events.get(1).startsWith("2,") && events.get(1).contains(",retried,")
+                    && events.get(1).contains(algorithm.equals("fsl-sage") ? "Spark retried the alignment"
+                    : TaskState.HeldStateLostException.MARKER), events.get(1));
+        }
+    }
+
+    /**
+     * A client whose frame the per-batch server refuses (debug.refuse: activations of a wrong shape) drops out of that
+     * round alone: the round completes with the other institute, recorded (participants, a refused-frame event naming
+     * the check), and the next round takes it back from the driver's copy of its state, without a rerun.
+     */
+    @Test
+    void aClientWhoseFrameIsRefusedDropsOutOfThatRoundOnly() throws Exception {
+        Path out = dir.resolve("refused");
+        FederatedTraining.Summary s = train("splitfed-v2", out, FederatedTraining.Start.OVERWRITE,
+                "debug.refuse=\"client:1:round:1:batch:1\"");
+        assertEquals(List.of("osu;iitb", "osu", "osu;iitb"), s.rounds().stream().map(r -> r.participants()).toList());
+        List<String> events = Files.readAllLines(out.resolve("events.csv"));
+        assertEquals(2, events.size(), "one event, no rerun: " + events);
+        assertTrue(events.get(1).startsWith("1,iitb,refused-frame,") && events.get(1).contains("ACTIVATIONS shape"), events.get(1));
+        // Round 0 is the undisturbed run's; round 1 averages osu's client part alone.
+        assertEquals(rowsWithoutTimes(baseline("splitfed-v2").resolve("rounds.csv")).subList(0, 2),
+                rowsWithoutTimes(out.resolve("rounds.csv")).subList(0, 2));
+        assertTrue(s.rounds().get(2).testAccuracy() > 0.1, "the run goes on: " + s.rounds().get(2));
     }
 
     @Test

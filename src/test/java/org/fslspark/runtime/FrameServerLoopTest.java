@@ -50,9 +50,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The server end of the per-batch channel ({@link SyncServer} over {@link FrameChannel} on the
  * loopback) against a hostile client: institute umich sends one bad frame after institute osu's
- * honest work has been served. The server refuses it with an error naming umich and the check; the
- * round ends there (the server loop fails the whole round on one client's failure), and osu is told
- * why. Also: the link probe's frames fit the probe's limits.
+ * honest work has been served. The server refuses it with an error naming umich and the check, and
+ * umich drops out of the round (it is told so) while the round ends normally with osu's model; a
+ * non-finite value instead stops the round as a divergence, and osu is told why. Also: the link
+ * probe's frames fit the probe's limits.
  */
 class FrameServerLoopTest {
     private static final int BATCH = 4;
@@ -160,7 +161,7 @@ class FrameServerLoopTest {
                     assertArrayEquals(new long[]{BATCH, 64, 7, 7}, g.tensor(0).shape());
                     ch.send(Message.of(Message.Type.MODEL, 0, 0, Tensor.of(Kind.MODEL, model.client().params())));
                     osuDone.countDown();
-                    // Its work is done; the round still fails because of umich, and osu is told why.
+                    // Its work is done: the round ends (osu is told why if it fails because of umich).
                     return assertThrows(TransportException.class, ch::receive).getMessage();
                 } finally {
                     osuDone.countDown();
@@ -177,17 +178,25 @@ class FrameServerLoopTest {
                     return assertThrows(TransportException.class, ch::receive).getMessage();
                 }
             });
-            ExecutionException failed = assertThrows(ExecutionException.class, () -> serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
-            // A non-finite value is refused as a divergence (the run stops, unretried), naming the minibatch too.
-            boolean nan = frame.equals("nan");
-            String named = nan ? "diverged in round 0, institute umich (client 1), minibatch 0: " : "institute umich (client 1): ";
-            Class<? extends RuntimeException> type = nan ? Divergence.class : TransportException.class;
-            RuntimeException refused = assertInstanceOf(type, failed.getCause());
-            assertTrue(refused.getMessage().startsWith(named), refused.getMessage());
-            assertTrue(refused.getMessage().contains(check), refused.getMessage());
-            String toOsu = osu.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-            assertTrue(toOsu.contains("server failed: " + named) && toOsu.contains(check), toOsu);
-            umich.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            if (frame.equals("nan")) {
+                // A non-finite value is refused as a divergence (the run stops, unretried), naming the minibatch too.
+                ExecutionException failed = assertThrows(ExecutionException.class, () -> serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+                String named = "diverged in round 0, institute umich (client 1), minibatch 0: ";
+                RuntimeException refused = assertInstanceOf(Divergence.class, failed.getCause());
+                assertTrue(refused.getMessage().startsWith(named) && refused.getMessage().contains(check), refused.getMessage());
+                String toOsu = osu.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                assertTrue(toOsu.contains("server failed: " + named) && toOsu.contains(check), toOsu);
+                umich.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                return;
+            }
+            serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            String why = server.refused().get(1);
+            assertEquals(List.of(1), List.copyOf(server.refused().keySet()));
+            assertTrue(why.startsWith("institute umich (client 1): ") && why.contains(check), why);
+            assertEquals(java.util.Set.of("client/0", "server"), server.models().keySet(), "osu's model is kept, umich's is not");
+            String toUmich = String.valueOf(umich.get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+            assertTrue(toUmich.contains(SyncServer.REFUSED + why), toUmich);
+            osu.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
         } finally {
             TaskState.clear(plan.runId());
         }

@@ -112,7 +112,7 @@ class MutualTlsTest {
                 experiment.init(), experiment.train().optimizer(), experiment.train().serverOptimizer(), BATCH, 1,
                 experiment.seed(), experiment.institutes(), List.of("", ""), "osu", ServerOrder.CLIENT_BY_CLIENT, Map.of(),
                 model.client().params().data().asFloat(), model.server().params().data().asFloat(), Map.of(), TestbedPlan.NONE,
-                Map.of(), false, "", 0, 0, org.fslspark.config.Experiment.Faults.NONE, federation);
+                Map.of(), false, "", 0, 0, Map.of(), List.of(0, 1), org.fslspark.config.Experiment.Faults.NONE, federation);
     }
 
     private static MeteredSocket connect(int port) throws Exception {

@@ -135,6 +135,6 @@ class TimeModelTest {
     }
 
     private static AlignmentRound.Result aligner(int client, double started, double seconds) {
-        return new AlignmentRound.Result(client, null, null, started, seconds, "a", "127.0.0.1");
+        return new AlignmentRound.Result(client, null, null, started, seconds, "a", "127.0.0.1", Map.of(), Map.of());
     }
 }
