@@ -511,16 +511,20 @@ public final class ExperimentLoader {
 
     /**
      * Refuses to resume a run whose saved resolved config ({@code saved}, as {@link Experiment#resolvedConfig()}
-     * wrote it) differs from {@code current} in a key that changes what is trained, naming the key.
+     * wrote it) differs from {@code current} in a key that changes what is trained, naming the key. A key the saved
+     * config lacks (it was written before the key existed, e.g. transport.* before codecs) counts as its default,
+     * which is what that run did.
      */
     public static void requireResumable(String saved, String current) {
         Config before = ConfigFactory.parseString(saved);
         Config now = ConfigFactory.parseString(current);
+        Config defaults = defaults().resolve();
         Set<String> keys = new TreeSet<>();
         before.entrySet().forEach(e -> keys.add(e.getKey()));
         now.entrySet().forEach(e -> keys.add(e.getKey()));
         for (String key : keys) {
-            Object was = before.hasPath(key) ? before.getValue(key).unwrapped() : null;
+            Object was = before.hasPath(key) ? before.getValue(key).unwrapped()
+                    : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null;
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was

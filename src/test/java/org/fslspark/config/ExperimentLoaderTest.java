@@ -186,6 +186,17 @@ class ExperimentLoaderTest {
         assertTrue(e.getMessage().contains("train.optimizer.learning-rate"), e.getMessage());
     }
 
+    /** A run saved before a key existed did what the key's default does: transport.* missing means float32. */
+    @Test
+    void aKeyTheSavedConfigLacksCountsAsItsDefault() {
+        String saved = com.typesafe.config.ConfigFactory.parseString(ExperimentLoader.load(null, List.of()).resolvedConfig())
+                .withoutPath("transport").root().render(com.typesafe.config.ConfigRenderOptions.concise());
+        ExperimentLoader.requireResumable(saved, ExperimentLoader.load(null, List.of()).resolvedConfig());
+        ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(saved,
+                ExperimentLoader.load(null, List.of("transport.activation-codec=int8")).resolvedConfig()));
+        assertTrue(e.getMessage().contains("transport.activation-codec = int8 differs from the saved run's float32"), e.getMessage());
+    }
+
     @Test
     void checkpointKeysAreValidated() {
         assertEquals(new Experiment.Checkpointing(1, 2), ExperimentLoader.load(null, List.of()).checkpoint());

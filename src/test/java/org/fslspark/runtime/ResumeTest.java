@@ -98,7 +98,10 @@ class ResumeTest {
         assertSameRun(full, uninterrupted, part, resumed);
     }
 
-    /** Also: the newest checkpoint without its marker is skipped, so the resumed run redoes round 1 from round 0's state. */
+    /**
+     * Also: the newest checkpoint without its marker is skipped, so the resumed run redoes round 1 from round 0's state;
+     * and a run saved before the codec keys existed (no transport.* in its saved config) resumes, in float32.
+     */
     @Test
     void splitFedV2ResumedEqualsUninterruptedAndSkipsAnIncompleteCheckpoint() throws Exception {
         Path full = dir.resolve("v2-full");
@@ -106,6 +109,11 @@ class ResumeTest {
         FederatedTraining.Summary uninterrupted = train("splitfed-v2", full, 4, FederatedTraining.Start.OVERWRITE);
         train("splitfed-v2", part, 2, FederatedTraining.Start.OVERWRITE);
         Files.delete(part.resolve("state/round-1/" + RoundCheckpoints.MARKER));
+        Path config = part.resolve("config");
+        Files.writeString(config, com.typesafe.config.ConfigFactory.parseString(Files.readString(config)).withoutPath("transport")
+                .root().render(com.typesafe.config.ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+        Files.deleteIfExists(part.resolve(".config.crc")); // the local file system's checksum of the file as written
+        assertTrue(!Files.readString(config).contains("codec"), "the saved config has no transport keys");
         restartSpark();
         FederatedTraining.Summary resumed = train("splitfed-v2", part, 4, FederatedTraining.Start.RESUME);
         assertEquals(List.of(1, 2, 3), resumed.tasks().stream().map(FederatedTraining.TaskRun::round).distinct().sorted().toList());
