@@ -117,7 +117,14 @@ final class SyncRound {
             channel.send(Message.of(Message.Type.HELLO, id, 0));
             INDArray global = channel.expect(Message.Type.MODEL).tensor(0).toArray();
             client.model().network().setParams(global);
-            compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(p, channel, id));
+            try {
+                compute = ClientWork.train(p, algorithm, client, data, new ChannelLink(p, channel, id));
+            } catch (Divergence d) {
+                // Told to the server, whose failure then says so too: whichever task's failure Spark reports first, the
+                // driver sees the divergence and does not rerun the round.
+                tellServer(channel, d);
+                throw d;
+            }
             channel.send(Message.of(Message.Type.MODEL, id, 0, Tensor.of(Kind.MODEL, client.model().network().params())));
         } catch (TransportException e) {
             if (String.valueOf(e.getMessage()).contains(SyncServer.REFUSED)) {
@@ -131,6 +138,15 @@ final class SyncRound {
         return new TaskReport("client", id, institute, Placement.executorSite(p.testbed()), host(), data.size(), meter.counts(),
                 (System.nanoTime() - start) / 1e9, compute, java.util.Map.of(), ClientWork.save(p, client)).withRetried(retried)
                 .withVersions(TaskState.used(p));
+    }
+
+    /** Sends the server why this client stops, if the channel still takes it. */
+    private static void tellServer(FrameChannel channel, RuntimeException why) {
+        try {
+            channel.send(FrameChannel.error(String.valueOf(why.getMessage())));
+        } catch (TransportException gone) {
+            // the server may have closed the channel already
+        }
     }
 
     private static TaskReport serve(BarrierTaskContext ctx, RoundPlan p) throws IOException {

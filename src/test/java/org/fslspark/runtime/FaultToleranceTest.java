@@ -187,6 +187,23 @@ class FaultToleranceTest {
         assertTrue(s.rounds().get(2).testAccuracy() > 0.1, "the run goes on: " + s.rounds().get(2));
     }
 
+    /**
+     * A codec that cannot carry what training produces is the run's divergence: with a learning rate of 1e3 the first
+     * Adam step makes the client's weights about 1e3, its next activations leave float16's range (65504), and the
+     * client's link refuses to send them: the run stops as diverged, naming round, institute, minibatch and codec, at
+     * once (the server learns why its client stopped, so no task's failure reads as an ordinary one to rerun).
+     */
+    @Test
+    void aCodecThatCannotCarryTheActivationsStopsTheRunAsDiverged() throws Exception {
+        Path out = dir.resolve("float16");
+        Divergence d = assertThrows(Divergence.class, () -> train("splitfed-v2", out, FederatedTraining.Start.OVERWRITE,
+                "transport.activation-codec=float16", "train.optimizer.learning-rate=1000", "train.rounds=1"));
+        assertTrue(d.getMessage().startsWith("diverged in round 0, institute osu (client 0), minibatch 1: ")
+                && d.getMessage().contains("as float16"), d.getMessage());
+        List<String> events = Files.readAllLines(out.resolve("events.csv"));
+        assertTrue(events.size() == 2 && events.get(1).startsWith("0,osu,diverged,"), events.toString());
+    }
+
     @Test
     void aNanInActivationsStopsTheRunNamingWhereAndResumeContinues() throws Exception {
         Path out = dir.resolve("nan");
