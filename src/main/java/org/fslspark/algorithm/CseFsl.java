@@ -46,7 +46,7 @@ public final class CseFsl implements Algorithm {
 
     @Override
     public org.nd4j.linalg.api.ndarray.INDArray serverStep(Server server, SmashedBatch batch) {
-        server.shared().trainOn(batch.activations(), batch.labels());
+        server.shared(batch.client()).trainOn(batch.activations(), batch.labels());
         return null;
     }
 }

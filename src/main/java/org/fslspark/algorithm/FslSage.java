@@ -60,7 +60,7 @@ public final class FslSage implements Algorithm {
 
     @Override
     public INDArray serverStep(Server server, SmashedBatch batch) {
-        server.shared().trainOn(batch.activations(), batch.labels());
+        server.shared(batch.client()).trainOn(batch.activations(), batch.labels());
         server.buffer(batch.client()).add(batch);
         return null;
     }
@@ -87,7 +87,7 @@ public final class FslSage implements Algorithm {
         if (fit == null) {
             return null;
         }
-        Network top = server.shared().network();
+        Network top = server.shared(client).network();
         Alignment.Quality before = Alignment.quality(aux.network(), top, held);
         int n = (int) fit.activations().size(0);
         int targetsPerSample = fit.labels().length / n; // a sequence has one target per position
@@ -96,7 +96,7 @@ public final class FslSage implements Algorithm {
         int chunk = (int) Math.max(1, Math.min(batch, TARGET_CHUNK_VALUES / valuesPerSample));
         INDArray targets = Alignment.perSampleInputGradient(top, fit.activations(), fit.labels(), chunk);
         double loss = 0;
-        Alignment.Fit fitter = new Alignment.Fit(aux.network(), server.auxiliaryInDouble(), settings.epsilon());
+        Alignment.Fit fitter = new Alignment.Fit(aux.network(), server.auxiliaryInDouble(client), settings.epsilon());
         for (int epoch = 0; epoch < settings.alignEpochs(); epoch++) {
             for (int start = 0; start < n; start += batch) {
                 int end = Math.min(n, start + batch);

@@ -40,8 +40,8 @@ public final class FslSageOracle implements Algorithm {
     @Override
     public INDArray serverStep(Server server, SmashedBatch batch) {
         if (batch.iteration() % settings.serverInterval() == 0) {
-            return server.shared().trainOn(batch.activations(), batch.labels()).inputGradient();
+            return server.shared(batch.client()).trainOn(batch.activations(), batch.labels()).inputGradient();
         }
-        return Alignment.inputGradient(server.shared().network(), batch.activations(), batch.labels());
+        return Alignment.inputGradient(server.shared(batch.client()).network(), batch.activations(), batch.labels());
     }
 }

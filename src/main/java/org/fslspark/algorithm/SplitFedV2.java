@@ -32,6 +32,6 @@ public final class SplitFedV2 implements Algorithm {
 
     @Override
     public INDArray serverStep(Server server, SmashedBatch batch) {
-        return server.shared().trainOn(batch.activations(), batch.labels()).inputGradient();
+        return server.shared(batch.client()).trainOn(batch.activations(), batch.labels()).inputGradient();
     }
 }

@@ -36,7 +36,7 @@ public final class SplitLearning implements Algorithm {
 
     @Override
     public INDArray serverStep(Server server, SmashedBatch batch) {
-        return server.shared().trainOn(batch.activations(), batch.labels()).inputGradient();
+        return server.shared(batch.client()).trainOn(batch.activations(), batch.labels()).inputGradient();
     }
 
     /** The split-learning client step shared by SL and SplitFed: forward, exchange, backpropagate what came back. */

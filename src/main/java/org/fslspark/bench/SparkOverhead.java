@@ -80,7 +80,7 @@ public final class SparkOverhead implements Callable<Integer> {
         SplitModel initial = ModelZoo.split(e.model(), e.seed());
         Learner shared = new Learner(ModelZoo.split(e.model(), e.seed()).server(), e.train().serverOptimizer().toUpdater());
         shared.network().setParams(initial.server().params());
-        Server server = new Server(shared, c -> shared, c -> null, c -> null, () -> null);
+        Server server = new Server(shared, c -> shared, c -> null, c -> null, c -> null);
         List<LabeledImages> data = new ArrayList<>();
         List<Client> clients = new ArrayList<>();
         for (int i = 0; i < e.institutes().size(); i++) {

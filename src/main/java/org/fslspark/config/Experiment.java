@@ -15,6 +15,11 @@ import java.util.Map;
 /**
  * An experiment: the typed, validated value of a config file plus overrides. Built once by
  * {@link ExperimentLoader}; nothing below the command line reads raw config.
+ *
+ * <p>{@code model}'s cut is every institute's when they share one; when {@code model.cut} gives institutes
+ * different cuts (docs/CUTS.md), it is the shallowest of them, where the global model is split, and {@code cuts}
+ * holds each institute's cut, in the order of {@code institutes}, in the model's cut units. {@code cuts} is empty
+ * when every institute cuts at {@code model}'s cut.
  */
 public record Experiment(
         String name,
@@ -23,6 +28,7 @@ public record Experiment(
         AlgorithmSettings settings,
         ModelSpec model,
         ModelInit init,
+        List<Integer> cuts,
         List<String> institutes,
         String serverSite,
         Data data,
@@ -37,6 +43,16 @@ public record Experiment(
         Security security,
         Codecs codecs,
         String resolvedConfig) implements Serializable {
+
+    /** Whether institutes cut the model at different layers. */
+    public boolean perSiteCuts() {
+        return !cuts.isEmpty();
+    }
+
+    /** The model as institute {@code client} (its index in {@code institutes}) cuts it. */
+    public ModelSpec modelOf(int client) {
+        return cuts.isEmpty() ? model : model.withCut(cuts.get(client));
+    }
 
     /**
      * Round checkpoints of the training state under {@code <output>/state}.

@@ -117,7 +117,8 @@ public final class ExperimentLoader {
         Set<String> unknown = new TreeSet<>();
         for (Map.Entry<String, ConfigValue> e : given.entrySet()) {
             String key = e.getKey();
-            if (!valid.contains(key) && OPEN_MAPS.stream().noneMatch(m -> key.startsWith(m + "."))) {
+            // model.cut may be a map from institute to cut: its keys are checked against the institutes where it is read.
+            if (!valid.contains(key) && OPEN_MAPS.stream().noneMatch(m -> key.startsWith(m + ".")) && !key.startsWith("model.cut.")) {
                 unknown.add(key);
             }
         }
@@ -168,7 +169,7 @@ public final class ExperimentLoader {
                 throw new ConfigException("data.tokenizer: " + e.getMessage(), e);
             }
             model = ModelSpec.gpt(classes, context, r.intAtLeast("model.width", 1), r.intAtLeast("model.depth", 1),
-                    r.intAtLeast("model.heads", 1), r.intAtLeast("model.cut", 0));
+                    r.intAtLeast("model.heads", 1), 0);
         } else {
             if (modelName.equals("gpt")) {
                 throw new ConfigException("model.name = gpt is a language model; it needs data.format = text, got '"
@@ -179,9 +180,10 @@ public final class ExperimentLoader {
                 throw new ConfigException("data.input-shape must be [channels, height, width] of positive sizes, got " + shape);
             }
             classes = r.intAtLeast("data.classes", 2);
-            model = new ModelSpec(modelName, shape.stream().mapToLong(Long::longValue).toArray(), classes,
-                    r.intAtLeast("model.cut", 0));
+            model = new ModelSpec(modelName, shape.stream().mapToLong(Long::longValue).toArray(), classes, 0);
         }
+        Cuts cuts = cuts(r, model, institutes);
+        model = model.withCut(cuts.model());
         try {
             ModelZoo.cut(model);
         } catch (IllegalArgumentException e) {
@@ -252,8 +254,12 @@ public final class ExperimentLoader {
         if (!trace.isEmpty() && text) {
             throw new ConfigException("debug.trace replays image models only; unset it for data.format = text");
         }
+        if (!trace.isEmpty() && !cuts.perInstitute().isEmpty()) {
+            throw new ConfigException("debug.trace: bench/oracle.py replays one cut for every institute, but model.cut gives "
+                    + "them different cuts; unset debug.trace or give model.cut one value");
+        }
         String master = r.string("spark.master");
-        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, institutes, serverSite, data, train,
+        return new Experiment(name, r.c.getLong("seed"), algorithm, settings, model, init, cuts.perInstitute(), institutes, serverSite, data, train,
                 new Experiment.Stop(budget, target), r.string("output"),
                 new Experiment.Spark(master, sparkConf), testbed,
                 new Experiment.Checkpointing(r.intAtLeast("checkpoint.interval", 0), r.intAtLeast("checkpoint.keep", 1)),
@@ -263,6 +269,52 @@ public final class ExperimentLoader {
                         minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout")),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /**
+     * model.cut: one cut for every institute (an integer, 0 = the model's default), or a map from institute to cut with an
+     * optional {@code default} for the institutes it does not name (docs/CUTS.md). Each cut is checked against the model,
+     * a refusal naming the key and the institute.
+     */
+    private static Cuts cuts(Reader r, ModelSpec model, List<String> institutes) {
+        ConfigValue value = r.c.getValue("model.cut");
+        if (value.valueType() != com.typesafe.config.ConfigValueType.OBJECT) {
+            return new Cuts(r.intAtLeast("model.cut", 0), List.of());
+        }
+        Set<String> keys = new TreeSet<>(r.c.getConfig("model.cut").root().keySet());
+        for (String key : keys) {
+            if (!key.equals("default") && !institutes.contains(key)) {
+                throw new ConfigException("model.cut." + key + ": '" + key + "' is not an institute (institutes: "
+                        + String.join(", ", institutes) + "; or default, for the institutes the map does not name)");
+            }
+        }
+        List<Integer> configured = new ArrayList<>();
+        List<Integer> layers = new ArrayList<>();
+        for (String institute : institutes) {
+            String key = keys.contains(institute) ? institute : "default";
+            if (!keys.contains(key)) {
+                throw new ConfigException("model.cut names no cut for institute " + institute + " and has no default: give "
+                        + "model.cut." + institute + " or model.cut.default (got " + value.render(ConfigRenderOptions.concise()) + ")");
+            }
+            int cut = r.intAtLeast("model.cut." + key, 0);
+            try {
+                layers.add(ModelZoo.cut(model.withCut(cut)));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("model.cut." + key + " (institute " + institute + "): " + e.getMessage(), e);
+            }
+            configured.add(cut);
+        }
+        if (layers.stream().distinct().count() == 1) {
+            return new Cuts(configured.get(0), List.of());
+        }
+        return new Cuts(configured.get(layers.indexOf(java.util.Collections.min(layers))), List.copyOf(configured));
+    }
+
+    /**
+     * The model's cut (every institute's, or the shallowest, where the global model is split) and, when institutes
+     * cut at different layers, each one's cut in the order of the institutes (else empty).
+     */
+    private record Cuts(int model, List<Integer> perInstitute) {
     }
 
     /** transport.*-codec: how activations, gradients and models travel. */

@@ -40,6 +40,11 @@ public record ModelSpec(String name, long[] inputShape, int classes, int cut, Ma
         return new ModelSpec("gpt", new long[]{context}, vocab, cutBlock, Map.of("width", width, "depth", depth, "heads", heads));
     }
 
+    /** The same model cut elsewhere: {@code cut} in the model's cut units (0: its default). */
+    public ModelSpec withCut(int cut) {
+        return new ModelSpec(name, inputShape, classes, cut, options);
+    }
+
     /** The option's value, or {@code fallback} when the spec does not set it. */
     public int option(String key, int fallback) {
         return options.getOrDefault(key, fallback);

@@ -3,6 +3,7 @@ package org.fslspark.model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,6 +46,47 @@ public final class Network {
             }
             offset += n;
         }
+    }
+
+    /** A view of layers that are already bound: {@link #slice}. */
+    private Network(List<Layer> layers, long[] inputShape, INDArray params, INDArray grads) {
+        this.layers = List.copyOf(layers);
+        this.inputShape = inputShape.clone();
+        this.params = params;
+        this.grads = grads;
+    }
+
+    /**
+     * Layers {@code from} (inclusive) to {@code to} (exclusive) as a network of their own over this one's parameters
+     * and gradients: its vectors are views of this network's, so training the slice trains these layers here. How the
+     * server runs its part from a client's cut when clients cut at different layers (docs/CUTS.md); the whole range is
+     * this network itself.
+     */
+    public Network slice(int from, int to) {
+        if (from < 0 || to > layers.size() || from > to) {
+            throw new IllegalArgumentException("layers " + from + ".." + to + " of a network of " + layers.size());
+        }
+        if (from == 0 && to == layers.size()) {
+            return this;
+        }
+        long[] shape = inputShape;
+        long start = 0;
+        for (Layer layer : layers.subList(0, from)) {
+            shape = layer.outputShape(shape);
+            start += layer.trainableParams();
+        }
+        long n = 0;
+        for (Layer layer : layers.subList(from, to)) {
+            n += layer.trainableParams();
+        }
+        if (n == 0) {
+            // No parameters: a vector of its own, as a network without parameters has.
+            return new Network(layers.subList(from, to), shape, Nd4j.zeros(params.dataType(), 1, 1),
+                    Nd4j.zeros(params.dataType(), 1, 1));
+        }
+        return new Network(layers.subList(from, to), shape,
+                params.get(NDArrayIndex.interval(0, 1), NDArrayIndex.interval(start, start + n)),
+                grads.get(NDArrayIndex.interval(0, 1), NDArrayIndex.interval(start, start + n)));
     }
 
     /** Draws initial parameters layer by layer from one seeded stream. */

@@ -23,11 +23,11 @@ final class ClientWork {
     /** The client's networks and optimizers, kept in its executor across rounds. */
     static Client client(RoundPlan plan, Algorithm algorithm, int id) {
         return TaskState.held(plan, name(id), () -> {
-            SplitModel m = plan.buildModel();
+            SplitModel m = plan.buildModel(id);
             Learner top = algorithm.flow() == Algorithm.Flow.LOCAL
                     ? new Learner(m.server(), plan.clientOptimizer().toUpdater()) : null;
             Learner auxiliary = algorithm.usesAuxiliary()
-                    ? new Learner(ServerState.auxiliaryNetwork(plan), plan.clientOptimizer().toUpdater()) : null;
+                    ? new Learner(ServerState.auxiliaryNetwork(plan, id), plan.clientOptimizer().toUpdater()) : null;
             return new Client(id, new Learner(m.client(), plan.clientOptimizer().toUpdater()), top, auxiliary);
         });
     }
@@ -75,7 +75,7 @@ final class ClientWork {
             // The head comes from the server site's aligner: a frame from another site.
             Message m;
             try {
-                m = FrameCodec.decode(frame, RoundLimits.models(RoundLimits.shapes(plan)));
+                m = FrameCodec.decode(frame, RoundLimits.models(RoundLimits.shapes(plan, client.id())));
             } catch (TransportException e) {
                 throw new TransportException(RoundLimits.institute(plan, client.id())
                         + ": its auxiliary model: " + e.getMessage(), e);

@@ -7,7 +7,6 @@ import org.apache.spark.sql.SparkSession;
 import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.AlignmentReport;
 import org.fslspark.algorithm.Algorithms;
-import org.fslspark.algorithm.Averaging;
 import org.fslspark.config.ConfigException;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
@@ -19,11 +18,11 @@ import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.metrics.TrafficRecord;
 import org.fslspark.model.Checkpoint;
+import org.fslspark.model.CutLayout;
 import org.fslspark.model.SplitModel;
 import org.fslspark.text.Tokenizers;
 import org.fslspark.transport.Direction;
 import org.fslspark.transport.FrameCodec;
-import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.TransportException;
 import org.fslspark.transport.Kind;
@@ -187,6 +186,8 @@ public final class FederatedTraining {
         private final Map<String, String> hadoop;
         private final TestbedPlan testbed;
         private final Evaluator evaluator;
+        /** Where each institute's part of the model ends (docs/CUTS.md). */
+        private final CutLayout layout;
         private final ResultsWriter out;
         private SiteExecutors executors;
         /** What the executors must rebuild in the run's first round (a resumed state's) or in a rerun; nothing after. */
@@ -214,8 +215,9 @@ public final class FederatedTraining {
             this.restore = restore;
             this.participants = new Participants(e, sc);
             restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
-            this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
-                    e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
+            SplitModel model = e.init().split(e.model(), e.seed(), conf);
+            this.layout = Aggregation.layout(e, model);
+            this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()), model, e.train().evalBatchSize());
         }
 
         /**
@@ -282,10 +284,13 @@ public final class FederatedTraining {
             Algorithm algorithm = Algorithms.byName(rules, e.settings());
             Map<Integer, byte[]> downloads = new HashMap<>();
             if (s.auxiliary() != null) {
-                byte[] frame = FrameCodec.encode(e.codecs().prepare(
-                        Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL, s.auxiliary())), null));
+                // The averaged head of each client's cut (one head for all unless sites cut at different layers).
+                Map<Integer, byte[]> frames = new HashMap<>();
                 for (int i = 0; i < e.institutes().size(); i++) {
-                    downloads.put(i, frame);
+                    int client = i;
+                    downloads.put(i, frames.computeIfAbsent(layout.cut(i), cut -> FrameCodec.encode(e.codecs().prepare(
+                            Message.of(Message.Type.MODEL, -1, t, Tensor.of(Kind.AUXILIARY_MODEL,
+                                    Aggregation.head(e, layout, s.auxiliary(), client))), null))));
                 }
             }
             participate(t, s);
@@ -336,7 +341,7 @@ public final class FederatedTraining {
             }
             INDArray[] next;
             try {
-                next = aggregate(algorithm, e, took, reports, s.client(), s.server());
+                next = Aggregation.aggregate(algorithm, e, layout, took, reports, s.client(), s.server(), s.auxiliary());
             } catch (TransportException ex) {
                 NonFiniteValueException nf = Divergence.nonFinite(ex);
                 if (nf != null) {
@@ -445,7 +450,7 @@ public final class FederatedTraining {
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
                     s.server().data().asFloat(), Map.copyOf(downloads), testbed, carried, collect, e.trace(), attempt, generation, Map.copyOf(versions), clients,
-                    e.fault(), e.security().tls(), e.codecs());
+                    e.fault(), e.security().tls(), e.codecs(), e.cuts());
         }
     }
 
@@ -517,100 +522,6 @@ public final class FederatedTraining {
             }
         }
         return props;
-    }
-
-    /**
-     * The new global (x_c, x_s, head for every client or null) from what the round's tasks
-     * returned, as the algorithm says, over the round's participants (client ids, in order): the weights
-     * are renormalised over them, n_i / sum of the participants' n_j (or uniform among them).
-     */
-    static INDArray[] aggregate(Algorithm algorithm, Experiment e, List<Integer> participants, List<TaskReport> reports,
-                                INDArray client, INDArray server) {
-        long[] samples = new long[participants.size()];
-        Map<String, byte[]> models = new HashMap<>();
-        for (TaskReport r : reports) {
-            if (participants.contains(r.client())) {
-                samples[participants.indexOf(r.client())] = r.samples();
-            }
-            models.putAll(r.models());
-        }
-        double[] weights = Averaging.weights(samples, e.train().uniformWeights());
-        // The models come from the sites' tasks: checked as frames from another site, exactly the parts' sizes.
-        FrameLimits limits = RoundLimits.models(client.length(), server.length(), algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
-                ? RoundLimits.auxiliaryParams(e.model(), e.settings()) : 0);
-        if (algorithm.flow() == Algorithm.Flow.LOCAL) {
-            List<INDArray> clients = new ArrayList<>();
-            List<INDArray> servers = new ArrayList<>();
-            for (int i : participants) {
-                Message upload = decode(e, models, "client/" + i, limits);
-                clients.add(part(e, upload, "client/" + i, 0, client.length()));
-                servers.add(part(e, upload, "client/" + i, 1, server.length()));
-            }
-            return new INDArray[]{Averaging.average(clients, weights), Averaging.average(servers, weights), null};
-        }
-        INDArray nextClient;
-        if (algorithm.sequentialClients()) {
-            nextClient = model(e, models, "client/" + participants.get(participants.size() - 1), limits, client.length());
-        } else if (algorithm.averaged().contains(Algorithm.Part.CLIENT)) {
-            nextClient = Averaging.average(collect(e, models, participants, "client/", limits, client.length()), weights);
-        } else {
-            nextClient = client;
-        }
-        INDArray nextServer = algorithm.averaged().contains(Algorithm.Part.SERVER)
-                ? Averaging.average(collect(e, models, participants, "server/", limits, server.length()), weights)
-                : model(e, models, "server", limits, server.length());
-        INDArray nextAuxiliary = algorithm.averaged().contains(Algorithm.Part.AUXILIARY)
-                ? Averaging.average(collect(e, models, participants, "auxiliary/", limits, -1), weights) : null;
-        return new INDArray[]{nextClient, nextServer, nextAuxiliary};
-    }
-
-    private static List<INDArray> collect(Experiment e, Map<String, byte[]> models, List<Integer> participants, String prefix,
-                                          FrameLimits limits, long length) {
-        List<INDArray> out = new ArrayList<>();
-        for (int i : participants) {
-            out.add(model(e, models, prefix + i, limits, length));
-        }
-        return out;
-    }
-
-    /** The model under {@code key}, of {@code length} parameters (-1: the auxiliary head's). */
-    private static INDArray model(Experiment e, Map<String, byte[]> models, String key, FrameLimits limits, long length) {
-        return part(e, decode(e, models, key, limits), key, 0, length);
-    }
-
-    /** Tensor {@code index} of a returned model message, of {@code length} parameters (-1: any the limits allowed). */
-    private static INDArray part(Experiment e, Message m, String key, int index, long length) {
-        if (m.tensors().size() <= index) {
-            throw new TransportException(owner(e, key) + " returned " + m.tensors().size() + " tensors for '" + key + "'");
-        }
-        long n = m.tensor(index).elements();
-        if (length >= 0 && n != length) {
-            // Both parts' sizes are allowed for MODEL tensors; one part's must not pass for the other's.
-            throw new TransportException(owner(e, key) + " returned " + n + " parameters for '" + key + "', expected " + length);
-        }
-        return m.tensor(index).toArray();
-    }
-
-    private static Message decode(Experiment e, Map<String, byte[]> models, String key, FrameLimits limits) {
-        byte[] frame = models.get(key);
-        if (frame == null) {
-            throw new IllegalStateException("the round returned no model '" + key + "'");
-        }
-        try {
-            return FrameCodec.decode(frame, limits);
-        } catch (TransportException ex) {
-            throw new TransportException(owner(e, key) + ": model '" + key + "': " + ex.getMessage(), ex);
-        }
-    }
-
-    /** Who produced the model under {@code key}: "client/3" and "auxiliary/3" an institute, the rest the server site. */
-    private static String owner(Experiment e, String key) {
-        int slash = key.indexOf('/');
-        if ((key.startsWith("client/") || key.startsWith("auxiliary/")) && slash > 0) {
-            int i = Integer.parseInt(key.substring(slash + 1));
-            return "institute " + e.institutes().get(i) + " (client " + i + ")";
-        }
-        return "server site " + e.serverSite();
     }
 
     private static List<TrafficRecord> trafficRecords(Experiment e, int round, List<TaskReport> reports) {

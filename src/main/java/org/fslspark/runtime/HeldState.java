@@ -4,6 +4,7 @@ import org.fslspark.algorithm.AlignmentBuffer;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.model.Optimizer;
 import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
@@ -78,12 +79,27 @@ final class HeldState {
         return value;
     }
 
+    /**
+     * The parameters, then the optimizer's state (none for SGD), its step count as the sequence number. A learner with an
+     * optimizer per segment (a server part clients enter at different cuts) has instead, after the parameters, the
+     * segments' step counts (a CONTROL tensor) and then the state of each segment that has one, in layer order.
+     */
     private static byte[] encode(Learner l) {
         List<Tensor> tensors = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, l.network().params())));
-        if (l.optimizer().state() != null) {
-            tensors.add(Tensor.of(Kind.MODEL, l.optimizer().state()));
+        List<Optimizer> optimizers = l.optimizers();
+        if (optimizers.size() == 1) {
+            if (l.optimizer().state() != null) {
+                tensors.add(Tensor.of(Kind.MODEL, l.optimizer().state()));
+            }
+            return FrameCodec.encode(new Message(Message.Type.MODEL, -1, l.optimizer().iterations(), tensors));
         }
-        return FrameCodec.encode(new Message(Message.Type.MODEL, -1, l.optimizer().iterations(), tensors));
+        tensors.add(Tensor.ofInts(Kind.CONTROL, optimizers.stream().mapToInt(o -> o == null ? 0 : o.iterations()).toArray()));
+        for (Optimizer o : optimizers) {
+            if (o != null && o.state() != null) {
+                tensors.add(Tensor.of(Kind.MODEL, o.state()));
+            }
+        }
+        return FrameCodec.encode(new Message(Message.Type.MODEL, -1, 0, tensors));
     }
 
     /** A residual per kind, as a float32 tensor of that kind and its shape (exact). */
@@ -99,7 +115,23 @@ final class HeldState {
         }
         Message m = FrameCodec.decode(frame);
         l.network().setParams(m.tensor(0).toArray());
-        l.optimizer().restore(m.tensors().size() > 1 ? m.tensor(1).toArray() : null, (int) m.sequence());
+        List<Optimizer> optimizers = l.optimizers();
+        if (optimizers.size() == 1) {
+            l.optimizer().restore(m.tensors().size() > 1 ? m.tensor(1).toArray() : null, (int) m.sequence());
+            return;
+        }
+        int[] iterations = m.tensor(1).ints();
+        if (iterations.length != optimizers.size()) {
+            throw new IllegalArgumentException("saved state of " + iterations.length + " segments for a learner of " + optimizers.size());
+        }
+        int next = 2;
+        for (int i = 0; i < optimizers.size(); i++) {
+            Optimizer o = optimizers.get(i);
+            if (o != null) {
+                boolean stateful = o.state() != null;
+                o.restore(stateful ? m.tensor(next++).toArray() : null, iterations[i]);
+            }
+        }
     }
 
     /**

@@ -7,6 +7,7 @@ import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.ServerLink;
 import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.model.CutLayout;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
@@ -28,13 +29,21 @@ final class LocalRound {
     }
 
     static List<TaskReport> run(JavaSparkContext sc, RoundPlan plan, SiteExecutors executors) {
-        Message global = Message.of(Message.Type.MODEL, -1, plan.round(),
-                Tensor.of(Kind.MODEL, row(plan.globalClient())), Tensor.of(Kind.MODEL, row(plan.globalServer())));
-        Broadcast<byte[]> download = sc.broadcast(FrameCodec.encode(plan.codecs().prepare(global, null)));
+        // One frame per cut (one in all unless sites cut at different layers): the client's part and the rest.
+        Map<Integer, byte[]> frames = new java.util.HashMap<>();
+        CutLayout layout = plan.layout();
+        for (int id : plan.participants()) {
+            frames.computeIfAbsent(layout.cut(id), cut -> {
+                Message global = Message.of(Message.Type.MODEL, -1, plan.round(), Tensor.of(Kind.MODEL, plan.clientModel(id)),
+                        Tensor.of(Kind.MODEL, layout.serverPart(row(plan.globalServer()), id)));
+                return FrameCodec.encode(plan.codecs().prepare(global, null));
+            });
+        }
+        Broadcast<Map<Integer, byte[]>> download = sc.broadcast(Map.copyOf(frames));
         Broadcast<RoundPlan> shared = sc.broadcast(plan);
         List<Integer> ids = plan.participants();
         List<TaskReport> reports = executors.pin(sc.parallelize(ids, ids.size()), plan.participantSites())
-                .map(id -> clientTask(shared.value(), id, download.value()))
+                .map(id -> clientTask(shared.value(), id, download.value().get(shared.value().layout().cut(id))))
                 .collect();
         shared.destroy();
         download.destroy();
@@ -54,7 +63,7 @@ final class LocalRound {
         TrafficMeter meter = FaultHook.meter(p, id);
         ChargedLink link = ClientWork.link(p, id, meter);
         long start = System.nanoTime();
-        Message global = FrameCodec.decode(download, RoundLimits.models(RoundLimits.shapes(p)));
+        Message global = FrameCodec.decode(download, RoundLimits.models(RoundLimits.shapes(p, id)));
         link.download(global);
         link.awaitDownloads();
         client.model().network().setParams(global.tensor(0).toArray());

@@ -96,7 +96,7 @@ final class OneWayRound {
         ChargedLink link = ClientWork.link(p, id, meter);
         long start = System.nanoTime();
         Message global = p.codecs().received(
-                Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, ServerState.row(p.globalClient()))));
+                Message.of(Message.Type.MODEL, -1, p.round(), Tensor.of(Kind.MODEL, p.clientModel(id))));
         link.download(global);
         client.model().network().setParams(global.tensor(0).toArray());
         ClientWork.receiveAuxiliary(p, client, link);
@@ -138,11 +138,12 @@ final class OneWayRound {
         List<TaskReport> out = new ArrayList<>();
         Map<String, byte[]> models = new HashMap<>();
         long computeNanos = 0;
-        FrameLimits limits = RoundLimits.serverEnd(RoundLimits.shapes(p));
+        Map<Integer, FrameLimits> limits = new HashMap<>();
         while (records.hasNext()) {
             Tuple2<Long, Parcel> record = records.next();
             Parcel parcel = record._2();
-            Message m = fromClient(p, limits, clientOf(record._1()), parcel.frame());
+            int client = clientOf(record._1());
+            Message m = fromClient(p, limits.computeIfAbsent(client, c -> RoundLimits.serverEnd(p, c)), client, parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
                 FaultHook.beforeServerStep(p, steps++);
                 long step = System.nanoTime();
@@ -169,12 +170,12 @@ final class OneWayRound {
         return out.iterator();
     }
 
-    /** A client's upload, checked as a frame from another site; a refusal names the institute. */
+    /** A client's upload, checked as a frame from another site (its limits: {@code client}'s); a refusal names the institute. */
     private static Message fromClient(RoundPlan p, FrameLimits limits, int client, byte[] frame) {
         try {
             Message m;
             try {
-                m = FrameCodec.decode(frame, limits.forClient(client));
+                m = FrameCodec.decode(frame, limits);
             } catch (TransportException e) {
                 throw Divergence.orItself(e, p.round(), RoundLimits.institute(p, client));
             }

@@ -5,11 +5,13 @@ import org.fslspark.algorithm.AlgorithmSettings;
 import org.fslspark.algorithm.Algorithms;
 import org.fslspark.algorithm.ServerOrder;
 import org.fslspark.config.OptimizerSpec;
+import org.fslspark.model.CutLayout;
 import org.fslspark.model.ModelInit;
 import org.fslspark.model.ModelSpec;
 import org.fslspark.model.SplitModel;
 import org.fslspark.transport.Codecs;
 import org.fslspark.transport.Tls;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.Serializable;
 import java.util.List;
@@ -40,6 +42,8 @@ import java.util.Map;
  * @param faults             the run's fault settings, with the test-only hooks ({@link FaultHook})
  * @param tls                the keys of mutual TLS on the links between sites; null = plain TCP
  * @param codecs             how activations, gradients and models travel between sites
+ * @param cuts               each client's cut in the model's units when sites cut at different layers (docs/CUTS.md),
+ *                           {@code model}'s being the shallowest; empty when every client cuts at {@code model}'s cut
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -49,8 +53,22 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
                         Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
                         boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
-                        List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs)
+                        List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs,
+                        List<Integer> cuts)
         implements Serializable {
+
+    /** A round in which every client cuts at {@code model}'s cut. */
+    public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
+                     OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
+                     List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
+                     Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
+                     List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs) {
+        this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
+                institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
+                testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, codecs, List.of());
+    }
 
     /** A round whose tensors travel in float32. */
     public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
@@ -62,7 +80,8 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, Codecs.FLOAT32);
+                testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, Codecs.FLOAT32,
+                List.of());
     }
 
     /** A first attempt over plain TCP, without fault hooks, in float32. */
@@ -76,7 +95,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
                 testbed, restore, collectState, trace, 0, 0, Map.of(),
                 java.util.stream.IntStream.range(0, institutes.size()).boxed().toList(), org.fslspark.config.Experiment.Faults.NONE, null,
-                Codecs.FLOAT32);
+                Codecs.FLOAT32, List.of());
     }
 
     /** The rules this round follows. */
@@ -84,9 +103,34 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
         return Algorithms.byName(algorithm, settings);
     }
 
-    /** This round's model as a site builds it; the round's global vectors are then set into it. */
+    /** This round's model as a site builds it, split at the global split; the round's global vectors are then set into it. */
     public SplitModel buildModel() {
         return init.split(model, seed, SiteData.hadoopConf(hadoopConf));
+    }
+
+    /** The model as client {@code client} cuts it. */
+    public ModelSpec modelOf(int client) {
+        return cuts.isEmpty() ? model : model.withCut(cuts.get(client));
+    }
+
+    /** The model as client {@code client} builds it: its part is the first side, the server's part for it the second. */
+    public SplitModel buildModel(int client) {
+        return cuts.isEmpty() ? buildModel() : init.split(modelOf(client), seed, SiteData.hadoopConf(hadoopConf));
+    }
+
+    /** Where each client's part ends, in layers and parameters; computed once per model, cuts and executor. */
+    public CutLayout layout() {
+        // A cache of its own: TaskState's may be computing an entry that asks for the layout.
+        return LAYOUTS.computeIfAbsent(model + " " + init + " " + cuts + " " + institutes.size(),
+                k -> CutLayout.of(buildModel(), CutLayout.layerCuts(model, cuts, clients())));
+    }
+
+    private static final Map<String, CutLayout> LAYOUTS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Client {@code client}'s part of the round's global model: x_c, and x_s's layers up to its cut when it cuts deeper. */
+    public INDArray clientModel(int client) {
+        INDArray c = ServerState.row(globalClient);
+        return cuts.isEmpty() ? c : layout().clientPart(c, ServerState.row(globalServer), client);
     }
 
     public boolean traced() {

@@ -101,7 +101,7 @@ final class SyncRound {
         String[] server = addresses[p.participants().size()].split(":");
         long start = System.nanoTime();
         double compute;
-        FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
+        FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p, id));
         MeteredSocket raw = new MeteredSocket();
         raw.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])));
         Socket socket;

@@ -88,21 +88,21 @@ final class SyncServer {
         this.algorithm = algorithm;
         this.channels = new FrameChannel[plan.clients()];
         this.server = ServerState.forRound(plan);
-        this.limits = RoundLimits.serverEnd(RoundLimits.shapes(plan));
+        this.limits = RoundLimits.serverEnd(plan);
     }
 
     void run(ServerSocket listener) throws IOException {
         try {
             admit(listener);
             List<Integer> participants = plan.participants();
-            Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
             if (algorithm.sequentialClients()) {
                 // SL: the client weights pass through the server from one client to the next.
+                Tensor clientModel = Tensor.of(Kind.MODEL, ServerState.row(plan.globalClient()));
                 int last = -1;
                 for (int i : participants) {
-                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
+                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, handOver(clientModel, i)));
                     try {
-                        clientModel = serveUntilModel(i);
+                        clientModel = takeBack(serveUntilModel(i), i);
                         last = i;
                     } catch (RefusedFrameException e) {
                         drop(i, e); // the next client starts from the model the dropped one received
@@ -113,7 +113,7 @@ final class SyncServer {
                 }
             } else {
                 for (int i : participants) {
-                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, clientModel));
+                    channels[i].send(Message.of(Message.Type.MODEL, i, 0, Tensor.of(Kind.MODEL, plan.clientModel(i))));
                 }
                 if (plan.serverOrder() == ServerOrder.CLIENT_BY_CLIENT) {
                     for (int i : participants) {
@@ -214,7 +214,7 @@ final class SyncServer {
                 channels[a.client()] = a.channel();
                 connected++;
                 connectedClients = connected;
-                a.channel().limit(limits.forClient(a.client())).encode(plan.codecs(), ServerState.feedback(plan, a.client()));
+                a.channel().limit(RoundLimits.serverEnd(plan, a.client())).encode(plan.codecs(), ServerState.feedback(plan, a.client()));
                 if (plan.link(a.client()) != null) {
                     a.channel().emulate(plan.link(a.client()));
                 }
@@ -338,6 +338,33 @@ final class SyncServer {
      */
     static byte[] encode(Tensor model) {
         return FrameCodec.encode(Message.of(Message.Type.MODEL, -1, 0, model.withValues(model.floats(), Float32Codec.INSTANCE)));
+    }
+
+    /**
+     * SL's hand-over to client i of the client weights {@code clientModel} (x_c, the layers every client holds): with
+     * sites cutting deeper than the shallowest cut, followed by the server's current layers down to client i's cut.
+     */
+    private Tensor handOver(Tensor clientModel, int client) {
+        if (plan.layout().entry(client) == 0) {
+            return clientModel;
+        }
+        return Tensor.of(Kind.MODEL, plan.layout().clientPart(clientModel.toArray(), server.shared().network().params(), client));
+    }
+
+    /**
+     * What client i hands back in SL: its layers below the shallowest cut pass on to the next client (x_c); those
+     * between it and client i's cut are the newest of the server's own layers, which the server takes over.
+     */
+    private Tensor takeBack(Tensor returned, int client) {
+        if (plan.layout().entry(client) == 0) {
+            return returned;
+        }
+        INDArray all = returned.toArray();
+        long shared = plan.globalClient().length;
+        org.nd4j.linalg.indexing.INDArrayIndex row = org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1);
+        server.shared().network().params().get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(0, all.length() - shared))
+                .assign(all.get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(shared, all.length())));
+        return Tensor.of(Kind.MODEL, all.get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(0, shared)));
     }
 
     /** Answers one client's batches until it sends its final model. */

@@ -43,4 +43,27 @@ class AveragingTest {
                 () -> Averaging.average(List.of(a, b), new double[]{0.5, 0.5}));
         assertEquals("model 1 has 4 parameters, model 0 has 3", e.getMessage());
     }
+
+    /**
+     * Three layers of 2, 1 and 2 parameters: copy a holds layer 0 (weight 1/4), copy b layers 0-1 (3/4), copy s layers
+     * 1-2 (1/4 at layer 1, where it stands for a's site; alone at layer 2, where its values are taken as they are).
+     */
+    @Test
+    void eachLayerIsAveragedOverTheCopiesThatHoldIt() {
+        long[] offsets = {0, 2, 3, 5};
+        INDArray a = Nd4j.createFromArray(new float[]{4f, 8f}).reshape(1, 2);
+        INDArray b = Nd4j.createFromArray(new float[]{0f, 4f, 12f}).reshape(1, 3);
+        INDArray s = Nd4j.createFromArray(new float[]{20f, 0.1f, 0.3f}).reshape(1, 3);
+        INDArray x = Averaging.byLayer(offsets, List.of(new Averaging.Copy(a, 0, 1, 0.25), new Averaging.Copy(b, 0, 2, 0.75),
+                new Averaging.Copy(s.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1),
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1)), 1, 2, 0.25),
+                new Averaging.Copy(s.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1),
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 3)), 2, 3, 1.0)));
+        assertArrayEquals(new float[]{1f, 5f, 14f, 0.1f, 0.3f}, x.toFloatVector(), 1e-6f);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Averaging.byLayer(offsets, List.of(new Averaging.Copy(a, 0, 2, 1.0))));
+        assertEquals("a copy of layers 0..2 has 2 parameters; those layers have 3", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Averaging.byLayer(offsets, List.of(new Averaging.Copy(a, 0, 1, 1.0))));
+        assertEquals("no copy holds layers 1..3", e.getMessage());
+    }
 }

@@ -198,6 +198,37 @@ class ExperimentLoaderTest {
     }
 
     @Test
+    void aCutPerSiteIsReadFromAMapWithADefault() {
+        Experiment e = ExperimentLoader.load(null, List.of("model.cut={iitb = 8, osu = 0, default = 3}"));
+        // fmnist_cnn's default cut is 6; the global model is split at the shallowest, utaustin's and umich's 3.
+        assertEquals(List.of(0, 3, 3, 8), e.cuts());
+        assertEquals(3, e.model().cut());
+        assertEquals(8, e.modelOf(3).cut());
+        // One cut for every institute, however spelled, is that cut: no per-site cuts.
+        Experiment uniform = ExperimentLoader.load(null, List.of("model.cut={default = 4, iitb = 4}"));
+        assertEquals(List.of(), uniform.cuts());
+        assertEquals(4, uniform.model().cut());
+        assertEquals(List.of(), ExperimentLoader.load(null, List.of("model.cut.iitb=6", "model.cut.default=0")).cuts());
+    }
+
+    @Test
+    void aCutPerSiteIsRefusedNamingTheKeyAndTheSite() {
+        for (String[] bad : new String[][]{
+                {"model.cut={iitb = 12, default = 3}", "model.cut.iitb (institute iitb): model.cut = 12 is outside 1..9 for fmnist_cnn"},
+                {"model.cut={ucla = 3, default = 4}", "model.cut.ucla: 'ucla' is not an institute (institutes: osu, utaustin, umich, iitb"},
+                {"model.cut={iitb = 3, osu = 4}", "model.cut names no cut for institute utaustin and has no default"},
+                {"model.cut={iitb = -1, default = 4}", "model.cut.iitb must be >= 0, got -1"},
+                {"model.cut={iitb = x, default = 4}", "model.cut.iitb must be an integer"},
+                {"model.cut=\"deep\"", "model.cut must be an integer"}}) {
+            ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.load(null, List.of(bad[0])));
+            assertTrue(e.getMessage().startsWith(bad[1]), bad[0] + ": " + e.getMessage());
+        }
+        ConfigException trace = assertThrows(ConfigException.class, () -> ExperimentLoader.load(null,
+                List.of("model.cut={iitb = 8, default = 6}", "debug.trace=/tmp/x")));
+        assertTrue(trace.getMessage().startsWith("debug.trace: bench/oracle.py replays one cut"), trace.getMessage());
+    }
+
+    @Test
     void checkpointKeysAreValidated() {
         assertEquals(new Experiment.Checkpointing(1, 2), ExperimentLoader.load(null, List.of()).checkpoint());
         ConfigException e = assertThrows(ConfigException.class,

@@ -90,7 +90,7 @@ class DropoutAveragingTest {
             SplitModel m = ModelZoo.split(e.model(), e.seed());
             Map<Integer, INDArray[]> up = uploads(m);
             List<TaskReport> reports = PARTICIPANTS.stream().map(i -> client(i, Map.of("client/" + i, frame(up.get(i))))).toList();
-            INDArray[] next = FederatedTraining.aggregate(Algorithms.byName("fedavg", e.settings()), e, PARTICIPANTS, reports,
+            INDArray[] next = Aggregation.aggregate(Algorithms.byName("fedavg", e.settings()), e, PARTICIPANTS, reports,
                     m.client().params(), m.server().params());
             double w0 = weights.equals("samples") ? 0.25 : 0.5;
             assertClose(expected(up, 0, w0, 1 - w0), next[0]);
@@ -111,7 +111,7 @@ class DropoutAveragingTest {
         }
         List<TaskReport> reports = List.of(client(0, Map.of()), client(2, Map.of()),
                 new TaskReport("server", -1, "osu", "osu", "h", 0, List.of(), 0, 0, server, Map.of()));
-        INDArray[] next = FederatedTraining.aggregate(Algorithms.byName("splitfed-v1", e.settings()), e, PARTICIPANTS, reports,
+        INDArray[] next = Aggregation.aggregate(Algorithms.byName("splitfed-v1", e.settings()), e, PARTICIPANTS, reports,
                 m.client().params(), m.server().params());
         assertClose(expected(up, 0, 0.25, 0.75), next[0]);
         assertClose(expected(up, 1, 0.25, 0.75), next[1]);
@@ -125,7 +125,7 @@ class DropoutAveragingTest {
         List<TaskReport> reports = List.of(client(0, Map.of()), client(2, Map.of()),
                 new TaskReport("server", -1, "osu", "osu", "h", 0, List.of(), 0, 0,
                         Map.of("client/2", frame(up.get(2)[0]), "server", frame(up.get(2)[1])), Map.of()));
-        INDArray[] next = FederatedTraining.aggregate(Algorithms.byName("sl", e.settings()), e, PARTICIPANTS, reports,
+        INDArray[] next = Aggregation.aggregate(Algorithms.byName("sl", e.settings()), e, PARTICIPANTS, reports,
                 m.client().params(), m.server().params());
         assertArrayEquals(up.get(2)[0].data().asFloat(), next[0].data().asFloat());
         assertArrayEquals(up.get(2)[1].data().asFloat(), next[1].data().asFloat());

@@ -30,6 +30,29 @@ class HeldStateTest {
         l.step();
     }
 
+    /** Dense, ReLU, dense, an optimizer per segment (from layer 0, and from 2 as a deeper cut enters): docs/CUTS.md. */
+    private static Learner segmented(String optimizer) {
+        Network net = new Network(List.of(new Dense(4, 3), new org.fslspark.model.Relu(), new Dense(3, 2)), new long[]{4})
+                .initialize(new Random(7));
+        return new Learner(net, new OptimizerSpec(optimizer, 0.01, 0.9).toUpdater(), new int[]{0, 2});
+    }
+
+    @Test
+    void aRestoredLearnerWithASegmentPerCutTakesTheSameNextSteps() {
+        for (String optimizer : List.of("adam", "sgd")) {
+            Learner original = segmented(optimizer);
+            stepOn(original, 1);
+            stepOn(original.from(2), 2); // the top segment alone: its step count differs from the bottom's
+            Learner fresh = HeldState.restored("server/shared", segmented(optimizer), HeldState.save("server/shared", original));
+            assertEquals(List.of(1, 2), fresh.optimizers().stream().map(o -> o.iterations()).toList());
+            for (int seed : new int[]{3, 4}) {
+                stepOn(original.from(seed == 3 ? 0 : 2), seed);
+                stepOn(fresh.from(seed == 3 ? 0 : 2), seed);
+                assertArrayEquals(original.network().params().toFloatVector(), fresh.network().params().toFloatVector(), optimizer);
+            }
+        }
+    }
+
     @Test
     void aRestoredLearnerTakesTheSameNextStep() {
         for (String optimizer : List.of("adam", "nesterovs", "sgd")) {
