@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "fsl", mixinStandardHelpOptions = true, version = "fsl-spark 0.1.0",
         description = "Federated split learning across institutes on Apache Spark.",
         subcommands = {TrainCommand.class, PrepareCommand.class, GenerateCommand.class, BenchCommand.class, KeysCommand.class,
-                TopologyCommand.class, ProbeCommand.class, SweepCommand.class, ProvisionCommand.class,
+                TopologyCommand.class, PlanCutsCommand.class, ProbeCommand.class, SweepCommand.class, ProvisionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
