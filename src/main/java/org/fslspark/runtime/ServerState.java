@@ -62,7 +62,6 @@ final class ServerState {
                         plan.seed(), org.nd4j.linalg.api.buffer.DataType.DOUBLE));
     }
 
-
     /**
      * The error feedback of the server's top-k gradients to client {@code client}, held at the server site
      * across rounds and in its training state; null unless gradients travel top-k.

@@ -16,6 +16,7 @@ import org.fslspark.transport.Tensor;
 import org.fslspark.transport.Tls;
 import org.fslspark.transport.TransportException;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -361,10 +362,9 @@ final class SyncServer {
         }
         INDArray all = returned.toArray();
         long shared = plan.globalClient().length;
-        org.nd4j.linalg.indexing.INDArrayIndex row = org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1);
-        server.shared().network().params().get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(0, all.length() - shared))
-                .assign(all.get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(shared, all.length())));
-        return Tensor.of(Kind.MODEL, all.get(row, org.nd4j.linalg.indexing.NDArrayIndex.interval(0, shared)));
+        server.shared().network().params().get(NDArrayIndex.interval(0, 1), NDArrayIndex.interval(0, all.length() - shared))
+                .assign(all.get(NDArrayIndex.interval(0, 1), NDArrayIndex.interval(shared, all.length())));
+        return Tensor.of(Kind.MODEL, all.get(NDArrayIndex.interval(0, 1), NDArrayIndex.interval(0, shared)));
     }
 
     /** Answers one client's batches until it sends its final model. */
