@@ -63,8 +63,9 @@ final class PlanCutsCommand implements Callable<Integer> {
                     t.site(s.institute()).compute().relativeSpeed(), t.link(s.institute()), s.uniform().cut(),
                     s.uniform().activations(), s.uniform().seconds(), s.best().cut(), s.best().activations(), s.best().seconds());
         }
-        System.out.printf(Locale.ROOT, "modelled round: %.3f s at the uniform cut, %.3f s at the best cut per site (%.2fx)%n",
-                plan.uniformRoundSeconds(), plan.plannedRoundSeconds(), plan.plannedRoundSeconds() / plan.uniformRoundSeconds());
+        System.out.printf(Locale.ROOT, "modelled round: %.3f s at %s, %.3f s at the best cut per site (%.2fx)%n",
+                plan.uniformRoundSeconds(), e.perSiteCuts() ? "the experiment's cuts" : "the uniform cut", plan.plannedRoundSeconds(),
+                plan.plannedRoundSeconds() / plan.uniformRoundSeconds());
         System.out.println("model.cut = { " + plan.cuts().entrySet().stream().map(c -> c.getKey() + " = " + c.getValue())
                 .collect(Collectors.joining(", ")) + " }");
         return 0;

@@ -42,6 +42,7 @@ public final class CutPlanner {
      * A site's round at one cut.
      *
      * @param cut            in the model's cut units (model.cut)
+     * @param cutShape       per-sample shape of the activations at the cut
      * @param activations    values per sample at the cut
      * @param clientParams   parameters of the client part
      * @param seconds        the site's modelled round time
