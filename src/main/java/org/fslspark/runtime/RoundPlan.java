@@ -57,20 +57,7 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         List<Integer> cuts)
         implements Serializable {
 
-    /** A round in which every client cuts at {@code model}'s cut. */
-    public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
-                     OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
-                     List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
-                     Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
-                     boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
-                     List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs) {
-        this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
-                institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
-                testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, codecs, List.of());
-    }
-
-    /** A round whose tensors travel in float32. */
+    /** A round whose tensors travel in float32, every client cutting at {@code model}'s cut. */
     public RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model, ModelInit init,
                      OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
