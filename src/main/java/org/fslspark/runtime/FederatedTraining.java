@@ -201,6 +201,11 @@ public final class FederatedTraining {
         private Map<String, byte[]> carried;
         /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
         private final Set<Integer> discarded = new TreeSet<>();
+        /**
+         * Whether every round so far returned the executors' state, so that the driver's copy holds every entry that
+         * exists: an entry missing from it did not exist yet.
+         */
+        private boolean copyComplete = true;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -295,8 +300,7 @@ public final class FederatedTraining {
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
             double alignmentSeconds = 0;
             List<AlignmentRound.Result> aligned = List.of();
-            boolean alignedBefore = s.alignedBefore();
-            if (algorithm.alignsAt(t, alignedBefore)) {
+            if (algorithm.alignsAt(t, s.alignedBefore())) {
                 describe(t, attempt, "alignment");
                 aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
@@ -307,7 +311,6 @@ public final class FederatedTraining {
                         downloads.put(r.client(), r.auxiliaryFrame());
                         alignedHeads.put(r.client(), FrameCodec.decode(r.auxiliaryFrame()).tensor(0).toArray());
                         alignments.add(alignmentRecord(e, t, r));
-                        alignedBefore = true;
                     }
                 }
                 plan = plan(t, rules, s, downloads, collect, attempt);
@@ -334,6 +337,9 @@ public final class FederatedTraining {
             if (took.isEmpty()) {
                 throw new IllegalStateException("round " + t + ": the server refused a frame of every participant: " + refused);
             }
+            // A refused client's alignment of this round is discarded with the rest of its part (held, below).
+            boolean alignedBefore = s.alignedBefore()
+                    || aligned.stream().anyMatch(r -> r.report() != null && !refused.containsKey(r.client()));
             INDArray[] next;
             try {
                 next = aggregate(algorithm, e, took, reports, s.client(), s.server());
@@ -373,6 +379,7 @@ public final class FederatedTraining {
             recorded.addAll(retryRecords(e, t, reports));
             versions.putAll(used);
             discarded.addAll(refused.keySet());
+            copyComplete &= collect;
             refused.forEach((i, why) -> out.appendEvent(new EventRecord(t, e.institutes().get(i), "refused-frame", why)));
             return new Round(after, row, recorded, alignments);
         }
@@ -382,13 +389,14 @@ public final class FederatedTraining {
          * into {@code used} the new versions of the entries the round used. An entry's newest copy is the one its user
          * returned (an aligner's learner, whatever the server stage on another executor holds); entries nobody used
          * keep the copy of an earlier round, so the copy stays whole wherever each entry lives. What clients dropped for a
-         * refused frame stepped is discarded: they keep their earlier copy and version.
+         * refused frame stepped, and the server site's alignment of their heads in the round, is discarded: those
+         * entries ({@link #ownEntries}) keep their earlier copy and version.
          */
         private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
                                                 List<AlignmentRound.Result> aligned, Set<Integer> refused,
                                                 Map<String, String> used) {
             Set<String> dropped = new HashSet<>();
-            refused.forEach(i -> dropped.add(ClientWork.name(i)));
+            refused.forEach(i -> dropped.addAll(ownEntries(i)));
             List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
             reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
             aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
@@ -426,18 +434,35 @@ public final class FederatedTraining {
             clients.stream().filter(discarded::contains).forEach(stale::add);
             discarded.clear();
             for (int i : stale) {
-                String name = ClientWork.name(i);
                 Map<String, byte[]> copy = new HashMap<>(carried);
-                s.executors().forEach((k, bytes) -> {
-                    if (HeldState.entryOf(k).equals(name)) {
-                        copy.put(k, bytes);
+                for (String name : ownEntries(i)) {
+                    s.executors().forEach((k, bytes) -> {
+                        if (HeldState.entryOf(k).equals(name)) {
+                            copy.put(k, bytes);
+                        }
+                    });
+                    if (HeldState.covers(copy, name)) {
+                        continue;
                     }
-                });
-                if (!HeldState.covers(copy, name)) {
-                    versions.remove(name);
+                    // No copy: the entry did not exist before (the executors' one is of the discarded round), or the
+                    // driver never had one, and the executor's is all there is.
+                    if (copyComplete) {
+                        versions.put(name, TaskState.FRESH);
+                    } else {
+                        versions.remove(name);
+                    }
                 }
                 carried = Map.copyOf(copy);
             }
+        }
+
+        /**
+         * The entries of the training state that are client {@code i}'s part of a round: its learners, the residual of
+         * its top-k activations, and the server site's alignment of its head (FSL-SAGE's aligners run before the round's
+         * stage, so before a frame of it can be refused).
+         */
+        private static List<String> ownEntries(int i) {
+            return List.of(ClientWork.name(i), "feedback/" + i, "server/auxiliary/" + i);
         }
 
         private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {

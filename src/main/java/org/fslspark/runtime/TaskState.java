@@ -69,7 +69,7 @@ final class TaskState {
             String version = VERSIONS.get(key);
             // Newest: as the plan knows it, or as a task of this round made it here.
             if (value == null || newest != null && !newest.equals(version) && !version(plan).equals(version)) {
-                if (newest != null && !HeldState.covers(plan.restore(), name)) {
+                if (newest != null && !newest.equals(FRESH) && !HeldState.covers(plan.restore(), name)) {
                     throw new HeldStateLostException(plan, name, value == null ? "holds none" : "holds an older version ("
                             + version + ")", newest);
                 }
@@ -83,6 +83,12 @@ final class TaskState {
             return (T) value;
         }
     }
+
+    /**
+     * The version that says an entry's newest state is a freshly made one: what an executor holds was discarded by the
+     * driver (a client dropped for a refused frame in the round that made the entry) and is made afresh.
+     */
+    static final String FRESH = "fresh";
 
     /** The version an entry gets when a task of the plan's round uses it on this executor. */
     static String version(RoundPlan plan) {
