@@ -160,6 +160,7 @@ public final class FederatedTraining {
                 }
             }
         } finally {
+            rounds.close();
             TaskState.clear(rounds.runId);
         }
         out.finish(spark);
@@ -206,6 +207,8 @@ public final class FederatedTraining {
          * exists: an entry missing from it did not exist yet.
          */
         private boolean copyComplete = true;
+        /** Fails an attempt whose pinned executor is lost, rather than let its tasks wait for it. */
+        private final ExecutorLossWatch lossWatch;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -218,6 +221,7 @@ public final class FederatedTraining {
             this.executors = executors;
             this.restore = restore;
             this.participants = new Participants(e, sc);
+            this.lossWatch = ExecutorLossWatch.on(sc.sc());
             restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             this.evaluator = new Evaluator(SiteData.readTest(conf, e.data().testLocation()),
                     e.init().split(e.model(), e.seed(), conf), e.train().evalBatchSize());
@@ -236,7 +240,9 @@ public final class FederatedTraining {
                     return attempt(s, collect, attempt);
                 } catch (Exception failure) { // Spark's SparkException is checked but undeclared
                     Divergence diverged = Divergence.in(failure);
-                    String reason = diverged != null ? diverged.getMessage() : reason(failure);
+                    String lost = lossWatch.disarm();
+                    String reason = diverged != null ? diverged.getMessage() : lost != null ? lost + ": " + reason(failure)
+                            : reason(failure);
                     String where = institute(diverged != null ? reason : messages(failure));
                     if (diverged != null) {
                         out.appendEvent(new EventRecord(t, where, "diverged", reason));
@@ -274,8 +280,16 @@ public final class FederatedTraining {
 
         /** What the Spark UI shows for the jobs that follow, e.g. "round 3 · fsl-sage · alignment" (a group per round). */
         private void describe(int t, int attempt, String what) {
-            sc.setJobGroup("fsl-" + runId + "-round-" + t, "round " + t + " · " + e.algorithm() + " · " + what
+            sc.setJobGroup(jobGroup(t), "round " + t + " · " + e.algorithm() + " · " + what
                     + (attempt > 0 ? " · attempt " + (attempt + 1) : ""), false);
+        }
+
+        private String jobGroup(int t) {
+            return "fsl-" + runId + "-round-" + t;
+        }
+
+        void close() {
+            lossWatch.close();
         }
 
         /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
@@ -294,6 +308,7 @@ public final class FederatedTraining {
                 }
             }
             participate(t, s);
+            lossWatch.arm(jobGroup(t), executors, clients.stream().map(e.institutes()::get).toList(), e.serverSite());
             RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
@@ -325,6 +340,7 @@ public final class FederatedTraining {
                 case PER_BATCH -> SyncRound.run(sc, plan, executors);
                 case ONE_WAY -> OneWayRound.run(sc, plan, executors);
             };
+            lossWatch.disarm();
             restore = Map.of();
             double seconds = (System.nanoTime() - start) / 1e9;
             for (TaskReport r : reports) {
