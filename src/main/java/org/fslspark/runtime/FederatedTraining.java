@@ -96,6 +96,7 @@ public final class FederatedTraining {
      */
     public static Summary run(Experiment e, SparkSession spark, Start start, Consumer<RoundRecord> onRound) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Sparks.shareLocalCores(sc.master(), e.institutes().size() + 1);
         Map<String, String> hadoop = hadoopProps(spark);
         Configuration conf = SiteData.hadoopConf(hadoop);
         List<String> locations = new ArrayList<>();

@@ -34,7 +34,7 @@ import java.util.List;
 /**
  * A round of an algorithm that exchanges a gradient for every minibatch (SL, SplitFed-V1/V2): one
  * Spark barrier stage whose tasks 0..m-1 are the clients and task m the server. The barrier makes
- * Spark start them together; they find the server's address through {@code allGather} and then
+ * Spark start them together; they find the server's address through {@code allGather} ({@link Barrier}) and then
  * talk over a direct, metered TCP channel, so a minibatch costs one network round trip, not a job.
  * With {@link RoundPlan#tls()} the channel is mutual TLS: each end presents its site's certificate.
  */
@@ -97,7 +97,7 @@ final class SyncRound {
         Client client = ClientWork.client(p, algorithm, id);
         List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
         TrafficMeter meter = FaultHook.meter(p, id);
-        String[] addresses = ctx.allGather("");
+        String[] addresses = Barrier.allGather(ctx, "");
         String[] server = addresses[p.participants().size()].split(":");
         long start = System.nanoTime();
         double compute;
@@ -145,7 +145,7 @@ final class SyncRound {
         Placement.requireSite(serverSite, p.testbed());
         try (java.net.ServerSocket listener = new java.net.ServerSocket()) {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
-            ctx.allGather(host() + ":" + listener.getLocalPort());
+            Barrier.allGather(ctx, host() + ":" + listener.getLocalPort());
             long start = System.nanoTime();
             SyncServer server = new SyncServer(p, p.rules(), p.tls() == null ? null : p.tls().forSite(serverSite));
             server.run(listener);
