@@ -48,6 +48,11 @@ public final class Optimizer {
         return iteration;
     }
 
+    /** The updater's name, e.g. "Adam", "Nesterovs", "Sgd". */
+    public String name() {
+        return updater.getConfig().getClass().getSimpleName();
+    }
+
     /** A copy of the updater's state vector ([1, stateSize]), or null when it keeps none (SGD). */
     public INDArray state() {
         return state == null ? null : state.dup();

@@ -8,6 +8,7 @@ import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -28,14 +29,17 @@ final class HeldState {
     private HeldState() {
     }
 
-    /** Adds the encoded state of {@code value} (a Learner, AlignmentBuffer or Client) under {@code name}. */
+    /**
+     * Adds the encoded state of {@code value} (a Learner, AlignmentBuffer or Client) under {@code name}; a learner whose
+     * parameters or optimizer state hold a value that is not finite is refused ({@link NonFiniteState}).
+     */
     static void save(String name, Object value, Map<String, byte[]> out) {
         if (value instanceof Learner l) {
-            out.put(name, encode(l));
+            out.put(name, encode(name, l));
         } else if (value instanceof AlignmentBuffer b) {
             out.put(name, encode(b));
         } else if (value instanceof Client c) {
-            c.learners().forEach((part, l) -> out.put(name + "/" + part, encode(l)));
+            c.learners().forEach((part, l) -> out.put(name + "/" + part, encode(name + "/" + part, l)));
         } else if (value instanceof ErrorFeedback f) {
             out.put(name, encode(f));
         } else {
@@ -47,6 +51,54 @@ final class HeldState {
         Map<String, byte[]> out = new HashMap<>();
         save(name, value, out);
         return out;
+    }
+
+    /**
+     * {@link #save(String, Object, Map)} at the end of the plan's round: a learner that is not finite (an optimizer's
+     * moments that overflowed while its parameters stayed finite, say) stops the run as a {@link Divergence} naming the
+     * round and the institute or server site that holds it, before anything of the round is kept.
+     */
+    static void save(RoundPlan plan, String name, Object value, Map<String, byte[]> out) {
+        try {
+            save(name, value, out);
+        } catch (NonFiniteState e) {
+            throw new Divergence(Divergence.MARKER + plan.round() + ", " + owner(plan, name) + ": " + e.getMessage()
+                    + " at the round's end", e);
+        }
+    }
+
+    /** {@link #save(RoundPlan, String, Object, Map)} into a new map. */
+    static Map<String, byte[]> save(RoundPlan plan, String name, Object value) {
+        Map<String, byte[]> out = new HashMap<>();
+        save(plan, name, value, out);
+        return out;
+    }
+
+    /**
+     * {@link #restored} for the plan's round: a saved state that is not finite (a checkpoint written before it was
+     * checked, or altered since) stops the run as a {@link Divergence} naming the round and who holds it.
+     */
+    static <T> T restored(RoundPlan plan, String name, T value) {
+        try {
+            return restored(name, value, plan.restore());
+        } catch (NonFiniteValueException e) {
+            throw new Divergence(Divergence.MARKER + plan.round() + ", " + owner(plan, name) + ": its saved training state '"
+                    + name + "', which the round starts from, is not finite: " + e.getMessage(), e);
+        }
+    }
+
+    /** Who holds entry {@code name}: the institute of a client's entries ("client/3", "feedback/3"), else the server site. */
+    static String owner(RoundPlan plan, String name) {
+        String[] parts = name.split("/");
+        return (parts[0].equals("client") || parts[0].equals("feedback")) && parts.length > 1
+                ? RoundLimits.institute(plan, Integer.parseInt(parts[1])) : "server site " + plan.serverSite();
+    }
+
+    /** A learner whose parameters or optimizer state hold a value that is not finite. */
+    static final class NonFiniteState extends IllegalStateException {
+        NonFiniteState(String message) {
+            super(message);
+        }
     }
 
     /** The training-state entry a saved name belongs to: a client's learners are saved by part ("client/3/model"). */
@@ -78,10 +130,21 @@ final class HeldState {
         return value;
     }
 
-    private static byte[] encode(Learner l) {
+    private static byte[] encode(String name, Learner l) {
         List<Tensor> tensors = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, l.network().params())));
-        if (l.optimizer().state() != null) {
-            tensors.add(Tensor.of(Kind.MODEL, l.optimizer().state()));
+        INDArray state = l.optimizer().state();
+        if (state != null) {
+            tensors.add(Tensor.of(Kind.MODEL, state));
+        }
+        for (int t = 0; t < tensors.size(); t++) {
+            float[] v = tensors.get(t).floats();
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    throw new NonFiniteState("its training state '" + name + "' is not finite: " + (t == 0 ? "its parameters hold "
+                            : "its optimizer state (" + l.optimizer().name() + ", " + v.length + " values) holds ") + v[i]
+                            + " at index " + i);
+                }
+            }
         }
         return FrameCodec.encode(new Message(Message.Type.MODEL, -1, l.optimizer().iterations(), tensors));
     }

@@ -102,11 +102,18 @@ final class SyncRound {
         long start = System.nanoTime();
         double compute;
         FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p));
+        // The site's keys are loaded (once per JVM) before connecting: the server gives a connection a few seconds only.
+        org.fslspark.transport.Tls keys;
+        try {
+            keys = p.tls() == null ? null : p.tls().forSite(institute);
+        } catch (TransportException e) {
+            throw new TransportException(RoundLimits.institute(p, id) + ": its keys for TLS: " + e.getMessage(), e);
+        }
         MeteredSocket raw = new MeteredSocket();
         raw.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])));
         Socket socket;
         try {
-            socket = p.tls() == null ? raw : p.tls().forSite(institute).client(raw, p.serverSite());
+            socket = keys == null ? raw : keys.client(raw, p.serverSite());
         } catch (IOException | TransportException e) {
             raw.close();
             throw new TransportException(RoundLimits.institute(p, id) + ": TLS to the server site " + p.serverSite() + " failed: "
