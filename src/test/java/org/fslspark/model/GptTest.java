@@ -177,6 +177,46 @@ class GptTest {
         assertTrue(maxAbs < 1e-5, "max |split - unsplit| parameter difference after 10 steps: " + maxAbs);
     }
 
+    /**
+     * The benchmark's larger size (width 384, 6 blocks of 6 heads, context 256: about 11M parameters,
+     * where the products dominate and the oneDNN path takes its large-matrix kernels), cut after block
+     * 2: three Adam steps on one sequence split and unsplit give the same losses and parameters to
+     * float tolerance.
+     */
+    @Test
+    void splitTrainingEqualsUnsplitTrainingAtTheLargerSize() {
+        ModelSpec spec = ModelSpec.gpt(257, 256, 384, 6, 6, 2);
+        SplitModel split = ModelZoo.split(spec, 19);
+        Network full = ModelZoo.full(spec, 19);
+        assertEquals(split.client().numParams() + split.server().numParams(), full.numParams());
+        assertTrue(full.numParams() > 10_000_000 && full.numParams() < 12_000_000, "about 11M parameters: " + full.numParams());
+        INDArray initial = full.params().dup();
+        Optimizer clientOpt = new Optimizer(new Adam(1e-3), split.client());
+        Optimizer serverOpt = new Optimizer(new Adam(1e-3), split.server());
+        Optimizer fullOpt = new Optimizer(new Adam(1e-3), full);
+        for (int step = 0; step < 3; step++) {
+            INDArray x = tokens(300 + step, 1, 256, 257, DataType.FLOAT);
+            int[] y = targets(400 + step, 1, 256, 257);
+
+            INDArray logits = split.server().forwardNoCopy(split.client().forwardNoCopy(x));
+            CrossEntropy.Result rs = CrossEntropy.evaluate(logits, y, logits); // the gradient in place of the logits
+            INDArray gradCut = split.server().backwardNoCopy(rs.gradient());
+            serverOpt.step(split.server());
+            split.client().backward(gradCut, false);
+            clientOpt.step(split.client());
+
+            CrossEntropy.Result rf = CrossEntropy.evaluate(full.forward(x), y, true);
+            full.backward(rf.gradient(), false);
+            fullOpt.step(full);
+
+            assertEquals(rf.meanLoss(), rs.meanLoss(), 1e-5 * Math.abs(rf.meanLoss()), "loss at step " + step);
+        }
+        double moved = full.params().sub(initial).amaxNumber().doubleValue();
+        assertTrue(moved > 2e-3, "training moved the parameters by at most " + moved);
+        double maxAbs = split.fullParams().sub(full.params()).amaxNumber().doubleValue();
+        assertTrue(maxAbs < 1e-5, "max |split - unsplit| parameter difference after 3 steps: " + maxAbs);
+    }
+
     @Test
     void cutAfterBlockKPutsTheEmbeddingsAndKBlocksOnTheClient() {
         for (int k = 1; k <= 3; k++) {
