@@ -93,6 +93,43 @@ class GptTest {
     }
 
     /**
+     * The float layers take the oneDNN path on this build (bench lm-step's figures are for it), and one
+     * training step there gives the loss, the gradients and the gradient at the cut of the float ND4J
+     * path the layers keep for other types and backends, to float tolerance.
+     */
+    @Test
+    void oneDnnPathMatchesTheNd4jPath() {
+        if (Boolean.parseBoolean(System.getProperty("fsl.dnnl", "true"))
+                && Nd4j.getBackend().getClass().getSimpleName().equals("CpuBackend")) {
+            assertTrue(Natives.dnnlStatus().startsWith("oneDNN"), "the GPT layers' oneDNN path is off: " + Natives.dnnlStatus());
+        }
+        ModelSpec spec = ModelSpec.gpt(40, 16, 32, 2, 4, 1);
+        INDArray x = tokens(1, 4, 16, 40, DataType.FLOAT);
+        int[] y = targets(2, 4, 16, 40);
+        INDArray[] fast;
+        INDArray[] slow;
+        double fastLoss;
+        double slowLoss;
+        try {
+            SplitModel m = ModelZoo.split(spec, 5);
+            fastLoss = CrossEntropy.evaluate(m.server().forward(m.client().forward(x)), y, false).meanLoss();
+            fast = gradients(m, x, y);
+            Dnnl.setEnabled(false);
+            SplitModel n = ModelZoo.split(spec, 5);
+            slowLoss = CrossEntropy.evaluate(n.server().forward(n.client().forward(x)), y, false).meanLoss();
+            slow = gradients(n, x, y);
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        assertEquals(slowLoss, fastLoss, 1e-6 * slowLoss, "loss");
+        String[] what = {"client", "server", "cut"};
+        for (int i = 0; i < 3; i++) {
+            double rel = fast[i].sub(slow[i]).norm2Number().doubleValue() / slow[i].norm2Number().doubleValue();
+            assertTrue(rel < 1e-5, what[i] + " gradient: relative L2 difference oneDNN vs ND4J path " + rel);
+        }
+    }
+
+    /**
      * Changing the token at position t changes no logit at an earlier position, not even by rounding,
      * changes the logits at t, and leaves the other sequence of the batch alone.
      */
