@@ -165,7 +165,7 @@ public abstract class Layer {
      * temporary off-heap array (tens of MB for a large model's embeddings, each a fresh allocation).
      */
     private static void put(INDArray target, float[] values) {
-        if (target.dataType() == DataType.FLOAT && target.ordering() == 'c' && target.elementWiseStride() == 1) {
+        if (Dnnl.usable(target) && Dnnl.dense(target)) { // float on ND4J's CPU backend: host memory is the array
             java.nio.FloatBuffer memory = target.data().asNioFloat();
             memory.put((int) target.offset(), values);
         } else {
