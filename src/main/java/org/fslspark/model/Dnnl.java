@@ -143,9 +143,26 @@ final class Dnnl {
             return new Layout(dims, strides);
         }
 
-        /** The array's own shape and strides. */
+        /**
+         * The array's own shape and strides. A dimension of size 1 gets the array's full extent as its
+         * stride: ND4J gives such dimensions stride 1 (a [1, n] row has strides [1, 1]), which oneDNN
+         * refuses at execution as overlapping.
+         */
         static Layout of(INDArray a) {
-            return new Layout(a.shape(), a.stride());
+            long[] dims = a.shape();
+            long[] strides = a.stride().clone();
+            long extent = 1;
+            for (int i = 0; i < dims.length; i++) {
+                if (dims[i] > 1) {
+                    extent = Math.max(extent, strides[i] * dims[i]);
+                }
+            }
+            for (int i = 0; i < dims.length; i++) {
+                if (dims[i] == 1) {
+                    strides[i] = extent;
+                }
+            }
+            return new Layout(dims, strides);
         }
 
         /** The same memory seen with the last two dimensions swapped (a transposed matrix). */
@@ -218,6 +235,7 @@ final class Dnnl {
         /** Runs on the arrays at these addresses, in the order of the argument ids it was made with. */
         void exec(long... addressList) {
             Context c = CONTEXT.get();
+            c.matchThreads();
             for (int i = 0; i < memories.length; i++) {
                 check(dnnl_memory_set_data_handle(memories[i], addresses[i].at(addressList[i])), "data handle");
             }
@@ -273,6 +291,23 @@ final class Dnnl {
                 dnnl_stream_destroy(s);
                 sp.forEach(BytePointer::deallocate);
             });
+        }
+
+        /** OpenMP threads this thread last asked for (-1: not yet). */
+        private int ompThreads = -1;
+
+        /**
+         * Gives this thread's OpenMP parallel regions (oneDNN's) as many threads as ND4J's own ops get:
+         * in local mode the runtime divides the cores among a round's concurrent tasks
+         * ({@code Environment.setMaxThreads}), and oneDNN's OpenMP would otherwise take every core in
+         * each of them. The setting is per calling thread in OpenMP.
+         */
+        void matchThreads() {
+            int threads = Nd4j.getEnvironment().maxThreads();
+            if (threads != ompThreads && threads > 0) {
+                org.nd4j.nativeblas.NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
+                ompThreads = threads;
+            }
         }
 
         long scratchpad(long bytes) {

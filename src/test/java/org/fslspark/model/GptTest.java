@@ -130,6 +130,36 @@ class GptTest {
     }
 
     /**
+     * A batch of one row (an image model's last partial batch): ND4J gives a [1, n] array strides
+     * [1, 1], which oneDNN refuses unless the layout is normalised; forward and backward match the
+     * ND4J path.
+     */
+    @Test
+    void oneDnnDenseTakesASingleRow() {
+        INDArray x = Nd4j.rand(DataType.FLOAT, 1, 12);
+        INDArray g = Nd4j.rand(DataType.FLOAT, 1, 5);
+        INDArray[] fast;
+        INDArray[] slow;
+        try {
+            fast = denseStep(x, g);
+            Dnnl.setEnabled(false);
+            slow = denseStep(x, g);
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        for (int i = 0; i < fast.length; i++) {
+            assertEquals(0, fast[i].sub(slow[i]).amaxNumber().doubleValue(), 1e-6, "output, input gradient, parameter gradients: " + i);
+        }
+    }
+
+    private static INDArray[] denseStep(INDArray x, INDArray g) {
+        Network net = new Network(java.util.List.of(new Dense(12, 5)), new long[]{12}).initialize(new Random(3));
+        INDArray y = net.forward(x);
+        INDArray gradIn = net.backward(g);
+        return new INDArray[]{y, gradIn, net.grads().dup()};
+    }
+
+    /**
      * Changing the token at position t changes no logit at an earlier position, not even by rounding,
      * changes the logits at t, and leaves the other sequence of the batch alone.
      */
