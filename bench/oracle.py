@@ -29,6 +29,8 @@ Parameters are flat vectors, x_c then x_s, each layer's weights then bias; convo
 [out, in, k, k], dense weights [in, out] (the transpose of torch.nn.Linear's).
 
 Usage: /usr/bin/python3 bench/oracle.py TRACE OUT [--compare]   (Debian's python3-torch)
+       /usr/bin/python3 bench/oracle.py --serve   (reads "TRACE<tab>OUT" lines, answers each with a line
+       "ok" or "error: ..."; OracleTest replays all its runs in one process instead of importing torch for each)
 """
 import argparse
 import json
@@ -412,15 +414,32 @@ class Replay:
                                                                float((values - run).norm() / run.norm())))
 
 
+def serve():
+    for line in sys.stdin:
+        try:
+            trace, out = line.rstrip("\n").split("\t")
+            Replay(trace).run(out, False)
+            answer = "ok"
+        except (Exception, SystemExit) as e:  # noqa: BLE001  the caller reads the reason; the next request still runs
+            answer = "error: %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
+        print(answer, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("trace")
-    p.add_argument("out")
+    p.add_argument("trace", nargs="?")
+    p.add_argument("out", nargs="?")
     p.add_argument("--compare", action="store_true", help="print the relative difference to the run's files")
     p.add_argument("--float32", action="store_true", help="compute in float32 (the run's precision) instead of float64")
+    p.add_argument("--serve", action="store_true", help="replay the TRACE<tab>OUT lines read from stdin")
     a = p.parse_args()
+    if not a.serve and (a.trace is None or a.out is None):
+        p.error("TRACE and OUT are required unless --serve")
     torch.set_default_dtype(torch.float32 if a.float32 else torch.float64)
-    Replay(a.trace).run(a.out, a.compare)
+    if a.serve:
+        serve()
+    else:
+        Replay(a.trace).run(a.out, a.compare)
 
 
 if __name__ == "__main__":

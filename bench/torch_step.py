@@ -5,9 +5,12 @@ Prints one line per figure, "rate <model> <mode> <samples/s of each repeat>...",
 "peak_rss_kib <KiB>" and "torch <version>" (plain words: the Java side needs no JSON parser).
 mode is "split" (client forward, server forward, loss, backward, gradient at the cut, client
 backward, both Adam steps), "unsplit" (one network, one Adam step) or "eval" (forward only, no grad).
-Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores.
+Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores. The Java
+side starts it as the environment documents for benchmarks (bench/TorchSide: OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset, an installed OpenBLAS on LD_LIBRARY_PATH); "kernels ..." says which BLAS it used.
 """
 import argparse
+import ctypes
 import time
 
 import torch
@@ -119,8 +122,32 @@ def main():
                     fn(*batches[i % len(batches)])
                 rates.append(a.steps * a.batch / (time.perf_counter() - t0))
             print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
+    blas, core, capability = kernels()
+    print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
     print("peak_rss_kib", peak_rss_kib(), flush=True)
+
+
+def kernels():
+    """Which BLAS this process loaded (its dense layers' products) and, for OpenBLAS, which core's kernels it runs."""
+    blas = "?"
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if "libblas" in line or "openblas" in line:
+                blas = line.split()[-1]
+                break
+    core = "-"
+    try:
+        lib = ctypes.CDLL(blas)
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        pass  # not OpenBLAS (e.g. the reference BLAS)
+    capability = "?"
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            capability = line.split(":", 1)[1].strip()
+    return blas, core, capability
 
 
 def peak_rss_kib():

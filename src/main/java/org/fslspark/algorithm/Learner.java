@@ -111,11 +111,25 @@ public final class Learner {
         }
     }
 
-    /** Forward, batch-mean cross-entropy, backward and a step; returns the loss and dLoss/dInput. */
+    /**
+     * Forward, batch-mean cross-entropy, backward and a step; returns the loss and dLoss/dInput. The
+     * input gradient is the network's own buffer, valid until this learner's next step (every caller
+     * sends or consumes it at once): no array is allocated per step for the logits, their gradient or
+     * the input gradient, each of which would cost more in page faults than the copy itself.
+     */
     public Step trainOn(INDArray input, int[] labels) {
-        CrossEntropy.Result r = CrossEntropy.evaluate(network.forward(input), labels, true);
-        return new Step(r.meanLoss(), backwardAndStep(r.gradient()));
+        INDArray logits = network.forwardNoCopy(input);
+        if (logitGradient == null || !java.util.Arrays.equals(logitGradient.shape(), logits.shape())) {
+            logitGradient = org.nd4j.linalg.factory.Nd4j.createUninitialized(logits.dataType(), logits.shape(), 'c');
+        }
+        CrossEntropy.Result r = CrossEntropy.evaluate(logits, labels, logitGradient);
+        INDArray inputGradient = network.backwardNoCopy(r.gradient());
+        step();
+        return new Step(r.meanLoss(), inputGradient);
     }
+
+    /** The gradient of the logits, reused from step to step (its shape changes only with the batch size). */
+    private INDArray logitGradient;
 
     /** The outcome of one training step. */
     public record Step(double loss, INDArray inputGradient) {

@@ -41,7 +41,8 @@ public final class SplitLearning implements Algorithm {
 
     /** The split-learning client step shared by SL and SplitFed: forward, exchange, backpropagate what came back. */
     static void exchangeAndStep(Client client, Batch batch, long k, ServerLink server) {
-        INDArray z = client.model().forward(batch.features());
+        // No copy of the activations: the exchange sends them (the transport's copy) before it returns.
+        INDArray z = client.model().network().forwardNoCopy(batch.features());
         INDArray g = server.exchange(new SmashedBatch(client.id(), k, z, batch.labels()));
         client.model().backwardAndStep(g);
     }

@@ -57,6 +57,9 @@ public final class StepBenchmark implements Callable<Integer> {
     Path torchScript;
     @Option(names = "--no-torch", description = "Skip the PyTorch side.")
     boolean noTorch;
+    @Option(names = "--torch-blas", description = "BLAS for the PyTorch side: auto (an installed OpenBLAS, else the system's),"
+            + " system, or a directory holding libblas.so.3 (default: ${DEFAULT-VALUE}).")
+    String torchBlas = "auto";
     @Option(names = "--fma-per-cycle", description = "512-bit FMA instructions per cycle per core for the peak (default: ${DEFAULT-VALUE}).")
     int fmaPerCycle = 2;
 
@@ -156,7 +159,7 @@ public final class StepBenchmark implements Callable<Integer> {
         List<String> cmd = List.of(python, script.toString(), "--models", String.join(",", models),
                 "--batch", "" + batch, "--steps", "" + steps, "--warmup", "" + warmup,
                 "--repeats", "" + repeats, "--threads", "" + threads);
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Process p = TorchSide.process(cmd, torchBlas).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         Map<String, Map<String, Stats>> result = new LinkedHashMap<>();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
@@ -164,6 +167,7 @@ public final class StepBenchmark implements Callable<Integer> {
                 switch (w[0]) {
                     case "peak_rss_kib" -> torchPeakKiB = Long.parseLong(w[1]);
                     case "torch" -> torchVersion = w[1];
+                    case "kernels" -> torchKernels = line.substring("kernels ".length());
                     case "rate" -> {
                         double[] rates = new double[w.length - 3];
                         for (int i = 0; i < rates.length; i++) {
@@ -185,6 +189,7 @@ public final class StepBenchmark implements Callable<Integer> {
 
     private long torchPeakKiB = -1;
     private String torchVersion = "?";
+    private String torchKernels = "?";
 
     private static Path locateScript() {
         for (String base : new String[]{System.getProperty("fsl.home", "."), System.getenv().getOrDefault("FSL_HOME", ".")}) {
@@ -208,6 +213,9 @@ public final class StepBenchmark implements Callable<Integer> {
         System.out.printf("ND4J backend %s, libnd4j %s (oneDNN: %s); PyTorch %s, %d threads%n",
                 Nd4j.getBackend().getClass().getSimpleName(), Natives.libnd4jPath().replaceAll(".*/bindings/", ""),
                 Natives.oneDnn(), torchVersion, threads);
+        if (!noTorch) {
+            System.out.printf("PyTorch side: %s %s; %s%n", TorchSide.describe(torchBlas), python, torchKernels);
+        }
         System.out.printf("Load average (/proc/loadavg) before: %s, after: %s; other processes on the cores skew both sides%n",
                 loadBefore, loadAverage());
         System.out.println("FLOPs: forward = 2 x Network.macsPerSample() (conv and dense multiply-adds only);"

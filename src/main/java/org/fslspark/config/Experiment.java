@@ -80,10 +80,12 @@ public record Experiment(
      *                      (resolved: the number of institutes when the key says 0)
      * @param siteTimeoutSeconds fault.site-timeout: how long a site's executors may be gone before rounds proceed
      *                      without it
+     * @param absent        debug.absent: a client that sits one round out in local mode, as an institute whose site is
+     *                      lost for that round ({@code batch} unused), or null
      */
     public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan, FaultPoint refuse, int forget, int minInstitutes,
-                         double siteTimeoutSeconds) implements Serializable {
-        public static final Faults NONE = new Faults(1, null, null, null, -1, Integer.MAX_VALUE, 60);
+                         double siteTimeoutSeconds, FaultPoint absent) implements Serializable {
+        public static final Faults NONE = new Faults(1, null, null, null, -1, Integer.MAX_VALUE, 60, null);
     }
 
     /**

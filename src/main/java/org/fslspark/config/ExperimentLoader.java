@@ -266,7 +266,7 @@ public final class ExperimentLoader {
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
                         faultPoint(r.string("debug.nan"), "debug.nan", false), faultPoint(r.string("debug.refuse"), "debug.refuse", false),
                         forgetRound(r.string("debug.forget")),
-                        minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout")),
+                        minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout"), absent(r.string("debug.absent"))),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }
@@ -375,6 +375,19 @@ public final class ExperimentLoader {
             throw new ConfigException(key + " must be > 0, got " + r.c.getValue(key).unwrapped());
         }
         return s;
+    }
+
+    /** The test-only debug.absent: "client:i:round:t", or null when off. */
+    static Experiment.FaultPoint absent(String value) {
+        String v = value.trim();
+        if (v.isEmpty()) {
+            return null;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("client:(\\d+):round:(\\d+)").matcher(v);
+        if (!m.matches()) {
+            throw new ConfigException("debug.absent = \"" + v + "\": expected \"client:<i>:round:<t>\" (a test-only fault hook; \"\" = off)");
+        }
+        return new Experiment.FaultPoint(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), -1);
     }
 
     /** The test-only debug.forget: "round:t", or -1 when off. */
@@ -558,7 +571,8 @@ public final class ExperimentLoader {
     private static boolean resumable(String key) {
         return key.equals("train.rounds") || key.equals("output") || key.startsWith("stop.") || key.startsWith("spark.")
                 || key.startsWith("checkpoint.") || key.startsWith("fault.") || key.startsWith("security.")
-                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.refuse") || key.equals("debug.forget");
+                || key.equals("debug.fail") || key.equals("debug.nan") || key.equals("debug.refuse") || key.equals("debug.forget")
+                || key.equals("debug.absent");
     }
 
     /**
@@ -581,7 +595,7 @@ public final class ExperimentLoader {
             if (!resumable(key) && !java.util.Objects.equals(was, is)) {
                 throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
                         + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
-                        + " and the test-only debug.fail, debug.nan, debug.refuse and debug.forget");
+                        + " and the test-only debug.fail, debug.nan, debug.refuse, debug.forget and debug.absent");
             }
         }
     }

@@ -5,7 +5,6 @@ import com.univocity.parsers.csv.CsvParserSettings;
 import com.univocity.parsers.csv.CsvWriter;
 import com.univocity.parsers.csv.CsvWriterSettings;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
@@ -251,14 +250,10 @@ public final class ResultsWriter {
     }
 
     public void write(String name, String text) throws IOException {
-        try (FSDataOutputStream stream = fs.create(new Path(out, name), true)) {
-            stream.write(text.getBytes(StandardCharsets.UTF_8));
-        }
+        write(name, text.getBytes(StandardCharsets.UTF_8));
     }
 
     public void write(String name, byte[] bytes) throws IOException {
-        try (FSDataOutputStream stream = fs.create(new Path(out, name), true)) {
-            stream.write(bytes);
-        }
+        HadoopFiles.write(fs, new Path(out, name), bytes);
     }
 }

@@ -35,6 +35,8 @@ public final class CausalSelfAttention extends CompositeLayer {
     private final Map<String, INDArray> masks = new HashMap<>();
     private INDArray queriesKeysValues;
     private INDArray probs;
+    /** oneDNN path: the fused projection [b, t, 3 width] the heads are read from (null on the ND4J path). */
+    private INDArray fusedDnnl;
     private long batch;
     private long time;
 
@@ -93,6 +95,32 @@ public final class CausalSelfAttention extends CompositeLayer {
         });
     }
 
+    /**
+     * The mask repeated over [batch, heads, time, time], shared by all layers and read-only: added in
+     * the scores' matmul as a post-op. oneDNN 2.5 runs that post-op in its fast matmul only for an
+     * addend of the output's full shape; the [1, 1, t, t] broadcast falls back to its reference
+     * implementation (0.7 ms against 1.7 s at batch 16, 4 heads, context 128).
+     */
+    private static INDArray fullMask(long batch, long heads, long time) {
+        String key = batch + "x" + heads + "x" + time;
+        INDArray m = FULL_MASKS.get(key);
+        if (m == null) {
+            if (FULL_MASKS.size() >= 8) {
+                FULL_MASKS.clear();
+            }
+            INDArray one = Nd4j.zeros(DataType.FLOAT, time, time);
+            for (long i = 0; i < time - 1; i++) {
+                one.get(NDArrayIndex.point(i), NDArrayIndex.interval(i + 1, time)).assign(Double.NEGATIVE_INFINITY);
+            }
+            m = Nd4j.createUninitialized(DataType.FLOAT, new long[]{batch * heads, time * time}, 'c');
+            m.assign(one.reshape('c', 1, time * time).broadcast(batch * heads, time * time));
+            FULL_MASKS.put(key, m);
+        }
+        return m;
+    }
+
+    private static final Map<String, INDArray> FULL_MASKS = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** Part {@code i} (0: q, 1: k, 2: v) of a [3, b, heads, t, headWidth] array as [b * heads, t, headWidth]. */
     private INDArray part(INDArray split, int i) {
         return split.get(NDArrayIndex.point(i)).reshape('c', batch * heads, time, headWidth);
@@ -102,13 +130,27 @@ public final class CausalSelfAttention extends CompositeLayer {
         Ops.execInto("matmul", new INDArray[]{a, b}, new INDArray[]{into}, transposes);
     }
 
+    /** A [batch, time, 3 * width] array's part {@code i} (0: q, 1: k, 2: v) as [batch, heads, time, headWidth] strides. */
+    private Dnnl.Layout headsOf(long rowStride) {
+        return new Dnnl.Layout(new long[]{batch, heads, time, headWidth}, new long[]{time * rowStride, headWidth, rowStride, 1});
+    }
+
+    private static boolean dense(INDArray a) {
+        return a.ordering() == 'c' && a.elementWiseStride() == 1;
+    }
+
     @Override
     public INDArray forward(INDArray x) {
         batch = x.size(0);
         time = x.size(1);
         DataType type = x.dataType();
         long bh = batch * heads;
-        INDArray fused = qkv.forward(x).reshape('c', batch, time, 3, heads, headWidth);
+        INDArray projected = qkv.forward(x);
+        if (Dnnl.usable(projected) && dense(projected)) {
+            return forwardDnnl(projected);
+        }
+        fusedDnnl = null;
+        INDArray fused = projected.reshape('c', batch, time, 3, heads, headWidth);
         queriesKeysValues = buffer("qkv", type, 3, batch, heads, time, headWidth).assign(fused.permute(2, 0, 3, 1, 4));
         INDArray q = part(queriesKeysValues, 0);
         INDArray k = part(queriesKeysValues, 1);
@@ -127,6 +169,61 @@ public final class CausalSelfAttention extends CompositeLayer {
         return projection.forward(merged);
     }
 
+    /**
+     * Attention on oneDNN, reading q, k and v in place from the fused projection [b, t, 3 width] (a
+     * head is a strided view) and writing the heads' outputs straight into the merged [b, t, width]:
+     * scores = q k^T / sqrt(headWidth) + mask in one matmul (scale and mask fused), softmax in place,
+     * context = P v.
+     */
+    private INDArray forwardDnnl(INDArray fused) {
+        DataType type = fused.dataType();
+        long w3 = 3L * width;
+        fusedDnnl = fused;
+        Dnnl.Layout q = headsOf(w3);
+        Dnnl.Layout scores = Dnnl.Layout.dense(batch, heads, time, time);
+        probs = buffer("probs", type, batch, heads, time, time);
+        long base = Dnnl.address(fused);
+        long shift = 4L * width; // bytes from one part (q, k, v) of a row to the next
+        Dnnl.matmul(q, q.transposeLast(), null, scores, (float) (1 / Math.sqrt(headWidth)), 0f, scores)
+                .exec(base, base + shift, Dnnl.address(probs), Dnnl.address(fullMask(batch, heads, time)));
+        Dnnl.softmax(scores, 3).exec(probs, probs);
+        INDArray merged = buffer("merged", type, batch, time, width);
+        Dnnl.matmul(scores, q, null, headsOf(width), 1f, 0f, null).exec(Dnnl.address(probs), base + 2 * shift, Dnnl.address(merged));
+        return projection.forward(merged);
+    }
+
+    /**
+     * The backward of {@link #forwardDnnl}: dV = P^T dC, dP = dC V^T, dS = softmax backward (in place),
+     * dQ = dS K / sqrt(headWidth), dK = dS^T Q / sqrt(headWidth), each written into its part of the
+     * fused gradient [b, t, 3 width]; transposes are strides.
+     */
+    private INDArray backwardDnnl(INDArray gradOutput, boolean inputGradient) {
+        DataType type = probs.dataType();
+        INDArray gradMerged = projection.backward(gradOutput);
+        if (!dense(gradMerged)) {
+            gradMerged = buffer("gradMerged", type, gradMerged.shape()).assign(gradMerged);
+        }
+        long w3 = 3L * width;
+        Dnnl.Layout part = headsOf(w3);
+        Dnnl.Layout context = headsOf(width);
+        Dnnl.Layout scores = Dnnl.Layout.dense(batch, heads, time, time);
+        INDArray gradFused = buffer("gradFused", type, batch, time, w3);
+        INDArray gradProbs = buffer("gradProbs", type, batch, heads, time, time);
+        long fused = Dnnl.address(fusedDnnl);
+        long grad = Dnnl.address(gradFused);
+        long shift = 4L * width;
+        long p = Dnnl.address(probs);
+        long dP = Dnnl.address(gradProbs);
+        long dC = Dnnl.address(gradMerged);
+        float scale = (float) (1 / Math.sqrt(headWidth));
+        Dnnl.matmul(scores.transposeLast(), context, null, part, 1f, 0f, null).exec(p, dC, grad + 2 * shift); // dV
+        Dnnl.matmul(context, part.transposeLast(), null, scores, 1f, 0f, null).exec(dC, fused + 2 * shift, dP); // dP
+        Dnnl.softmaxBackward(scores, 3).exec(p, dP, dP); // dS, in place
+        Dnnl.matmul(scores, part, null, part, scale, 0f, null).exec(dP, fused + shift, grad); // dQ = dS K
+        Dnnl.matmul(scores.transposeLast(), part, null, part, scale, 0f, null).exec(dP, fused, grad + shift); // dK = dS^T Q
+        return qkv.backward(gradFused, inputGradient);
+    }
+
     @Override
     public INDArray backward(INDArray gradOutput) {
         return backward(gradOutput, true);
@@ -134,6 +231,9 @@ public final class CausalSelfAttention extends CompositeLayer {
 
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
+        if (fusedDnnl != null) {
+            return backwardDnnl(gradOutput, inputGradient);
+        }
         DataType type = probs.dataType();
         long bh = batch * heads;
         INDArray gradMerged = projection.backward(gradOutput).reshape('c', batch, time, heads, headWidth);
@@ -168,6 +268,7 @@ public final class CausalSelfAttention extends CompositeLayer {
         super.clearCache();
         queriesKeysValues = null;
         probs = null;
+        fusedDnnl = null;
     }
 
     @Override

@@ -5,7 +5,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.commons.io.IOUtils;
@@ -100,9 +99,7 @@ public record Checkpoint(ModelSpec spec, String tokenizer, INDArray params, Map<
     }
 
     private static void write(FileSystem fs, Path p, byte[] bytes) throws IOException {
-        try (FSDataOutputStream out = fs.create(p, true)) {
-            out.write(bytes);
-        }
+        org.fslspark.metrics.HadoopFiles.write(fs, p, bytes);
     }
 
     /** Reads the checkpoint in {@code dir}; a missing or incomplete directory is refused with what is missing. */

@@ -17,6 +17,8 @@ public final class Dense extends Layer {
     private INDArray biasGrad;
     private INDArray input2d;
     private long[] inputShape;
+    /** [1, rows] of ones: the bias gradient is the product 1^T g (oneDNN path). */
+    private INDArray ones;
 
     /** PyTorch's default initialisation: weights and bias uniform in +-1/sqrt(in). */
     public Dense(int in, int out) {
@@ -81,8 +83,14 @@ public final class Dense extends Layer {
         inputShape = x.shape();
         input2d = x.rank() == 2 ? x : x.reshape('c', x.length() / in, in);
         INDArray y = buffer("out", x.dataType(), input2d.size(0), out);
-        Nd4j.gemm(input2d, weight, y, false, false, 1.0, 0.0);
-        y.addiRowVector(bias);
+        if (Dnnl.usable(input2d, weight)) {
+            // one oneDNN matmul with the bias fused, instead of a gemm and a broadcast pass
+            Dnnl.matmul(Dnnl.Layout.of(input2d), Dnnl.Layout.of(weight), Dnnl.Layout.of(bias), Dnnl.Layout.of(y), 1f, 0f, null)
+                    .exec(input2d, weight, bias, y);
+        } else {
+            Nd4j.gemm(input2d, weight, y, false, false, 1.0, 0.0);
+            y.addiRowVector(bias);
+        }
         if (x.rank() == 2) {
             return y;
         }
@@ -99,6 +107,9 @@ public final class Dense extends Layer {
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
         INDArray g2d = gradOutput.rank() == 2 ? gradOutput : gradOutput.reshape('c', gradOutput.length() / out, out);
+        if (Dnnl.usable(g2d, input2d, weight)) {
+            return backwardDnnl(g2d, inputGradient);
+        }
         if (!frozen()) {
             Nd4j.gemm(input2d, g2d, weightGrad, true, false, 1.0, 1.0);
             biasGrad.addi(g2d.sum(true, 0));
@@ -108,6 +119,30 @@ public final class Dense extends Layer {
         }
         INDArray gradInput = buffer("gradIn", g2d.dataType(), g2d.size(0), in);
         Nd4j.gemm(g2d, weight, gradInput, false, true, 1.0, 0.0);
+        return inputShape.length == 2 ? gradInput : gradInput.reshape('c', inputShape);
+    }
+
+    /**
+     * The same three products on oneDNN: dW += x^T g and db += 1^T g accumulate in the matmul (a sum
+     * post-op), dx = g W^T; the transposes are strides, not copies.
+     */
+    private INDArray backwardDnnl(INDArray g2d, boolean inputGradient) {
+        long rows = g2d.size(0);
+        Dnnl.Layout g = Dnnl.Layout.of(g2d);
+        if (!frozen()) {
+            Dnnl.matmul(Dnnl.Layout.of(input2d).transposeLast(), g, null, Dnnl.Layout.of(weightGrad), 1f, 1f, null)
+                    .exec(input2d, g2d, weightGrad);
+            if (ones == null || ones.length() != rows) {
+                ones = Nd4j.ones(g2d.dataType(), 1, rows);
+            }
+            Dnnl.matmul(Dnnl.Layout.of(ones), g, null, Dnnl.Layout.of(biasGrad), 1f, 1f, null).exec(ones, g2d, biasGrad);
+        }
+        if (!inputGradient) {
+            return null;
+        }
+        INDArray gradInput = buffer("gradIn", g2d.dataType(), rows, in);
+        Dnnl.matmul(g, Dnnl.Layout.of(weight).transposeLast(), null, Dnnl.Layout.of(gradInput), 1f, 0f, null)
+                .exec(g2d, weight, gradInput);
         return inputShape.length == 2 ? gradInput : gradInput.reshape('c', inputShape);
     }
 

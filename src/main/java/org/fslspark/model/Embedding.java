@@ -29,6 +29,8 @@ public final class Embedding extends Layer {
     private INDArray tokens;
     private INDArray tokenGrad;
     private INDArray ids;
+    /** Java path: the batch's token ids, row by row. */
+    private int[] rowIds;
     private long batch;
     private long time;
 
@@ -76,6 +78,10 @@ public final class Embedding extends Layer {
             throw new IllegalArgumentException(describe() + " expects token ids [batch, time], got " + Arrays.toString(x.shape()));
         }
         outputShape(new long[]{x.size(1)});
+        if (Dnnl.usable(x, params) && Dnnl.dense(x)) {
+            return forwardRows(x);
+        }
+        rowIds = null;
         double min = x.minNumber().doubleValue();
         double max = x.maxNumber().doubleValue();
         if (min < 0 || max >= vocab) {
@@ -90,10 +96,85 @@ public final class Embedding extends Layer {
         return y.reshape('c', batch, time, width);
     }
 
+    /**
+     * The lookup as row copies in Java (float): ids checked and converted in one pass, then each output
+     * row is its token's row plus its position's, written into the reused output buffer. libnd4j's path
+     * (two reductions to check the ids, a cast to a fresh int array, gather, a broadcast add) cost
+     * more in op overhead and allocations than the copying itself.
+     */
+    private INDArray forwardRows(INDArray x) {
+        batch = x.size(0);
+        time = x.size(1);
+        int rows = (int) (batch * time);
+        java.nio.FloatBuffer in = x.data().asNioFloat();
+        int inOff = (int) x.offset();
+        if (rowIds == null || rowIds.length != rows) {
+            rowIds = new int[rows];
+        }
+        for (int r = 0; r < rows; r++) {
+            float v = in.get(inOff + r);
+            if (!(v >= 0 && v < vocab)) {
+                throw new IllegalArgumentException("token id " + (long) v + " outside [0, " + vocab + ")");
+            }
+            rowIds[r] = (int) v;
+        }
+        INDArray y = buffer("out", tokens.dataType(), batch * time, width);
+        java.nio.FloatBuffer table = params.data().asNioFloat();
+        java.nio.FloatBuffer out = y.data().asNioFloat();
+        int tableOff = (int) params.offset();
+        int posOff = tableOff + vocab * width;
+        int outOff = (int) y.offset();
+        float[] token = new float[width];
+        float[] position = new float[width];
+        for (int r = 0; r < rows; r++) {
+            table.get(tableOff + rowIds[r] * width, token);
+            table.get(posOff + (int) (r % time) * width, position);
+            for (int j = 0; j < width; j++) {
+                token[j] += position[j];
+            }
+            out.put(outOff + r * width, token);
+        }
+        return y.reshape('c', batch, time, width);
+    }
+
+    /** Gradient rows added to their token's and position's rows in order (repeated ids add up exactly). */
+    private void backwardRows(INDArray gradOutput) {
+        INDArray g2 = gradOutput.reshape('c', batch * time, width);
+        if (!Dnnl.dense(g2)) {
+            g2 = g2.dup('c');
+        }
+        java.nio.FloatBuffer g = g2.data().asNioFloat();
+        java.nio.FloatBuffer table = grads.data().asNioFloat();
+        int gOff = (int) g2.offset();
+        int tableOff = (int) grads.offset();
+        int posOff = tableOff + vocab * width;
+        float[] row = new float[width];
+        float[] acc = new float[width];
+        for (int r = 0; r < rowIds.length; r++) {
+            g.get(gOff + r * width, row);
+            int t = tableOff + rowIds[r] * width;
+            table.get(t, acc);
+            for (int j = 0; j < width; j++) {
+                acc[j] += row[j];
+            }
+            table.put(t, acc);
+            int p = posOff + (int) (r % time) * width;
+            table.get(p, acc);
+            for (int j = 0; j < width; j++) {
+                acc[j] += row[j];
+            }
+            table.put(p, acc);
+        }
+    }
+
     @Override
     public INDArray backward(INDArray gradOutput) {
         if (frozen()) {
             return null; // token ids have no gradient, and a frozen table needs none
+        }
+        if (rowIds != null && Dnnl.usable(gradOutput, grads)) {
+            backwardRows(gradOutput);
+            return null;
         }
         INDArray g = gradOutput.reshape('c', batch * time, width);
         // bArgs: lock (serial over ids, see the class comment), checkIndices
@@ -106,6 +187,7 @@ public final class Embedding extends Layer {
     @Override
     public void clearCache() {
         ids = null;
+        rowIds = null;
     }
 
     @Override

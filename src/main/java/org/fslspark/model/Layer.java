@@ -148,7 +148,7 @@ public abstract class Layer {
         for (int i = 0; i < values.length; i++) {
             values[i] = (float) (rng.nextGaussian() * std);
         }
-        target.assign(Nd4j.createFromArray(values).reshape(target.shape()));
+        put(target, values);
     }
 
     /** Uniform(-bound, bound) in float, the PyTorch default for weights and biases (bound = 1/sqrt(fanIn)). */
@@ -157,6 +157,19 @@ public abstract class Layer {
         for (int i = 0; i < values.length; i++) {
             values[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
         }
-        target.assign(org.nd4j.linalg.factory.Nd4j.createFromArray(values).reshape(target.shape()));
+        put(target, values);
+    }
+
+    /**
+     * Writes values (row-major) into a parameter view: straight into a float view's memory, without the
+     * temporary off-heap array (tens of MB for a large model's embeddings, each a fresh allocation).
+     */
+    private static void put(INDArray target, float[] values) {
+        if (Dnnl.usable(target) && Dnnl.dense(target)) { // float on ND4J's CPU backend: host memory is the array
+            java.nio.FloatBuffer memory = target.data().asNioFloat();
+            memory.put((int) target.offset(), values);
+        } else {
+            target.assign(Nd4j.createFromArray(values).reshape(target.shape()));
+        }
     }
 }

@@ -26,6 +26,10 @@ public final class LayerNorm extends Layer {
     private INDArray biasGrad;
     private INDArray normalized;
     private INDArray invStd;
+    /** oneDNN path: the input (as [rows, width]) and the per-row mean and biased variance of the forward pass. */
+    private INDArray input;
+    private INDArray mean;
+    private INDArray variance;
     private long[] inputShape;
 
     public LayerNorm(int width) {
@@ -65,6 +69,16 @@ public final class LayerNorm extends Layer {
         inputShape = x.shape();
         long rows = x.length() / width;
         INDArray x2 = x.reshape('c', rows, width);
+        if (Dnnl.usable(x2, params) && x2.elementWiseStride() == 1) {
+            // oneDNN's layer normalisation: one primitive, PyTorch's formula (eps inside the square root)
+            input = x2;
+            mean = buffer("mean", x.dataType(), rows);
+            variance = buffer("variance", x.dataType(), rows);
+            INDArray y = buffer("out", x.dataType(), rows, width);
+            Dnnl.layerNorm(rows, width, (float) EPS).exec(x2, params, y, mean, variance);
+            return y.reshape('c', inputShape);
+        }
+        input = null;
         INDArray mean = x2.mean(true, 1);
         invStd = Transforms.pow(x2.var(false, 1).addi(EPS), -0.5, false).reshape(rows, 1);
         normalized = buffer("normalized", x.dataType(), rows, width).assign(x2).subiColumnVector(mean).muliColumnVector(invStd);
@@ -74,6 +88,9 @@ public final class LayerNorm extends Layer {
 
     @Override
     public INDArray backward(INDArray gradOutput) {
+        if (input != null) {
+            return backwardDnnl(gradOutput);
+        }
         long rows = normalized.size(0);
         INDArray g = gradOutput.reshape('c', rows, width);
         INDArray gx = buffer("gradNormalized", g.dataType(), rows, width).assign(g).muli(normalized);
@@ -87,10 +104,27 @@ public final class LayerNorm extends Layer {
         return h.reshape('c', inputShape);
     }
 
+    /** dx, and d(gain, bias) into a scratch [2, width] that is then added: the primitive overwrites its output. */
+    private INDArray backwardDnnl(INDArray gradOutput) {
+        long rows = input.size(0);
+        INDArray g = gradOutput.reshape('c', rows, width);
+        if (g.elementWiseStride() != 1) {
+            g = buffer("gradOut", g.dataType(), rows, width).assign(g);
+        }
+        INDArray gradIn = buffer("gradIn", g.dataType(), rows, width);
+        INDArray gradParams = buffer("gradParams", g.dataType(), 2, width);
+        Dnnl.layerNormBackward(rows, width, (float) EPS).exec(input, g, mean, variance, params, gradIn, gradParams);
+        grads.addi(gradParams.reshape('c', 1, 2L * width));
+        return gradIn.reshape('c', inputShape);
+    }
+
     @Override
     public void clearCache() {
         normalized = null;
         invStd = null;
+        input = null;
+        mean = null;
+        variance = null;
     }
 
     @Override

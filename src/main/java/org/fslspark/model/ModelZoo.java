@@ -229,9 +229,13 @@ public final class ModelZoo {
         int cut = cut(spec);
         Network client = new Network(layers.subList(0, cut), spec.inputShape(), dataType);
         Network server = new Network(layers.subList(cut, layers.size()), client.outputShape(), dataType);
-        SplitModel model = new SplitModel(client, server);
-        model.setFullParams(full(spec, seed, dataType).params());
-        return model;
+        // The full network draws its layers' values in order from one stream: the client's layers, then
+        // the server's. Drawing them the same way on the two parts gives the same parameters without
+        // building the full network as well.
+        Random rng = new Random(seed);
+        client.initialize(rng);
+        server.initialize(rng);
+        return new SplitModel(client, server);
     }
 
     /** Per-sample shape of the activations at the spec's cut (no parameters are allocated). */

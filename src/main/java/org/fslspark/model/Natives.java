@@ -21,6 +21,14 @@ public final class Natives {
         return "";
     }
 
+    /**
+     * Whether the GPT layers' oneDNN primitives (bytedeco's oneDNN, called directly: {@link Dnnl}) are
+     * on, e.g. "oneDNN 2.5.2", or why not.
+     */
+    public static String dnnlStatus() {
+        return Dnnl.status();
+    }
+
     /** True when libnd4j's oneDNN build is loaded (convolutions, pooling, LRN run on oneDNN). */
     public static boolean oneDnn() {
         return libnd4jPath().contains("-onednn");

@@ -120,6 +120,21 @@ public final class Network {
         return a.dup();
     }
 
+    /**
+     * As {@link #forward(INDArray)} without the copy: the last layer's own output buffer, valid until
+     * this network's next forward pass. For a caller that uses the output at once and keeps nothing
+     * (the activations a client sends and then waits on, logits turned into a loss and a gradient):
+     * the copy would be a fresh off-heap array per step, which costs far more here than the copy
+     * itself (page faults, about 5 ms per MB; docs/PERFORMANCE.md).
+     */
+    public INDArray forwardNoCopy(INDArray x) {
+        INDArray a = x;
+        for (Layer layer : layers) {
+            a = layer.forward(a, true);
+        }
+        return a;
+    }
+
     /** The output in evaluation mode: {@code forward(x, false)}. */
     public INDArray predict(INDArray x) {
         return forward(x, false);
@@ -159,6 +174,19 @@ public final class Network {
             layers.get(i).clearCache();
         }
         return inputGradient && g != null ? g.dup() : null;
+    }
+
+    /**
+     * As {@link #backward(INDArray)} without the copy: dLoss/dInput in the first layer's own buffer,
+     * valid until this network's next backward pass (the gradient a server sends back at once).
+     */
+    public INDArray backwardNoCopy(INDArray gradOutput) {
+        INDArray g = gradOutput;
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            g = layers.get(i).backward(g, true);
+            layers.get(i).clearCache();
+        }
+        return g;
     }
 
     public void zeroGrads() {

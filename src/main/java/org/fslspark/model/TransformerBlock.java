@@ -80,17 +80,17 @@ public final class TransformerBlock extends CompositeLayer {
 
     @Override
     public INDArray forward(INDArray x) {
-        INDArray h = x.add(attention.forward(norm1.forward(x)), buffer("h", x.dataType(), x.shape()));
+        INDArray h = Dnnl.add(x, attention.forward(norm1.forward(x)), buffer("h", x.dataType(), x.shape()));
         INDArray m = contract.forward(gelu.forward(expand.forward(norm2.forward(h))));
-        return h.add(m, buffer("out", x.dataType(), x.shape()));
+        return Dnnl.add(h, m, buffer("out", x.dataType(), x.shape()));
     }
 
     @Override
     public INDArray backward(INDArray gradOutput) {
         INDArray gradMlp = norm2.backward(expand.backward(gelu.backward(contract.backward(gradOutput))));
-        INDArray gradH = gradOutput.add(gradMlp, buffer("gradH", gradOutput.dataType(), gradOutput.shape()));
+        INDArray gradH = Dnnl.add(gradOutput, gradMlp, buffer("gradH", gradOutput.dataType(), gradOutput.shape()));
         INDArray gradAttention = norm1.backward(attention.backward(gradH));
-        return gradH.add(gradAttention, buffer("gradIn", gradOutput.dataType(), gradOutput.shape()));
+        return Dnnl.add(gradH, gradAttention, buffer("gradIn", gradOutput.dataType(), gradOutput.shape()));
     }
 
     @Override

@@ -60,10 +60,10 @@ final class ClientWork {
         if (!plan.collectState()) {
             return java.util.Map.of();
         }
-        java.util.Map<String, byte[]> out = HeldState.save(name(client.id()), client);
+        java.util.Map<String, byte[]> out = HeldState.save(plan, name(client.id()), client);
         ErrorFeedback feedback = feedback(plan, client.id());
         if (feedback != null) {
-            HeldState.save(feedbackName(client.id()), feedback, out);
+            HeldState.save(plan, feedbackName(client.id()), feedback, out);
         }
         return out;
     }

@@ -95,6 +95,7 @@ public final class FederatedTraining {
      */
     public static Summary run(Experiment e, SparkSession spark, Start start, Consumer<RoundRecord> onRound) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Sparks.shareLocalCores(sc.master(), e.institutes().size() + 1);
         Map<String, String> hadoop = hadoopProps(spark);
         Configuration conf = SiteData.hadoopConf(hadoop);
         List<String> locations = new ArrayList<>();
@@ -159,6 +160,7 @@ public final class FederatedTraining {
                 }
             }
         } finally {
+            rounds.close();
             TaskState.clear(rounds.runId);
         }
         out.finish(spark);
@@ -202,6 +204,13 @@ public final class FederatedTraining {
         private Map<String, byte[]> carried;
         /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
         private final Set<Integer> discarded = new TreeSet<>();
+        /**
+         * Whether every round so far returned the executors' state, so that the driver's copy holds every entry that
+         * exists: an entry missing from it did not exist yet.
+         */
+        private boolean copyComplete = true;
+        /** Fails an attempt whose pinned executor is lost, rather than let its tasks wait for it. */
+        private final ExecutorLossWatch lossWatch;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
@@ -214,6 +223,7 @@ public final class FederatedTraining {
             this.executors = executors;
             this.restore = restore;
             this.participants = new Participants(e, sc);
+            this.lossWatch = ExecutorLossWatch.on(sc.sc());
             restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             SplitModel model = e.init().split(e.model(), e.seed(), conf);
             this.layout = Aggregation.layout(e, model);
@@ -233,7 +243,9 @@ public final class FederatedTraining {
                     return attempt(s, collect, attempt);
                 } catch (Exception failure) { // Spark's SparkException is checked but undeclared
                     Divergence diverged = Divergence.in(failure);
-                    String reason = diverged != null ? diverged.getMessage() : reason(failure);
+                    String lost = lossWatch.disarm();
+                    String reason = diverged != null ? diverged.getMessage() : lost != null ? lost + ": " + reason(failure)
+                            : reason(failure);
                     String where = institute(diverged != null ? reason : messages(failure));
                     if (diverged != null) {
                         out.appendEvent(new EventRecord(t, where, "diverged", reason));
@@ -271,8 +283,16 @@ public final class FederatedTraining {
 
         /** What the Spark UI shows for the jobs that follow, e.g. "round 3 · fsl-sage · alignment" (a group per round). */
         private void describe(int t, int attempt, String what) {
-            sc.setJobGroup("fsl-" + runId + "-round-" + t, "round " + t + " · " + e.algorithm() + " · " + what
+            sc.setJobGroup(jobGroup(t), "round " + t + " · " + e.algorithm() + " · " + what
                     + (attempt > 0 ? " · attempt " + (attempt + 1) : ""), false);
+        }
+
+        private String jobGroup(int t) {
+            return "fsl-" + runId + "-round-" + t;
+        }
+
+        void close() {
+            lossWatch.close();
         }
 
         /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
@@ -294,14 +314,14 @@ public final class FederatedTraining {
                 }
             }
             participate(t, s);
+            lossWatch.arm(jobGroup(t), executors, clients.stream().map(e.institutes()::get).toList(), e.serverSite());
             RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
             double alignmentSeconds = 0;
             List<AlignmentRound.Result> aligned = List.of();
-            boolean alignedBefore = s.alignedBefore();
-            if (algorithm.alignsAt(t, alignedBefore)) {
+            if (algorithm.alignsAt(t, s.alignedBefore())) {
                 describe(t, attempt, "alignment");
                 aligned = AlignmentRound.run(sc, plan, executors);
                 alignmentSeconds = AlignmentRound.stageSeconds(aligned);
@@ -312,7 +332,6 @@ public final class FederatedTraining {
                         downloads.put(r.client(), r.auxiliaryFrame());
                         alignedHeads.put(r.client(), FrameCodec.decode(r.auxiliaryFrame()).tensor(0).toArray());
                         alignments.add(alignmentRecord(e, t, r));
-                        alignedBefore = true;
                     }
                 }
                 plan = plan(t, rules, s, downloads, collect, attempt);
@@ -327,6 +346,7 @@ public final class FederatedTraining {
                 case PER_BATCH -> SyncRound.run(sc, plan, executors);
                 case ONE_WAY -> OneWayRound.run(sc, plan, executors);
             };
+            lossWatch.disarm();
             restore = Map.of();
             double seconds = (System.nanoTime() - start) / 1e9;
             for (TaskReport r : reports) {
@@ -339,6 +359,9 @@ public final class FederatedTraining {
             if (took.isEmpty()) {
                 throw new IllegalStateException("round " + t + ": the server refused a frame of every participant: " + refused);
             }
+            // A refused client's alignment of this round is discarded with the rest of its part (held, below).
+            boolean alignedBefore = s.alignedBefore()
+                    || aligned.stream().anyMatch(r -> r.report() != null && !refused.containsKey(r.client()));
             INDArray[] next;
             try {
                 next = Aggregation.aggregate(algorithm, e, layout, took, reports, s.client(), s.server(), s.auxiliary());
@@ -378,6 +401,7 @@ public final class FederatedTraining {
             recorded.addAll(retryRecords(e, t, reports));
             versions.putAll(used);
             discarded.addAll(refused.keySet());
+            copyComplete &= collect;
             refused.forEach((i, why) -> out.appendEvent(new EventRecord(t, e.institutes().get(i), "refused-frame", why)));
             return new Round(after, row, recorded, alignments);
         }
@@ -387,13 +411,14 @@ public final class FederatedTraining {
          * into {@code used} the new versions of the entries the round used. An entry's newest copy is the one its user
          * returned (an aligner's learner, whatever the server stage on another executor holds); entries nobody used
          * keep the copy of an earlier round, so the copy stays whole wherever each entry lives. What clients dropped for a
-         * refused frame stepped is discarded: they keep their earlier copy and version.
+         * refused frame stepped, and the server site's alignment of their heads in the round, is discarded: those
+         * entries ({@link #ownEntries}) keep their earlier copy and version.
          */
         private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
                                                 List<AlignmentRound.Result> aligned, Set<Integer> refused,
                                                 Map<String, String> used) {
             Set<String> dropped = new HashSet<>();
-            refused.forEach(i -> dropped.add(ClientWork.name(i)));
+            refused.forEach(i -> dropped.addAll(ownEntries(i)));
             List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
             reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
             aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
@@ -431,18 +456,35 @@ public final class FederatedTraining {
             clients.stream().filter(discarded::contains).forEach(stale::add);
             discarded.clear();
             for (int i : stale) {
-                String name = ClientWork.name(i);
                 Map<String, byte[]> copy = new HashMap<>(carried);
-                s.executors().forEach((k, bytes) -> {
-                    if (HeldState.entryOf(k).equals(name)) {
-                        copy.put(k, bytes);
+                for (String name : ownEntries(i)) {
+                    s.executors().forEach((k, bytes) -> {
+                        if (HeldState.entryOf(k).equals(name)) {
+                            copy.put(k, bytes);
+                        }
+                    });
+                    if (HeldState.covers(copy, name)) {
+                        continue;
                     }
-                });
-                if (!HeldState.covers(copy, name)) {
-                    versions.remove(name);
+                    // No copy: the entry did not exist before (the executors' one is of the discarded round), or the
+                    // driver never had one, and the executor's is all there is.
+                    if (copyComplete) {
+                        versions.put(name, TaskState.FRESH);
+                    } else {
+                        versions.remove(name);
+                    }
                 }
                 carried = Map.copyOf(copy);
             }
+        }
+
+        /**
+         * The entries of the training state that are client {@code i}'s part of a round: its learners, the residual of
+         * its top-k activations, and the server site's alignment of its head (FSL-SAGE's aligners run before the round's
+         * stage, so before a frame of it can be refused).
+         */
+        private static List<String> ownEntries(int i) {
+            return List.of(ClientWork.name(i), "feedback/" + i, "server/auxiliary/" + i);
         }
 
         private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {

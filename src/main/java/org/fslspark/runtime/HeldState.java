@@ -9,6 +9,7 @@ import org.fslspark.transport.ErrorFeedback;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.NonFiniteValueException;
 import org.fslspark.transport.Tensor;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -29,14 +30,17 @@ final class HeldState {
     private HeldState() {
     }
 
-    /** Adds the encoded state of {@code value} (a Learner, AlignmentBuffer or Client) under {@code name}. */
+    /**
+     * Adds the encoded state of {@code value} (a Learner, AlignmentBuffer or Client) under {@code name}; a learner whose
+     * parameters or optimizer state hold a value that is not finite is refused ({@link NonFiniteState}).
+     */
     static void save(String name, Object value, Map<String, byte[]> out) {
         if (value instanceof Learner l) {
-            out.put(name, encode(l));
+            out.put(name, encode(name, l));
         } else if (value instanceof AlignmentBuffer b) {
             out.put(name, encode(b));
         } else if (value instanceof Client c) {
-            c.learners().forEach((part, l) -> out.put(name + "/" + part, encode(l)));
+            c.learners().forEach((part, l) -> out.put(name + "/" + part, encode(name + "/" + part, l)));
         } else if (value instanceof ErrorFeedback f) {
             out.put(name, encode(f));
         } else {
@@ -48,6 +52,54 @@ final class HeldState {
         Map<String, byte[]> out = new HashMap<>();
         save(name, value, out);
         return out;
+    }
+
+    /**
+     * {@link #save(String, Object, Map)} at the end of the plan's round: a learner that is not finite (an optimizer's
+     * moments that overflowed while its parameters stayed finite, say) stops the run as a {@link Divergence} naming the
+     * round and the institute or server site that holds it, before anything of the round is kept.
+     */
+    static void save(RoundPlan plan, String name, Object value, Map<String, byte[]> out) {
+        try {
+            save(name, value, out);
+        } catch (NonFiniteState e) {
+            throw new Divergence(Divergence.MARKER + plan.round() + ", " + owner(plan, name) + ": " + e.getMessage()
+                    + " at the round's end", e);
+        }
+    }
+
+    /** {@link #save(RoundPlan, String, Object, Map)} into a new map. */
+    static Map<String, byte[]> save(RoundPlan plan, String name, Object value) {
+        Map<String, byte[]> out = new HashMap<>();
+        save(plan, name, value, out);
+        return out;
+    }
+
+    /**
+     * {@link #restored} for the plan's round: a saved state that is not finite (a checkpoint written before it was
+     * checked, or altered since) stops the run as a {@link Divergence} naming the round and who holds it.
+     */
+    static <T> T restored(RoundPlan plan, String name, T value) {
+        try {
+            return restored(name, value, plan.restore());
+        } catch (NonFiniteValueException e) {
+            throw new Divergence(Divergence.MARKER + plan.round() + ", " + owner(plan, name) + ": its saved training state '"
+                    + name + "', which the round starts from, is not finite: " + e.getMessage(), e);
+        }
+    }
+
+    /** Who holds entry {@code name}: the institute of a client's entries ("client/3", "feedback/3"), else the server site. */
+    static String owner(RoundPlan plan, String name) {
+        String[] parts = name.split("/");
+        return (parts[0].equals("client") || parts[0].equals("feedback")) && parts.length > 1
+                ? RoundLimits.institute(plan, Integer.parseInt(parts[1])) : "server site " + plan.serverSite();
+    }
+
+    /** A learner whose parameters or optimizer state hold a value that is not finite. */
+    static final class NonFiniteState extends IllegalStateException {
+        NonFiniteState(String message) {
+            super(message);
+        }
     }
 
     /** The training-state entry a saved name belongs to: a client's learners are saved by part ("client/3/model"). */
@@ -82,24 +134,35 @@ final class HeldState {
     /**
      * The parameters, then the optimizer's state (none for SGD), its step count as the sequence number. A learner with an
      * optimizer per segment (a server part clients enter at different cuts) has instead, after the parameters, the
-     * segments' step counts (a CONTROL tensor) and then the state of each segment that has one, in layer order.
+     * segments' step counts (a CONTROL tensor) and then the state of each segment that has one, in layer order. Every
+     * value is checked finite ({@link NonFiniteState} naming {@code name}).
      */
-    private static byte[] encode(Learner l) {
-        List<Tensor> tensors = new ArrayList<>(List.of(Tensor.of(Kind.MODEL, l.network().params())));
+    private static byte[] encode(String name, Learner l) {
+        Tensor params = Tensor.of(Kind.MODEL, l.network().params());
+        requireFinite(name, "its parameters hold ", params.floats());
+        List<Tensor> tensors = new ArrayList<>(List.of(params));
         List<Optimizer> optimizers = l.optimizers();
-        if (optimizers.size() == 1) {
-            if (l.optimizer().state() != null) {
-                tensors.add(Tensor.of(Kind.MODEL, l.optimizer().state()));
-            }
-            return FrameCodec.encode(new Message(Message.Type.MODEL, -1, l.optimizer().iterations(), tensors));
+        boolean segments = optimizers.size() > 1;
+        if (segments) {
+            tensors.add(Tensor.ofInts(Kind.CONTROL, optimizers.stream().mapToInt(o -> o == null ? 0 : o.iterations()).toArray()));
         }
-        tensors.add(Tensor.ofInts(Kind.CONTROL, optimizers.stream().mapToInt(o -> o == null ? 0 : o.iterations()).toArray()));
         for (Optimizer o : optimizers) {
             if (o != null && o.state() != null) {
-                tensors.add(Tensor.of(Kind.MODEL, o.state()));
+                Tensor state = Tensor.of(Kind.MODEL, o.state());
+                float[] v = state.floats();
+                requireFinite(name, "its optimizer state (" + o.name() + ", " + v.length + " values) holds ", v);
+                tensors.add(state);
             }
         }
-        return FrameCodec.encode(new Message(Message.Type.MODEL, -1, 0, tensors));
+        return FrameCodec.encode(new Message(Message.Type.MODEL, -1, segments ? 0 : l.optimizer().iterations(), tensors));
+    }
+
+    private static void requireFinite(String name, String what, float[] v) {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                throw new NonFiniteState("its training state '" + name + "' is not finite: " + what + v[i] + " at index " + i);
+            }
+        }
     }
 
     /** A residual per kind, as a float32 tensor of that kind and its shape (exact). */

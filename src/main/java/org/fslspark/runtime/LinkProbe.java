@@ -257,7 +257,7 @@ public final class LinkProbe {
     private static Measurement measure(BarrierTaskContext ctx, Plan p, int id) throws IOException {
         String site = p.sites().get(id);
         Placement.requireSite(site, p.testbed());
-        String[] addresses = ctx.allGather("");
+        String[] addresses = Barrier.allGather(ctx, "");
         String[] server = addresses[p.sites().size()].split(":");
         Socket raw = new Socket();
         // Only the site's own address: the connection leaves from the executor's host.
@@ -338,7 +338,7 @@ public final class LinkProbe {
             // The server site's own address only, as a per-batch round's server does.
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
             listener.setSoTimeout(timeoutMillis(p));
-            ctx.allGather(host() + ":" + listener.getLocalPort());
+            Barrier.allGather(ctx, host() + ":" + listener.getLocalPort());
             Tls tls = p.tls() == null ? null : p.tls().forSite(p.topology().serverSite());
             for (int i = 0; i < n; i++) {
                 Socket raw = listener.accept();

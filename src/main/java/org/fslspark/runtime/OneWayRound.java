@@ -5,6 +5,7 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
 import org.fslspark.algorithm.Algorithm;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Server;
@@ -14,6 +15,7 @@ import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameLimits;
 import org.fslspark.transport.Kind;
 import org.fslspark.transport.Message;
+import org.fslspark.transport.RefusedFrameException;
 import org.fslspark.transport.Tensor;
 import org.fslspark.transport.TrafficMeter;
 import org.fslspark.transport.TransportException;
@@ -26,6 +28,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A round of an algorithm whose clients never wait for the server (CSE-FSL, FSL-SAGE), in Spark's
@@ -33,6 +36,13 @@ import java.util.Map;
  * its model; a shuffle moves them to the one server partition, sorted by (local iteration k,
  * client) so the server steps in the order parallel clients would deliver them, deterministically;
  * the server stage steps x_s on each upload in that order and passes the client models on.
+ *
+ * <p>Nothing returns to a client in this flow, so the server site checks every frame of the round before it takes a
+ * step: a first job over the shuffled uploads (kept at the server site, {@link StorageLevel#MEMORY_AND_DISK}) checks
+ * them as frames from another site, and a client with a refused frame drops out of the round ({@link
+ * TaskReport#refused()}); the server stage then steps on the other clients' uploads only. A refused institute's round
+ * is thus exactly as if it had sat the round out: none of its uploads stepped x_s or joined an alignment buffer, and
+ * the driver averages without it and discards what its client stepped. A non-finite value is a divergence, as before.
  */
 final class OneWayRound {
     private OneWayRound() {
@@ -79,11 +89,40 @@ final class OneWayRound {
                 .flatMapToPair(id -> clientTask(shared.value(), id))
                 .repartitionAndSortWithinPartitions(new ToServer())
                 .map(kv -> kv);
-        List<TaskReport> reports = executors.pin(uploads, List.of(plan.serverSite()))
-                .mapPartitions(records -> serverTask(shared.value(), records))
-                .collect();
-        shared.destroy();
-        return reports;
+        // Read twice at the server site (checked, then stepped on): kept there, not fetched from the clients again.
+        JavaRDD<Tuple2<Long, Parcel>> atServer = executors.pin(uploads, List.of(plan.serverSite()))
+                .persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            Map<Integer, String> refused = new TreeMap<>();
+            atServer.mapPartitions(records -> check(shared.value(), records)).collect().forEach(refused::putAll);
+            Map<Integer, String> dropped = Map.copyOf(refused);
+            return atServer.mapPartitions(records -> serverTask(shared.value(), dropped, records)).collect();
+        } finally {
+            atServer.unpersist(false);
+            shared.destroy();
+        }
+    }
+
+    /**
+     * The server site's check of every frame of the round, before any step: the clients with a refused frame, each with
+     * the first refusal (the institute and the check). A non-finite value stops the run ({@link Divergence}).
+     */
+    private static Iterator<Map<Integer, String>> check(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
+        Placement.requireSite(p.serverSite(), p.testbed());
+        Map<Integer, FrameLimits> limits = new HashMap<>();
+        Map<Integer, String> refused = new TreeMap<>();
+        while (records.hasNext()) {
+            Tuple2<Long, Parcel> record = records.next();
+            int client = clientOf(record._1());
+            if (!refused.containsKey(client)) {
+                try {
+                    fromClient(p, limits.computeIfAbsent(client, c -> RoundLimits.serverEnd(p, c)), client, record._2().frame());
+                } catch (RefusedFrameException e) {
+                    refused.put(client, e.getMessage());
+                }
+            }
+        }
+        return List.<Map<Integer, String>>of(refused).iterator();
     }
 
     private static Iterator<Tuple2<Long, Parcel>> clientTask(RoundPlan p, int id) {
@@ -128,7 +167,8 @@ final class OneWayRound {
         return out.iterator();
     }
 
-    private static Iterator<TaskReport> serverTask(RoundPlan p, Iterator<Tuple2<Long, Parcel>> records) {
+    private static Iterator<TaskReport> serverTask(RoundPlan p, Map<Integer, String> refused,
+                                                   Iterator<Tuple2<Long, Parcel>> records) {
         FaultHook.requireFirstTry(p, "the server task of server site " + p.serverSite());
         Placement.requireSite(p.serverSite(), p.testbed());
         Algorithm algorithm = p.rules();
@@ -143,6 +183,12 @@ final class OneWayRound {
             Tuple2<Long, Parcel> record = records.next();
             Parcel parcel = record._2();
             int client = clientOf(record._1());
+            if (refused.containsKey(client)) {
+                if (parcel.report() != null) {
+                    out.add(parcel.report()); // what its link carried; the driver discards its state
+                }
+                continue;
+            }
             Message m = fromClient(p, limits.computeIfAbsent(client, c -> RoundLimits.serverEnd(p, c)), client, parcel.frame());
             if (m.type() == Message.Type.SMASHED) {
                 FaultHook.beforeServerStep(p, steps++);
@@ -166,11 +212,14 @@ final class OneWayRound {
         models.put("server", SyncServer.encode(Tensor.of(Kind.MODEL, server.shared().network().params())));
         out.add(new TaskReport("server", -1, p.serverSite(), Placement.executorSite(p.testbed()), host(), 0, List.of(),
                 (System.nanoTime() - start) / 1e9, computeNanos / 1e9, models,
-                p.collectState() ? ServerState.save(p) : Map.of()).withVersions(TaskState.used(p)));
+                p.collectState() ? ServerState.save(p) : Map.of()).withVersions(TaskState.used(p)).withRefused(refused));
         return out.iterator();
     }
 
-    /** A client's upload, checked as a frame from another site (its limits: {@code client}'s); a refusal names the institute. */
+    /**
+     * A client's upload, checked as a frame from another site (its limits: {@code client}'s); a refusal
+     * ({@link RefusedFrameException}) names the institute, a non-finite value is a {@link Divergence}.
+     */
     private static Message fromClient(RoundPlan p, FrameLimits limits, int client, byte[] frame) {
         try {
             Message m;
@@ -188,7 +237,7 @@ final class OneWayRound {
             }
             return m;
         } catch (TransportException e) {
-            throw new TransportException(RoundLimits.institute(p, client) + ": " + e.getMessage(), e);
+            throw new RefusedFrameException(RoundLimits.institute(p, client) + ": " + e.getMessage(), e);
         }
     }
 

@@ -50,7 +50,7 @@ final class Participants {
             everyone.add(i);
         }
         if (executors == SiteExecutors.NONE) {
-            return new Round(everyone, List.of(), List.of(), executors);
+            return absent(t, everyone, executors);
         }
         Experiment.Faults f = e.fault();
         long start = System.nanoTime();
@@ -111,6 +111,25 @@ final class Participants {
                                 + "institutes (fault.min-institutes = %d)", site, (now - missingSince.get(site)) / 1e9,
                         e.fault().siteTimeoutSeconds(), present.size(), e.fault().minInstitutes())));
             }
+        }
+        return new Round(List.copyOf(present), rejoined, events, executors);
+    }
+
+    /**
+     * Local mode: everyone, but for the test-only debug.absent, whose client sits its round out as an institute whose
+     * site is lost for that round would, and rejoins at the next.
+     */
+    private Round absent(int t, List<Integer> everyone, SiteExecutors executors) {
+        Experiment.FaultPoint f = e.fault().absent();
+        List<Integer> present = new ArrayList<>(everyone);
+        List<Integer> rejoined = new ArrayList<>();
+        List<EventRecord> events = new ArrayList<>();
+        if (f != null && f.round() == t && present.remove(Integer.valueOf(f.client()))) {
+            lost.add(f.client());
+            events.add(new EventRecord(t, e.institutes().get(f.client()), "lost", "debug.absent: sits round " + t + " out"));
+        } else if (f != null && f.round() == t - 1 && lost.remove(f.client())) {
+            rejoined.add(f.client());
+            events.add(new EventRecord(t, e.institutes().get(f.client()), "rejoined", "debug.absent: back after round " + f.round()));
         }
         return new Round(List.copyOf(present), rejoined, events, executors);
     }

@@ -137,7 +137,8 @@ final class SiteExecutors {
     }
 
     /** The found executors that are still registered, by site. */
-    private static SiteExecutors of(Collection<Executor> executors, Set<String> live) {
+    /** The executors among {@code executors} whose block manager ({@code host:port}) is in {@code live}. */
+    static SiteExecutors of(Collection<Executor> executors, Set<String> live) {
         Map<String, List<Executor>> bySite = new LinkedHashMap<>();
         List<Executor> all = new ArrayList<>();
         for (Executor e : executors) {

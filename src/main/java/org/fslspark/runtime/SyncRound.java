@@ -34,7 +34,7 @@ import java.util.List;
 /**
  * A round of an algorithm that exchanges a gradient for every minibatch (SL, SplitFed-V1/V2): one
  * Spark barrier stage whose tasks 0..m-1 are the clients and task m the server. The barrier makes
- * Spark start them together; they find the server's address through {@code allGather} and then
+ * Spark start them together; they find the server's address through {@code allGather} ({@link Barrier}) and then
  * talk over a direct, metered TCP channel, so a minibatch costs one network round trip, not a job.
  * With {@link RoundPlan#tls()} the channel is mutual TLS: each end presents its site's certificate.
  */
@@ -97,16 +97,23 @@ final class SyncRound {
         Client client = ClientWork.client(p, algorithm, id);
         List<TrafficMeter.Count> retried = FaultHook.retried(p, id);
         TrafficMeter meter = FaultHook.meter(p, id);
-        String[] addresses = ctx.allGather("");
+        String[] addresses = Barrier.allGather(ctx, "");
         String[] server = addresses[p.participants().size()].split(":");
         long start = System.nanoTime();
         double compute;
         FrameLimits limits = RoundLimits.clientEnd(RoundLimits.shapes(p, id));
+        // The site's keys are loaded (once per JVM) before connecting: the server gives a connection a few seconds only.
+        org.fslspark.transport.Tls keys;
+        try {
+            keys = p.tls() == null ? null : p.tls().forSite(institute);
+        } catch (TransportException e) {
+            throw new TransportException(RoundLimits.institute(p, id) + ": its keys for TLS: " + e.getMessage(), e);
+        }
         MeteredSocket raw = new MeteredSocket();
         raw.connect(new InetSocketAddress(server[0], Integer.parseInt(server[1])));
         Socket socket;
         try {
-            socket = p.tls() == null ? raw : p.tls().forSite(institute).client(raw, p.serverSite());
+            socket = keys == null ? raw : keys.client(raw, p.serverSite());
         } catch (IOException | TransportException e) {
             raw.close();
             throw new TransportException(RoundLimits.institute(p, id) + ": TLS to the server site " + p.serverSite() + " failed: "
@@ -154,7 +161,7 @@ final class SyncRound {
         Placement.requireSite(serverSite, p.testbed());
         try (java.net.ServerSocket listener = new java.net.ServerSocket()) {
             listener.bind(new InetSocketAddress(InetAddress.getByName(host()), 0));
-            ctx.allGather(host() + ":" + listener.getLocalPort());
+            Barrier.allGather(ctx, host() + ":" + listener.getLocalPort());
             long start = System.nanoTime();
             SyncServer server = new SyncServer(p, p.rules(), p.tls() == null ? null : p.tls().forSite(serverSite));
             server.run(listener);

@@ -27,12 +27,15 @@ import java.net.SocketTimeoutException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -52,10 +55,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class SyncServer {
     private static final int ACCEPT_TIMEOUT_MS = 300_000;
-    /** A connection has this long for its TLS handshake and HELLO. */
-    private static final int HELLO_TIMEOUT_MS = 30_000;
-    /** Handshakes in progress at once: a flood of connections cannot take more threads than this. */
-    private static final int MAX_PENDING = 32;
+    /**
+     * A connection has this long for its TLS handshake and HELLO: a few round trips and a small frame, about a second
+     * over the slowest link of a federation (0.3 s round trip) with time to spare for a loaded client; a peer that says
+     * nothing holds its slot no longer than this.
+     */
+    static final int HELLO_TIMEOUT_MS = 10_000;
+    /** Handshakes in progress at once, at least: a flood of connections cannot take more threads than this. */
+    static final int MAX_PENDING = 32;
     private static final int POLL_MS = 200;
     /** How often a server waiting for its clients checks whether Spark killed its task. */
     private static final int KILL_CHECK_MS = 1000;
@@ -74,6 +81,7 @@ final class SyncServer {
     /** What the server tells a client whose frame it refused; the client's task ends without failing the round. */
     static final String REFUSED = "refused-frame: ";
     private int acceptTimeoutMs = ACCEPT_TIMEOUT_MS;
+    private volatile int helloTimeoutMs = HELLO_TIMEOUT_MS;
     private volatile int connectedClients;
     private long computeNanos;
     private long steps;
@@ -142,17 +150,47 @@ final class SyncServer {
     private record Arrival(int client, FrameChannel channel, String refusal) {
     }
 
+    /** Connections beyond the round's clients that one address may have in handshake at once (strays, a stalled peer). */
+    static final int STRAY_PER_ADDRESS = 4;
+
+    /**
+     * Handshakes in progress at once from one remote address: as many as the round has clients, since all of them may
+     * come from one address (local mode, a test-bed on one host, institutes behind one NAT), and a few more
+     * ({@link #STRAY_PER_ADDRESS}), so that a stray connection beside them does not turn a client away; no more, so that
+     * one host's stalled connections never take the slots the other hosts' clients need.
+     */
+    int maxPendingPerAddress() {
+        return plan.participants().size() + STRAY_PER_ADDRESS;
+    }
+
+    /** Handshakes in progress at once from all addresses: room for one address's share and for every client besides. */
+    int maxPending() {
+        return Math.max(MAX_PENDING, 2 * maxPendingPerAddress());
+    }
+
     /**
      * Accepts until every client has a channel. Each connection's TLS handshake and HELLO run on a thread
      * of their own, so a peer that connects and stalls holds only its own connection, never the clients
-     * behind it; at most {@link #MAX_PENDING} are in progress at once (more are closed and refused). Fails
-     * naming the refusals when no client comes within the accept timeout.
+     * behind it, and for at most {@link #HELLO_TIMEOUT_MS}. At most {@link #maxPendingPerAddress} are in progress
+     * from one remote address and {@link #maxPending} in all; a connection beyond either is closed and refused. So a
+     * host that opens connections and stalls them fills its own share only: the other hosts' clients still find
+     * a slot each. Fails naming the refusals when no client comes within the accept timeout.
      */
     private void admit(ServerSocket listener) throws IOException {
         BlockingQueue<Arrival> arrivals = new LinkedBlockingQueue<>();
         AtomicInteger pending = new AtomicInteger();
+        Map<java.net.InetAddress, Integer> pendingFrom = new HashMap<>();
+        int perAddress = maxPendingPerAddress();
+        int total = maxPending();
+        // Connections whose handshake is in progress: closed at their deadline, and all of them when admission ends.
+        Set<Socket> inProgress = ConcurrentHashMap.newKeySet();
         ExecutorService handshakes = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "fsl-server-admission-" + plan.round());
+            t.setDaemon(true);
+            return t;
+        });
+        ScheduledExecutorService deadlines = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "fsl-server-admission-deadlines-" + plan.round());
             t.setDaemon(true);
             return t;
         });
@@ -167,18 +205,36 @@ final class SyncServer {
                 } catch (IOException e) {
                     return; // the listener was closed: the round is over
                 }
-                if (pending.incrementAndGet() > MAX_PENDING) {
-                    pending.decrementAndGet();
+                java.net.InetAddress from = raw.getInetAddress();
+                String full;
+                synchronized (pendingFrom) {
+                    int mine = pendingFrom.getOrDefault(from, 0);
+                    full = mine >= perAddress ? mine + " handshakes from " + from.getHostAddress() + " already in progress"
+                            : pending.get() >= total ? total + " handshakes already in progress" : null;
+                    if (full == null) {
+                        pendingFrom.put(from, mine + 1);
+                        pending.incrementAndGet();
+                    }
+                }
+                if (full != null) {
                     closeQuietly(raw);
-                    arrivals.add(new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress() + ": "
-                            + MAX_PENDING + " handshakes already in progress"));
+                    arrivals.add(new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress() + ": " + full));
                     continue;
                 }
+                inProgress.add(raw);
                 handshakes.execute(() -> {
+                    Arrival arrival = null;
                     try {
-                        arrivals.add(handshake(raw));
+                        arrival = handshake(raw, deadlines);
                     } finally {
-                        pending.decrementAndGet();
+                        inProgress.remove(raw); // before it arrives: admission may end with it and closes what is in progress
+                        synchronized (pendingFrom) {
+                            pendingFrom.merge(from, -1, (a, b) -> a + b == 0 ? null : a + b);
+                            pending.decrementAndGet();
+                        }
+                        if (arrival != null) {
+                            arrivals.add(arrival);
+                        }
                     }
                 });
             }
@@ -201,7 +257,8 @@ final class SyncServer {
                         continue;
                     }
                     throw new TransportException("not every client connected within " + acceptTimeoutMs / 1000.0 + " s"
-                            + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals)));
+                            + (refusals.isEmpty() ? "" : "; refused: " + String.join("; ", refusals))
+                            + (moreRefusals > 0 ? "; and " + moreRefusals + " more" : ""));
                 }
                 if (a.refusal() != null) {
                     refuse(a.refusal());
@@ -227,6 +284,8 @@ final class SyncServer {
         } finally {
             acceptor.interrupt();
             handshakes.shutdownNow();
+            deadlines.shutdownNow();
+            inProgress.forEach(SyncServer::closeQuietly);
             // Whatever connected after the last client (or before a failure) is closed, not left open.
             for (Arrival late; (late = arrivals.poll()) != null; ) {
                 if (late.channel() != null) {
@@ -236,11 +295,37 @@ final class SyncServer {
         }
     }
 
-    /** TLS (when the round uses it) and the HELLO of one connection, within {@link #HELLO_TIMEOUT_MS}. */
-    private Arrival handshake(Socket raw) {
+    /**
+     * TLS (when the round uses it) and the HELLO of one connection, within {@link #HELLO_TIMEOUT_MS} in all: the
+     * connection is closed at its deadline however its peer trickles bytes (a read timeout alone would restart at each).
+     */
+    private Arrival handshake(Socket raw, ScheduledExecutorService deadlines) {
+        java.util.concurrent.atomic.AtomicBoolean late = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> cut;
+        try {
+            cut = deadlines.schedule(() -> {
+                late.set(true);
+                closeQuietly(raw);
+            }, helloTimeoutMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException over) {
+            closeQuietly(raw); // admission is over
+            return new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress() + ": admission is over");
+        }
+        Arrival a = handshakeAndHello(raw);
+        if (!cut.cancel(false) || late.get()) {
+            if (a.channel() != null) {
+                a.channel().close();
+            }
+            return new Arrival(-1, null, "refused the connection from " + raw.getRemoteSocketAddress()
+                    + ": no TLS handshake and HELLO within " + helloTimeoutMs / 1000.0 + " s");
+        }
+        return a;
+    }
+
+    private Arrival handshakeAndHello(Socket raw) {
         Socket socket = raw;
         try {
-            raw.setSoTimeout(HELLO_TIMEOUT_MS);
+            raw.setSoTimeout(helloTimeoutMs);
             if (tls != null) {
                 try {
                     socket = tls.server(raw);
@@ -286,9 +371,17 @@ final class SyncServer {
         }
     }
 
+    /** Refusals kept (and logged) per round; a flood of connections is counted beyond them, not kept. */
+    static final int REFUSALS_KEPT = 100;
+    private int moreRefusals;
+
     private void refuse(String why) {
-        LOG.warn("round {}: {}", plan.round(), why);
-        refusals.add(why);
+        if (refusals.size() < REFUSALS_KEPT) {
+            LOG.warn("round {}: {}", plan.round(), why);
+            refusals.add(why);
+        } else if (moreRefusals++ == 0) {
+            LOG.warn("round {}: more than {} connections refused; only their number is kept from now on", plan.round(), REFUSALS_KEPT);
+        }
     }
 
     /** Client {@code client} sent a frame the checks refused: it is told why and drops out of the round. */
@@ -322,6 +415,11 @@ final class SyncServer {
     /** For tests: how long to wait for the next client. */
     void acceptTimeoutMs(int ms) {
         acceptTimeoutMs = ms;
+    }
+
+    /** For tests: how long a connection has for its handshake and HELLO. */
+    void helloTimeoutMs(int ms) {
+        helloTimeoutMs = ms;
     }
 
     Map<String, byte[]> models() {

@@ -69,11 +69,11 @@ final class TaskState {
             String version = VERSIONS.get(key);
             // Newest: as the plan knows it, or as a task of this round made it here.
             if (value == null || newest != null && !newest.equals(version) && !version(plan).equals(version)) {
-                if (newest != null && !HeldState.covers(plan.restore(), name)) {
+                if (newest != null && !newest.equals(FRESH) && !HeldState.covers(plan.restore(), name)) {
                     throw new HeldStateLostException(plan, name, value == null ? "holds none" : "holds an older version ("
                             + version + ")", newest);
                 }
-                value = HeldState.restored(name, create.get(), plan.restore());
+                value = HeldState.restored(plan, name, create.get());
                 STATE.put(key, value);
                 VERSIONS.put(key, newest == null ? version(plan) : newest);
             }
@@ -83,6 +83,12 @@ final class TaskState {
             return (T) value;
         }
     }
+
+    /**
+     * The version that says an entry's newest state is a freshly made one: what an executor holds was discarded by the
+     * driver (a client dropped for a refused frame in the round that made the entry) and is made afresh.
+     */
+    static final String FRESH = "fresh";
 
     /** The version an entry gets when a task of the plan's round uses it on this executor. */
     static String version(RoundPlan plan) {
@@ -153,7 +159,7 @@ final class TaskState {
                 String name = k.substring(generation.length());
                 String version = VERSIONS.get(k);
                 if (version != null && (version.equals(used) || version.equals(plan.versions().get(name)))) {
-                    HeldState.save(name, v, out);
+                    HeldState.save(plan, name, v, out);
                 }
             }
         });
@@ -164,7 +170,7 @@ final class TaskState {
     static Map<String, byte[]> saveUsed(RoundPlan plan, String name) {
         String key = generation(plan) + name;
         Object value = STATE.get(key);
-        return value != null && version(plan).equals(VERSIONS.get(key)) ? HeldState.save(name, value) : Map.of();
+        return value != null && version(plan).equals(VERSIONS.get(key)) ? HeldState.save(plan, name, value) : Map.of();
     }
 
     /** Removes and returns the entries of the run whose names (after the run id) pass {@code names}. */
@@ -204,17 +210,11 @@ final class TaskState {
         static final String MARKER = "does not hold the newest training state";
 
         HeldStateLostException(RoundPlan plan, String name, String found, String newest) {
-            super("round " + plan.round() + ": " + owner(plan, name) + ": executor " + executorId() + " " + MARKER + " '" + name
+            super("round " + plan.round() + ": " + HeldState.owner(plan, name) + ": executor " + executorId() + " " + MARKER + " '" + name
                     + "' (used in " + newest + "); it " + found
                     + ". The task moved to another executor or its executor was replaced; the driver reruns the round from "
                     + "its copy of the round's start (fault.round-attempts > 1). A test-bed topology pins each site's work "
                     + "to its executors.");
-        }
-
-        private static String owner(RoundPlan plan, String name) {
-            String[] parts = name.split("/");
-            return parts[0].equals("client") ? RoundLimits.institute(plan, Integer.parseInt(parts[1]))
-                    : "server site " + plan.serverSite();
         }
     }
 }

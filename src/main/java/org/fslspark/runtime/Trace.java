@@ -1,12 +1,14 @@
 package org.fslspark.runtime;
 
+import org.fslspark.metrics.HadoopFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.Path;
 import org.fslspark.algorithm.Batch;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.OptimizerSpec;
+import org.fslspark.metrics.HadoopFiles;
 import org.fslspark.model.ModelZoo;
 import org.fslspark.model.SplitModel;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -124,8 +126,8 @@ final class Trace {
 
     private static void write(String dir, String name, Configuration conf, byte[] bytes) {
         Path path = new Path(dir, name);
-        try (FSDataOutputStream out = path.getFileSystem(conf).create(path, true)) {
-            out.write(bytes);
+        try {
+            HadoopFiles.write(path.getFileSystem(conf), path, bytes);
         } catch (IOException ex) {
             throw new UncheckedIOException("cannot write the trace file " + path + ": " + ex.getMessage(), ex);
         }

@@ -93,6 +93,73 @@ class GptTest {
     }
 
     /**
+     * The float layers take the oneDNN path on this build (bench lm-step's figures are for it), and one
+     * training step there gives the loss, the gradients and the gradient at the cut of the float ND4J
+     * path the layers keep for other types and backends, to float tolerance.
+     */
+    @Test
+    void oneDnnPathMatchesTheNd4jPath() {
+        if (Boolean.parseBoolean(System.getProperty("fsl.dnnl", "true"))
+                && Nd4j.getBackend().getClass().getSimpleName().equals("CpuBackend")) {
+            assertTrue(Natives.dnnlStatus().startsWith("oneDNN"), "the GPT layers' oneDNN path is off: " + Natives.dnnlStatus());
+        }
+        ModelSpec spec = ModelSpec.gpt(40, 16, 32, 2, 4, 1);
+        INDArray x = tokens(1, 4, 16, 40, DataType.FLOAT);
+        int[] y = targets(2, 4, 16, 40);
+        INDArray[] fast;
+        INDArray[] slow;
+        double fastLoss;
+        double slowLoss;
+        try {
+            SplitModel m = ModelZoo.split(spec, 5);
+            fastLoss = CrossEntropy.evaluate(m.server().forward(m.client().forward(x)), y, false).meanLoss();
+            fast = gradients(m, x, y);
+            Dnnl.setEnabled(false);
+            SplitModel n = ModelZoo.split(spec, 5);
+            slowLoss = CrossEntropy.evaluate(n.server().forward(n.client().forward(x)), y, false).meanLoss();
+            slow = gradients(n, x, y);
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        assertEquals(slowLoss, fastLoss, 1e-6 * slowLoss, "loss");
+        String[] what = {"client", "server", "cut"};
+        for (int i = 0; i < 3; i++) {
+            double rel = fast[i].sub(slow[i]).norm2Number().doubleValue() / slow[i].norm2Number().doubleValue();
+            assertTrue(rel < 1e-5, what[i] + " gradient: relative L2 difference oneDNN vs ND4J path " + rel);
+        }
+    }
+
+    /**
+     * A batch of one row (an image model's last partial batch): ND4J gives a [1, n] array strides
+     * [1, 1], which oneDNN refuses unless the layout is normalised; forward and backward match the
+     * ND4J path.
+     */
+    @Test
+    void oneDnnDenseTakesASingleRow() {
+        INDArray x = Nd4j.rand(DataType.FLOAT, 1, 12);
+        INDArray g = Nd4j.rand(DataType.FLOAT, 1, 5);
+        INDArray[] fast;
+        INDArray[] slow;
+        try {
+            fast = denseStep(x, g);
+            Dnnl.setEnabled(false);
+            slow = denseStep(x, g);
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        for (int i = 0; i < fast.length; i++) {
+            assertEquals(0, fast[i].sub(slow[i]).amaxNumber().doubleValue(), 1e-6, "output, input gradient, parameter gradients: " + i);
+        }
+    }
+
+    private static INDArray[] denseStep(INDArray x, INDArray g) {
+        Network net = new Network(java.util.List.of(new Dense(12, 5)), new long[]{12}).initialize(new Random(3));
+        INDArray y = net.forward(x);
+        INDArray gradIn = net.backward(g);
+        return new INDArray[]{y, gradIn, net.grads().dup()};
+    }
+
+    /**
      * Changing the token at position t changes no logit at an earlier position, not even by rounding,
      * changes the logits at t, and leaves the other sequence of the batch alone.
      */
@@ -175,6 +242,46 @@ class GptTest {
         assertTrue(moved > 5e-3, "training moved the parameters by at most " + moved);
         double maxAbs = split.fullParams().sub(full.params()).amaxNumber().doubleValue();
         assertTrue(maxAbs < 1e-5, "max |split - unsplit| parameter difference after 10 steps: " + maxAbs);
+    }
+
+    /**
+     * The benchmark's larger size (width 384, 6 blocks of 6 heads, context 256: about 11M parameters,
+     * where the products dominate and the oneDNN path takes its large-matrix kernels), cut after block
+     * 2: three Adam steps on one sequence split and unsplit give the same losses and parameters to
+     * float tolerance.
+     */
+    @Test
+    void splitTrainingEqualsUnsplitTrainingAtTheLargerSize() {
+        ModelSpec spec = ModelSpec.gpt(257, 256, 384, 6, 6, 2);
+        SplitModel split = ModelZoo.split(spec, 19);
+        Network full = ModelZoo.full(spec, 19);
+        assertEquals(split.client().numParams() + split.server().numParams(), full.numParams());
+        assertTrue(full.numParams() > 10_000_000 && full.numParams() < 12_000_000, "about 11M parameters: " + full.numParams());
+        INDArray initial = full.params().dup();
+        Optimizer clientOpt = new Optimizer(new Adam(1e-3), split.client());
+        Optimizer serverOpt = new Optimizer(new Adam(1e-3), split.server());
+        Optimizer fullOpt = new Optimizer(new Adam(1e-3), full);
+        for (int step = 0; step < 3; step++) {
+            INDArray x = tokens(300 + step, 1, 256, 257, DataType.FLOAT);
+            int[] y = targets(400 + step, 1, 256, 257);
+
+            INDArray logits = split.server().forwardNoCopy(split.client().forwardNoCopy(x));
+            CrossEntropy.Result rs = CrossEntropy.evaluate(logits, y, logits); // the gradient in place of the logits
+            INDArray gradCut = split.server().backwardNoCopy(rs.gradient());
+            serverOpt.step(split.server());
+            split.client().backward(gradCut, false);
+            clientOpt.step(split.client());
+
+            CrossEntropy.Result rf = CrossEntropy.evaluate(full.forward(x), y, true);
+            full.backward(rf.gradient(), false);
+            fullOpt.step(full);
+
+            assertEquals(rf.meanLoss(), rs.meanLoss(), 1e-5 * Math.abs(rf.meanLoss()), "loss at step " + step);
+        }
+        double moved = full.params().sub(initial).amaxNumber().doubleValue();
+        assertTrue(moved > 2e-3, "training moved the parameters by at most " + moved);
+        double maxAbs = split.fullParams().sub(full.params()).amaxNumber().doubleValue();
+        assertTrue(maxAbs < 1e-5, "max |split - unsplit| parameter difference after 3 steps: " + maxAbs);
     }
 
     @Test

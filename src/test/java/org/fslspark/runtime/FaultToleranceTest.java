@@ -204,6 +204,81 @@ class FaultToleranceTest {
         assertTrue(events.size() == 2 && events.get(1).startsWith("0,osu,diverged,"), events.toString());
     }
 
+    /**
+     * CSE-FSL and FSL-SAGE, whose uploads reach the server site through the shuffle: a client whose upload the server
+     * site refuses (debug.refuse at iitb's second upload of the round, after its first passed the checks) sits that
+     * round out exactly, and nothing else is lost. The run ends bitwise as one where iitb's site is lost for that round
+     * alone (debug.absent): the same accuracy, loss and participants every round, the same model and the same training
+     * state in the last checkpoint (every optimizer, FSL-SAGE's buffers and server-side heads). So the server stepped
+     * on none of iitb's uploads of the round (FSL-SAGE: nor buffered them), the averages left it out, its client state
+     * and the server's alignment of its head in the round were discarded, and it took part again the round after from
+     * the driver's copy (CSE-FSL, refused in round 0: from a fresh client, as there was no copy). Recorded as one
+     * refused-frame event naming the check, with no rerun.
+     */
+    @Test
+    void aOneWayClientWhoseUploadIsRefusedSitsThatRoundOutExactly() throws Exception {
+        refusedRoundEqualsAbsentRound("cse-fsl", 0, 2);
+        // FSL-SAGE aligns iitb's head at the start of round 1 (its buffer holds round 0's uploads), before the refusal.
+        refusedRoundEqualsAbsentRound("fsl-sage", 1, 3);
+    }
+
+    private static void refusedRoundEqualsAbsentRound(String algorithm, int round, int rounds) throws Exception {
+        String length = "train.rounds=" + rounds;
+        // server-interval = 2: iitb uploads at iterations 0 and 2; the second is refused.
+        Path refusedOut = dir.resolve(algorithm + "-refused");
+        FederatedTraining.Summary refused = train(algorithm, refusedOut, FederatedTraining.Start.OVERWRITE, length,
+                "debug.refuse=\"client:1:round:" + round + ":batch:2\"");
+        Path absentOut = dir.resolve(algorithm + "-absent");
+        FederatedTraining.Summary absent = train(algorithm, absentOut, FederatedTraining.Start.OVERWRITE, length,
+                "debug.absent=\"client:1:round:" + round + "\"");
+
+        List<String> participants = new ArrayList<>(java.util.Collections.nCopies(rounds, "osu;iitb"));
+        participants.set(round, "osu");
+        assertEquals(participants, refused.rounds().stream().map(r -> r.participants()).toList(), algorithm);
+        List<String> events = Files.readAllLines(refusedOut.resolve("events.csv"));
+        assertEquals(2, events.size(), algorithm + ": one event, no rerun: " + events);
+        assertTrue(events.get(1).startsWith(round + ",iitb,refused-frame,\"institute iitb (client 1): ")
+                && events.get(1).contains("ACTIVATIONS shape"), events.get(1));
+        assertEquals(List.of(round + ",iitb,lost", round + 1 + ",iitb,rejoined"),
+                Files.readAllLines(absentOut.resolve("events.csv")).stream().skip(1)
+                        .map(l -> String.join(",", java.util.Arrays.copyOf(l.split(","), 3))).toList(), algorithm);
+
+        assertEquals(columns(absentOut, "round", "test_accuracy", "test_loss", "participants"),
+                columns(refusedOut, "round", "test_accuracy", "test_loss", "participants"), algorithm);
+        assertArrayEquals(absent.clientParams().toFloatVector(), refused.clientParams().toFloatVector(), algorithm);
+        assertArrayEquals(absent.serverParams().toFloatVector(), refused.serverParams().toFloatVector(), algorithm);
+        Map<String, byte[]> held = heldState(absentOut, rounds - 1);
+        assertTrue(held.keySet().containsAll(List.of("global.frame", "executors/client/1/model.frame")), held.keySet().toString());
+        assertEquals(held.keySet(), heldState(refusedOut, rounds - 1).keySet(), algorithm);
+        heldState(refusedOut, rounds - 1).forEach((name, bytes) -> assertArrayEquals(held.get(name), bytes, algorithm + " " + name));
+        // iitb's refused round is metered: it sent its uploads and its model.
+        assertTrue(refused.rounds().get(round).payloadBytesUp() > absent.rounds().get(round).payloadBytesUp(), algorithm);
+    }
+
+    /** The frames of a run's checkpoint after round {@code t}: the global model and what the executors hold, by path. */
+    private static Map<String, byte[]> heldState(Path out, int t) throws Exception {
+        Path state = out.resolve("state/round-" + t);
+        Map<String, byte[]> frames = new java.util.TreeMap<>();
+        try (var files = Files.walk(state)) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".frame")).toList()) {
+                frames.put(state.relativize(f).toString(), Files.readAllBytes(f));
+            }
+        }
+        return frames;
+    }
+
+    /** The named columns of a run's rounds.csv, row by row. */
+    private static List<List<String>> columns(Path out, String... names) throws Exception {
+        List<String> lines = Files.readAllLines(out.resolve("rounds.csv"));
+        List<String> header = List.of(lines.get(0).split(",", -1));
+        List<List<String>> rows = new ArrayList<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",", -1);
+            rows.add(java.util.Arrays.stream(names).map(n -> f[header.indexOf(n)]).toList());
+        }
+        return rows;
+    }
+
     @Test
     void aNanInActivationsStopsTheRunNamingWhereAndResumeContinues() throws Exception {
         Path out = dir.resolve("nan");

@@ -284,9 +284,119 @@ class MutualTlsTest {
                 c.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             }
             serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-            // The round is over while the stalled handshake was still pending (it would be refused only after 30 s).
+            // The round is over while the stalled handshake was still pending (it would be refused only after 10 s).
             assertEquals(List.of(), server.refusals());
             assertEquals(List.of("client/0", "client/1", "server"), server.models().keySet().stream().sorted().toList());
+        } finally {
+            TaskState.clear(plan.runId());
+        }
+    }
+
+    /** A raw connection from {@code from} to the server that sends nothing. */
+    private static Socket stalledFrom(InetAddress from, int port) throws Exception {
+        Socket s = new Socket();
+        s.bind(new InetSocketAddress(from, 0));
+        s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), TIMEOUT_MS);
+        return s;
+    }
+
+    /** Waits (up to the test's timeout) until the server has refused {@code n} connections. */
+    private static void awaitRefusals(SyncServer server, int n) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS);
+        while (server.refusals().size() < n && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(server.refusals().size() >= n, server.refusals().toString());
+    }
+
+    /**
+     * One host (127.0.0.2) opens more connections than the server's whole pool of handshakes (40 against 32) and stalls
+     * them all: it gets as many handshakes in progress as the round has clients and a few strays (6), the rest of its
+     * connections are refused at once naming it, and the clients from another host (127.0.0.1) connecting after the flood are served
+     * at once: the round is over long before a stalled handshake's deadline. (Before: the flood took all 32 slots and
+     * the clients were refused.)
+     */
+    @Test
+    void oneHostsStalledHandshakesLeaveTheOtherHostsClientsTheirSlots() throws Exception {
+        RoundPlan plan = plan();
+        InetAddress flooder = InetAddress.getByName("127.0.0.2");
+        int flood = SyncServer.MAX_PENDING + 8;
+        List<Socket> stalled = new java.util.ArrayList<>();
+        try (ServerSocket listener = new ServerSocket(0, flood + 8, InetAddress.getLoopbackAddress())) {
+            SyncServer server = new SyncServer(plan, plan.rules(), federation.forSite("osu"));
+            Future<?> serving = pool.submit(() -> {
+                server.run(listener);
+                return null;
+            });
+            for (int i = 0; i < flood; i++) {
+                stalled.add(stalledFrom(flooder, listener.getLocalPort()));
+            }
+            int share = server.maxPendingPerAddress();
+            assertEquals(2 + SyncServer.STRAY_PER_ADDRESS, share);
+            awaitRefusals(server, flood - share);
+            long start = System.nanoTime();
+            for (Future<?> c : List.of(legitimate(plan, listener.getLocalPort(), 0), legitimate(plan, listener.getLocalPort(), 1))) {
+                c.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            }
+            serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(seconds < SyncServer.HELLO_TIMEOUT_MS / 1e3, "the clients waited " + seconds + " s");
+            assertEquals(List.of("client/0", "client/1", "server"), server.models().keySet().stream().sorted().toList());
+            List<String> refusals = server.refusals();
+            assertEquals(flood - share, refusals.size(), refusals.toString());
+            assertTrue(refusals.stream().allMatch(r -> r.startsWith("refused the connection from /127.0.0.2:")
+                    && r.endsWith(": " + share + " handshakes from 127.0.0.2 already in progress")), refusals.get(0));
+        } finally {
+            for (Socket s : stalled) {
+                s.close();
+            }
+            TaskState.clear(plan.runId());
+        }
+    }
+
+    /**
+     * A peer (127.0.0.3) that trickles a byte every 50 ms never lets a read time out, yet its connection is cut at the
+     * handshake's deadline (here 1 s, for the test) and refused naming it; the round completes.
+     */
+    @Test
+    void aPeerThatTricklesItsHandshakeIsCutAtItsDeadline() throws Exception {
+        RoundPlan plan = plan();
+        try (ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+             Socket slow = stalledFrom(InetAddress.getByName("127.0.0.3"), listener.getLocalPort())) {
+            SyncServer server = new SyncServer(plan, plan.rules(), federation.forSite("osu"));
+            server.helloTimeoutMs(1_000);
+            Future<?> serving = pool.submit(() -> {
+                server.run(listener);
+                return null;
+            });
+            // A TLS record header promising a long handshake message, then one byte at a time.
+            Future<Double> trickle = pool.submit(() -> {
+                long start = System.nanoTime();
+                OutputStream out = slow.getOutputStream();
+                out.write(new byte[]{0x16, 0x03, 0x01, 0x40, 0x00});
+                try {
+                    while (System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS)) {
+                        out.write(0);
+                        out.flush();
+                        Thread.sleep(50);
+                    }
+                } catch (java.io.IOException cut) {
+                    return (System.nanoTime() - start) / 1e9;
+                }
+                return Double.NaN;
+            });
+            awaitRefusals(server, 1);
+            assertTrue(server.refusals().get(0).startsWith("refused the connection from /127.0.0.3:")
+                    && server.refusals().get(0).endsWith(": no TLS handshake and HELLO within 1.0 s"), server.refusals().get(0));
+            double cutAfter = trickle.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            assertTrue(cutAfter >= 1.0 && cutAfter < 5, "cut after " + cutAfter + " s");
+            // The clients' handshakes get the usual deadline: a first TLS handshake in a loaded JVM may take over 1 s.
+            server.helloTimeoutMs(SyncServer.HELLO_TIMEOUT_MS);
+            for (Future<?> c : List.of(legitimate(plan, listener.getLocalPort(), 0), legitimate(plan, listener.getLocalPort(), 1))) {
+                c.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            }
+            serving.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            assertEquals(1, server.refusals().size(), server.refusals().toString());
         } finally {
             TaskState.clear(plan.runId());
         }

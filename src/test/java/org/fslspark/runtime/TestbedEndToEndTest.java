@@ -55,10 +55,8 @@ class TestbedEndToEndTest {
     static SparkSession spark;
     static List<String> security;
     static Process plain;
-    /** The undisturbed runs, by algorithm: the drop-out case compares with SplitFed-V2's. */
-    static final Map<String, FederatedTraining.Summary> RUNS = new java.util.concurrent.ConcurrentHashMap<>();
-    /** SplitFed-V2 runs 5 rounds: the drop-out case loses a site after round 0 and gets it back for rounds 3 and 4. */
-    static final int SPLITFED_ROUNDS = 5;
+    /** The drop-out case runs 5 rounds: it loses a site after round 0 and gets it back for rounds 3 and 4. */
+    static final int DROPOUT_ROUNDS = 5;
     // IID and SplitFed-V2's deterministic order: the drop-out case compares accuracy with and without an institute
     // for two rounds, which a skewed split would turn into a comparison of label mixes, and arrival order into noise.
     static final String[] SETUP = {"data.train-subset=1200", "data.partition.scheme=iid", "train.server-order=client-by-client",
@@ -77,8 +75,9 @@ class TestbedEndToEndTest {
             Experiment e = experiment("splitfed-v2");
             Fixtures.prepare(e);
             // The undisturbed SplitFed-V2 run without the test-bed, its TLS and Spark's security (bin/fsl in local
-            // mode), beside the test-bed's runs: everyTaskRunsOnItsOwnSitesWorker compares the two.
-            plain = plainLocalRun("splitfed-v2", "train.rounds=" + rounds("splitfed-v2"));
+            // mode), beside the test-bed's runs: everyTaskRunsOnItsOwnSitesWorker compares the test-bed's first two
+            // rounds with it, the drop-out case its last two.
+            plain = plainLocalRun("splitfed-v2", "train.rounds=" + DROPOUT_ROUNDS);
             spark = Sparks.session(e);
             // The test-bed is up once every site's executor has registered (the runs would wait for them too).
             SiteExecutors up = SiteExecutors.discover(JavaSparkContext.fromSparkContext(spark.sparkContext()),
@@ -116,36 +115,29 @@ class TestbedEndToEndTest {
         return Fixtures.experiment(dir, all.toArray(String[]::new));
     }
 
-    private static int rounds(String algorithm) {
-        return algorithm.equals("splitfed-v2") ? SPLITFED_ROUNDS : 2;
-    }
-
-    private static FederatedTraining.Summary undisturbed(String algorithm) {
-        return RUNS.computeIfAbsent(algorithm, a -> {
-            long start = System.nanoTime();
-            FederatedTraining.Summary s = FederatedTraining.run(experiment(a, "train.rounds=" + rounds(a)), spark, true,
-                    r -> System.out.println(a + ": " + r));
-            System.out.printf("%s on the test-bed: %.1f s%n", a, (System.nanoTime() - start) / 1e9);
-            return s;
-        });
+    /** The plain run's rounds.csv: round, accuracy, loss and payload columns, header first. */
+    private static List<String[]> plainRounds() throws Exception {
+        assertTrue(plain.waitFor(10, TimeUnit.MINUTES) && plain.exitValue() == 0, Files.readString(dir.resolve("plain.log")));
+        return columns(dir.resolve("plain/rounds.csv"));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"splitfed-v2", "fsl-sage"})
     void everyTaskRunsOnItsOwnSitesWorker(String algorithm) throws Exception {
         Experiment e = experiment(algorithm);
-        int rounds = rounds(algorithm);
+        int rounds = e.train().rounds();
         Topology topology = e.testbed().topology();
-        FederatedTraining.Summary s = undisturbed(algorithm);
+        long start = System.nanoTime();
+        FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> System.out.println(algorithm + ": " + r));
+        System.out.printf("%s on the test-bed: %.1f s%n", algorithm, (System.nanoTime() - start) / 1e9);
         if (algorithm.equals("splitfed-v2")) {
-            assertTrue(plain.waitFor(10, TimeUnit.MINUTES) && plain.exitValue() == 0, Files.readString(dir.resolve("plain.log")));
             // Secured or not, on the test-bed or in one JVM: the same payload, round by round, and the same accuracy
             // and loss up to float summation order, which differs with the executors' cores and so drifts over the
             // rounds (measured after round 3: accuracy equal, loss 2e-5 relative).
-            List<String[]> plainRows = columns(dir.resolve("plain/rounds.csv"));
+            List<String[]> plainRows = plainRounds();
             List<String[]> securedRows = columns(dir.resolve("out-" + algorithm + "/rounds.csv"));
-            assertEquals(plainRows.size(), securedRows.size());
-            for (int i = 1; i < plainRows.size(); i++) {
+            assertEquals(rounds + 1, securedRows.size());
+            for (int i = 1; i < securedRows.size(); i++) {
                 String[] a = plainRows.get(i);
                 String[] b = securedRows.get(i);
                 assertEquals(List.of(a[0], a[3], a[4], a[5]), List.of(b[0], b[3], b[4], b[5]), "round " + i);
@@ -201,16 +193,16 @@ class TestbedEndToEndTest {
      * Site drop-out: iitb's worker (and so its executor) stops after round 0 and starts again after round 2. Round 1
      * waits fault.site-timeout for it, then rounds 1 and 2 go on with the three others (fault.min-institutes = 3),
      * recorded in rounds.csv's participants and as events; iitb rejoins in round 3 on its new executor, and the run
-     * (5 rounds) ends within 2 points of accuracy of the undisturbed run. Executor loss, in the same run: umich's executor JVM is
+     * (5 rounds) ends within 2 points of accuracy of the undisturbed run (the plain local run, which equals the
+     * test-bed's as everyTaskRunsOnItsOwnSitesWorker checks). Executor loss, in the same run: umich's executor JVM is
      * killed (SIGKILL) in the middle of round 2; its worker starts a new one, and round 2 is rerun (the three sites
      * it needs: no fewer than fault.min-institutes) and recorded once.
      */
     @Test
     void aSiteThatDropsOutForTwoRoundsSitsThemOutAndRejoins() throws Exception {
-        FederatedTraining.Summary clean = undisturbed("splitfed-v2");
         String lost = "iitb";
         Path out = dir.resolve("out-dropout");
-        Experiment e = experiment("splitfed-v2", "train.rounds=" + SPLITFED_ROUNDS, "fault.min-institutes=3",
+        Experiment e = experiment("splitfed-v2", "train.rounds=" + DROPOUT_ROUNDS, "fault.min-institutes=3",
                 "fault.site-timeout=3s", "output=\"" + out + "\"");
         String host = e.testbed().topology().site(lost).executors().hosts().get(0);
         long start = System.nanoTime();
@@ -267,7 +259,8 @@ class TestbedEndToEndTest {
         // A run's accuracy: the mean of its last two rounds, since on this small a run single rounds swing by up to 4
         // points (the undisturbed run once went 0.735 -> 0.698 from round 3 to 4).
         double a = (s.rounds().get(3).testAccuracy() + s.rounds().get(4).testAccuracy()) / 2;
-        double b = (clean.rounds().get(3).testAccuracy() + clean.rounds().get(4).testAccuracy()) / 2;
+        List<String[]> clean = plainRounds();
+        double b = (Double.parseDouble(clean.get(4)[1]) + Double.parseDouble(clean.get(5)[1])) / 2;
         System.out.printf("accuracy (rounds 3-4) with the drop-out %.4f, without %.4f%n", a, b);
         assertEquals(b, a, 0.02);
     }
