@@ -39,8 +39,9 @@ final class Participants {
 
     /**
      * Round {@code t}'s participants: every institute whose site has an executor, once each missing one is either
-     * lost already or has been missing for fault.site-timeout. Waits (polling every second) for that, and up to
-     * testbed.executor-wait for the server site and for at least fault.min-institutes institutes.
+     * lost already or has been missing for fault.site-timeout. Waits (polling every second) for that, up to
+     * testbed.executor-wait for the server site and for at least fault.min-institutes institutes, and as long for
+     * every registered executor to be identified.
      *
      * @throws SiteExecutors.NoExecutorException naming the missing sites and the key, when the wait runs out
      */
@@ -72,10 +73,13 @@ final class Participants {
             boolean serverUp = executors.has(e.serverSite());
             boolean settled = missing.stream().allMatch(i -> lost.contains(i)
                     || now - missingSince.get(e.institutes().get(i)) >= f.siteTimeoutSeconds() * 1e9);
-            if (serverUp && settled && present.size() >= f.minInstitutes()) {
+            boolean waited = now - start > e.testbed().executorWaitSeconds() * 1e9;
+            // An executor that has registered but not yet taken its first task (a returning site's, under load) is
+            // waited for, so that its site takes part in this round rather than the next.
+            if (serverUp && settled && present.size() >= f.minInstitutes() && (executors.identifiesAll(sc) || waited)) {
                 return decide(t, present, missing, executors, now);
             }
-            if (now - start > e.testbed().executorWaitSeconds() * 1e9) {
+            if (waited) {
                 throw new SiteExecutors.NoExecutorException("round " + t + ": " + (!serverUp ? "the server site '"
                         + e.serverSite() + "' has" : "only " + present.size() + " institute(s) "
                         + sites(present) + " have") + " a live executor after " + Math.round(e.testbed().executorWaitSeconds())

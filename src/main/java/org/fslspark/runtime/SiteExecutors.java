@@ -131,12 +131,19 @@ final class SiteExecutors {
         return now;
     }
 
+    /**
+     * Whether every executor registered now has been found. Spark lists an executor (its block manager) before the
+     * scheduler offers it tasks, so a probe may miss one that has just registered.
+     */
+    boolean identifiesAll(JavaSparkContext sc) {
+        return this == NONE || all.size() >= executorCount(sc);
+    }
+
     /** Whether {@code site} has a live executor among those found (always, without a test-bed). */
     boolean has(String site) {
         return this == NONE || !locations(site).isEmpty();
     }
 
-    /** The found executors that are still registered, by site. */
     /** The executors among {@code executors} whose block manager ({@code host:port}) is in {@code live}. */
     static SiteExecutors of(Collection<Executor> executors, Set<String> live) {
         Map<String, List<Executor>> bySite = new LinkedHashMap<>();
