@@ -114,10 +114,15 @@ public final class FrameChannel implements Closeable {
             try {
                 FrameCodec.write(m, out);
             } catch (IOException ex) {
-                throw new TransportException("sending " + m.type() + " to " + socket.getRemoteSocketAddress() + " failed: " + ex.getMessage(), ex);
+                throw new TransportException("sending " + m.type() + " to " + socket.getRemoteSocketAddress() + " failed: "
+                        + ex.getMessage() + peerSaid(), ex);
             }
         } else {
-            e.send(m);
+            try {
+                e.send(m);
+            } catch (TransportException ex) {
+                throw new TransportException(ex.getMessage() + peerSaid(), ex.getCause());
+            }
         }
         if (meter != null) {
             meter.record(Direction.UP, m);
@@ -150,6 +155,21 @@ public final class FrameChannel implements Closeable {
             throw new TransportException("peer reported: " + errorText(m));
         }
         return m;
+    }
+
+    /**
+     * After a failed send: what the peer said before it closed the channel (its ERROR, which a peer that refuses a
+     * frame sends before closing without reading the rest; the bytes already received stay readable after its reset),
+     * or "" if nothing readable came within a second.
+     */
+    private String peerSaid() {
+        try {
+            socket.setSoTimeout(1000);
+            Message m = FrameCodec.read(in, limits);
+            return m != null && m.type() == Message.Type.ERROR ? "; peer reported: " + errorText(m) : "";
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
     }
 
     public Message expect(Message.Type type) {
