@@ -144,43 +144,51 @@ public final class LmStepBenchmark implements Callable<Integer> {
         long params = 0;
         long clientParams = 0;
         double stepFlops = 0;
+        // Both modes' models exist together; after the warm-up each timed repeat runs them in turn, so that neither is
+        // favoured by running later (the JIT and oneDNN's primitive caches warmed by the other, or a change of load).
+        Map<String, Step> stepOf = new LinkedHashMap<>();
         for (String mode : MODES) {
-            // One model at a time: each keeps its activation and gradient buffers.
-            Step step;
             if (mode.equals("split")) {
                 SplitModel split = ModelZoo.split(spec, 1);
                 Learner client = new Learner(split.client(), new Adam(1e-3));
                 Learner server = new Learner(split.server(), new Adam(1e-3));
                 clientParams = split.client().numParams();
-                step = (x, y) -> {
+                stepOf.put(mode, (x, y) -> {
                     // SplitLearning.exchangeAndStep and the server's Learner.trainOn, with no wire in between
                     INDArray activations = client.network().forwardNoCopy(x);
                     INDArray gradCut = server.trainOn(activations, y).inputGradient();
                     client.backwardAndStep(gradCut);
-                };
+                });
             } else {
                 Network full = ModelZoo.full(spec, 1);
                 Learner learner = new Learner(full, new Adam(1e-3));
                 params = full.numParams();
                 stepFlops = 3 * 2.0 * full.macsPerSample() * batch; // forward, input gradient, weight gradient
-                step = (x, y) -> learner.trainOn(x, y);
+                stepOf.put(mode, (x, y) -> learner.trainOn(x, y));
             }
+        }
+        for (Step step : stepOf.values()) {
             for (int i = 0; i < warmup; i++) {
                 step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
             }
-            double[] r = new double[repeats];
-            for (int k = 0; k < repeats; k++) {
+        }
+        Map<String, double[]> r = new LinkedHashMap<>();
+        stepOf.keySet().forEach(mode -> r.put(mode, new double[repeats]));
+        for (int k = 0; k < repeats; k++) {
+            for (Map.Entry<String, Step> e : stepOf.entrySet()) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < steps; i++) {
-                    step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
+                    e.getValue().run(xs.get(i % xs.size()), ys.get(i % ys.size()));
                 }
-                r[k] = (double) steps * batch * size.context() / ((System.nanoTime() - t0) / 1e9);
+                r.get(e.getKey())[k] = (double) steps * batch * size.context() / ((System.nanoTime() - t0) / 1e9);
             }
-            rates.put(mode, StepBenchmark.Stats.of(r));
-            System.err.printf("ours  %-8s %-8s %s tokens/s%n", size.name(), mode, rates.get(mode).format());
-            step = null;
-            System.gc(); // let the finished model's buffers go before the next one
         }
+        for (String mode : stepOf.keySet()) {
+            rates.put(mode, StepBenchmark.Stats.of(r.get(mode)));
+            System.err.printf("ours  %-8s %-8s %s tokens/s%n", size.name(), mode, rates.get(mode).format());
+        }
+        stepOf.clear();
+        System.gc(); // let this size's models go before the next size's
         return new Ours(rates, params, clientParams, stepFlops, StepBenchmark.vmHwmKiB());
     }
 
@@ -266,7 +274,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
         }
         System.out.printf("Load average (/proc/loadavg) before: %s; after our side: %s; at the end: %s"
                 + " (other processes on the two cores skew both sides)%n", loadBefore, loadBetween, StepBenchmark.loadAverage());
-        System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle = %.1f GFLOP/s fp32%n",
+        System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle = %.1f GFLOP/s fp32 at that clock (a VM's nominal one;"
+                + " boosting cores run faster: docs/PERFORMANCE.md)%n",
                 cores, mhz, flopsPerCycle, peak);
         System.out.println();
         System.out.printf("%-8s %-8s %-28s %-28s %7s %9s %9s%n", "size", "step", "ours tokens/s", "torch tokens/s", "ours/pt",
@@ -283,8 +292,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
             }
             StepBenchmark.Stats ts = torch.getOrDefault(size.name(), Map.of()).get("split");
             StepBenchmark.Stats tu = torch.getOrDefault(size.name(), Map.of()).get("unsplit");
-            System.out.printf("%-8s split/unsplit: ours %.3f%s; peak resident memory: ours %.0f MiB (JVM, this size's two models"
-                            + " one after the other)%s%n", size.name(), o.rates().get("split").median() / o.rates().get("unsplit").median(),
+            System.out.printf("%-8s split/unsplit: ours %.3f%s; peak resident memory: ours %.0f MiB (JVM, this size's two models held"
+                            + " together)%s%n", size.name(), o.rates().get("split").median() / o.rates().get("unsplit").median(),
                     ts == null || tu == null ? "" : String.format(", PyTorch %.3f", ts.median() / tu.median()), o.peakKiB() / 1024.0,
                     torchPeakKiB.containsKey(size.name()) ? String.format(", PyTorch %.0f MiB (its process)",
                             torchPeakKiB.get(size.name()) / 1024.0) : "");
