@@ -117,43 +117,14 @@ def kernels():
     return blas, core, capability
 
 
-def make_step(mode, layers, cut, context):
-    """One training step of the split model (cut after block `cut`) or of the unsplit one, with Adam."""
-    if mode == "split":
-        client = Part(layers[:1 + cut], context)
-        server = Part(layers[1 + cut:], context)
-        opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
-        opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
-
-        def step(x, y):
-            opt_c.zero_grad(set_to_none=False)
-            opt_s.zero_grad(set_to_none=False)
-            cut_activations = client(x)
-            smashed = cut_activations.detach().requires_grad_()  # what crosses the wire
-            logits = server(smashed)
-            F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
-            opt_s.step()
-            cut_activations.backward(smashed.grad)  # the gradient sent back to the client
-            opt_c.step()
-        return step
-    full = Part(layers, context)
-    opt_f = torch.optim.Adam(full.parameters(), lr=1e-3)
-
-    def step(x, y):
-        opt_f.zero_grad(set_to_none=False)
-        logits = full(x)
-        F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
-        opt_f.step()
-    return step
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", required=True,
                    help="name:vocab:context:width:depth:heads:cut,... (the Java side passes its sizes)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--steps", type=int, default=5, help="steps per timed repeat")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing, at least")
+    p.add_argument("--warmup-seconds", type=float, default=5, help="untimed seconds of steps before timing, at least")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--modes", default="split,unsplit")
@@ -166,23 +137,46 @@ def main():
         g = torch.Generator().manual_seed(7)
         batches = [(torch.randint(0, vocab, (a.batch, context), generator=g),
                     torch.randint(0, vocab, (a.batch * context,), generator=g)) for _ in range(4)]
-        # Both modes' models exist together; after the warm-up each timed repeat runs them in turn, so neither mode is
-        # favoured by running later (warmer caches, other load), as on the Java side.
-        steps = {mode: make_step(mode, gpt_layers(vocab, context, width, depth, heads), cut, context)
-                 for mode in a.modes.split(",")}
-        for step in steps.values():
-            for i in range(a.warmup):
+        for mode in a.modes.split(","):
+            layers = gpt_layers(vocab, context, width, depth, heads)
+            if mode == "split":
+                client = Part(layers[:1 + cut], context)
+                server = Part(layers[1 + cut:], context)
+                opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
+                opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
+
+                def step(x, y):
+                    opt_c.zero_grad(set_to_none=False)
+                    opt_s.zero_grad(set_to_none=False)
+                    cut_activations = client(x)
+                    smashed = cut_activations.detach().requires_grad_()  # what crosses the wire
+                    logits = server(smashed)
+                    F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
+                    opt_s.step()
+                    cut_activations.backward(smashed.grad)  # the gradient sent back to the client
+                    opt_c.step()
+            else:
+                full = Part(layers, context)
+                opt_f = torch.optim.Adam(full.parameters(), lr=1e-3)
+
+                def step(x, y):
+                    opt_f.zero_grad(set_to_none=False)
+                    logits = full(x)
+                    F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
+                    opt_f.step()
+
+            i, warm_end = 0, time.perf_counter() + a.warmup_seconds
+            while i < a.warmup or time.perf_counter() < warm_end:  # as the Java side: at least both
                 step(*batches[i % len(batches)])
-        rates = {mode: [] for mode in steps}
-        for _ in range(a.repeats):
-            for mode, step in steps.items():
+                i += 1
+            rates = []
+            for _ in range(a.repeats):
                 t0 = time.perf_counter()
                 for i in range(a.steps):
                     step(*batches[i % len(batches)])
-                rates[mode].append(a.steps * a.batch * context / (time.perf_counter() - t0))
-        for mode in steps:
-            print("rate", name, mode, " ".join("%.3f" % r for r in rates[mode]), flush=True)
-        del steps
+                rates.append(a.steps * a.batch * context / (time.perf_counter() - t0))
+            print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
+            del layers, step
     blas, core, capability = kernels()
     print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)

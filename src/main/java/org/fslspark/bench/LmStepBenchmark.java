@@ -56,8 +56,10 @@ public final class LmStepBenchmark implements Callable<Integer> {
     int repeats = 5;
     @Option(names = "--steps", description = "Steps per timed repeat (default: ${DEFAULT-VALUE}).")
     int steps = 5;
-    @Option(names = "--warmup", description = "Untimed steps before timing (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", description = "Untimed steps before timing, at least (default: ${DEFAULT-VALUE}).")
     int warmup = 3;
+    @Option(names = "--warmup-seconds", description = "Untimed seconds of steps before timing, at least (default: ${DEFAULT-VALUE}).")
+    double warmupSeconds = 5;
     @Option(names = "--threads", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
     int threads = 2;
     @Option(names = "--python", description = "Python with torch (default: ${DEFAULT-VALUE}).")
@@ -144,51 +146,46 @@ public final class LmStepBenchmark implements Callable<Integer> {
         long params = 0;
         long clientParams = 0;
         double stepFlops = 0;
-        // Both modes' models exist together; after the warm-up each timed repeat runs them in turn, so that neither is
-        // favoured by running later (the JIT and oneDNN's primitive caches warmed by the other, or a change of load).
-        Map<String, Step> stepOf = new LinkedHashMap<>();
         for (String mode : MODES) {
+            // One model at a time: each keeps its activation and gradient buffers.
+            Step step;
             if (mode.equals("split")) {
                 SplitModel split = ModelZoo.split(spec, 1);
                 Learner client = new Learner(split.client(), new Adam(1e-3));
                 Learner server = new Learner(split.server(), new Adam(1e-3));
                 clientParams = split.client().numParams();
-                stepOf.put(mode, (x, y) -> {
+                step = (x, y) -> {
                     // SplitLearning.exchangeAndStep and the server's Learner.trainOn, with no wire in between
                     INDArray activations = client.network().forwardNoCopy(x);
                     INDArray gradCut = server.trainOn(activations, y).inputGradient();
                     client.backwardAndStep(gradCut);
-                });
+                };
             } else {
                 Network full = ModelZoo.full(spec, 1);
                 Learner learner = new Learner(full, new Adam(1e-3));
                 params = full.numParams();
                 stepFlops = 3 * 2.0 * full.macsPerSample() * batch; // forward, input gradient, weight gradient
-                stepOf.put(mode, (x, y) -> learner.trainOn(x, y));
+                step = (x, y) -> learner.trainOn(x, y);
             }
-        }
-        for (Step step : stepOf.values()) {
-            for (int i = 0; i < warmup; i++) {
+            // At least --warmup steps and --warmup-seconds: the first mode timed in a JVM pays the JIT's compilation and
+            // oneDNN's primitive creation, which three steps of the default size did not cover (split read 0.83 x unsplit).
+            long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+            for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) {
                 step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
             }
-        }
-        Map<String, double[]> r = new LinkedHashMap<>();
-        stepOf.keySet().forEach(mode -> r.put(mode, new double[repeats]));
-        for (int k = 0; k < repeats; k++) {
-            for (Map.Entry<String, Step> e : stepOf.entrySet()) {
+            double[] r = new double[repeats];
+            for (int k = 0; k < repeats; k++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < steps; i++) {
-                    e.getValue().run(xs.get(i % xs.size()), ys.get(i % ys.size()));
+                    step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
                 }
-                r.get(e.getKey())[k] = (double) steps * batch * size.context() / ((System.nanoTime() - t0) / 1e9);
+                r[k] = (double) steps * batch * size.context() / ((System.nanoTime() - t0) / 1e9);
             }
-        }
-        for (String mode : stepOf.keySet()) {
-            rates.put(mode, StepBenchmark.Stats.of(r.get(mode)));
+            rates.put(mode, StepBenchmark.Stats.of(r));
             System.err.printf("ours  %-8s %-8s %s tokens/s%n", size.name(), mode, rates.get(mode).format());
+            step = null;
+            System.gc(); // let the finished model's buffers go before the next one
         }
-        stepOf.clear();
-        System.gc(); // let this size's models go before the next size's
         return new Ours(rates, params, clientParams, stepFlops, StepBenchmark.vmHwmKiB());
     }
 
@@ -210,7 +207,7 @@ public final class LmStepBenchmark implements Callable<Integer> {
         Map<String, Map<String, StepBenchmark.Stats>> result = new LinkedHashMap<>();
         for (Size size : parsed) { // one process per size: its own peak memory
             List<String> cmd = List.of(python, script.toString(), "--sizes", size.torchArg(vocab), "--batch", "" + batch,
-                    "--steps", "" + steps, "--warmup", "" + warmup, "--repeats", "" + repeats, "--threads", "" + threads);
+                    "--steps", "" + steps, "--warmup", "" + warmup, "--warmup-seconds", "" + warmupSeconds, "--repeats", "" + repeats, "--threads", "" + threads);
             Process p = TorchSide.process(cmd, torchBlas).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = in.readLine()) != null; ) {
@@ -256,8 +253,9 @@ public final class LmStepBenchmark implements Callable<Integer> {
         int flopsPerCycle = 16 * 2 * fmaPerCycle;
         double peak = cores * mhz / 1000.0 * flopsPerCycle;
         System.out.println();
-        System.out.printf("LmStepBenchmark: batch %d sequences, vocabulary %d, Adam lr 1e-3, random tokens and targets; %d warm-up steps,"
-                + " %d repeats x %d steps; tokens/s as median [min..max]%n", batch, vocab, warmup, repeats, steps);
+        System.out.printf("LmStepBenchmark: batch %d sequences, vocabulary %d, Adam lr 1e-3, random tokens and targets; at least %d warm-up"
+                + " steps and %.0f s per mode, %d repeats x %d steps; tokens/s as median [min..max]%n", batch, vocab, warmup,
+                warmupSeconds, repeats, steps);
         for (Size size : parsed) {
             Ours o = ours.get(size.name());
             System.out.printf("  %-8s context %d, width %d, %d blocks of %d heads, cut after block %d: %,d parameters (client %,d);"
@@ -292,8 +290,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
             }
             StepBenchmark.Stats ts = torch.getOrDefault(size.name(), Map.of()).get("split");
             StepBenchmark.Stats tu = torch.getOrDefault(size.name(), Map.of()).get("unsplit");
-            System.out.printf("%-8s split/unsplit: ours %.3f%s; peak resident memory: ours %.0f MiB (JVM, this size's two models held"
-                            + " together)%s%n", size.name(), o.rates().get("split").median() / o.rates().get("unsplit").median(),
+            System.out.printf("%-8s split/unsplit: ours %.3f%s; peak resident memory: ours %.0f MiB (JVM, this size's two models"
+                            + " one after the other)%s%n", size.name(), o.rates().get("split").median() / o.rates().get("unsplit").median(),
                     ts == null || tu == null ? "" : String.format(", PyTorch %.3f", ts.median() / tu.median()), o.peakKiB() / 1024.0,
                     torchPeakKiB.containsKey(size.name()) ? String.format(", PyTorch %.0f MiB (its process)",
                             torchPeakKiB.get(size.name()) / 1024.0) : "");
