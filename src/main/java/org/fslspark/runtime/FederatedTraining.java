@@ -246,7 +246,7 @@ public final class FederatedTraining {
                     String lost = lossWatch.disarm();
                     String reason = diverged != null ? diverged.getMessage() : lost != null ? lost + ": " + reason(failure)
                             : reason(failure);
-                    String where = institute(diverged != null ? reason : messages(failure));
+                    String where = institute(diverged != null ? reason : lost != null ? lost : messages(failure));
                     if (diverged != null) {
                         out.appendEvent(new EventRecord(t, where, "diverged", reason));
                         throw diverged;
