@@ -141,7 +141,7 @@ public final class FaultsBenchmark implements Callable<Integer> {
                         .orElse(1);
                 List<Landed> landed = new ArrayList<>();
                 Run faulty = run(runs, keys, algorithm + "-with-kills", false, List.of("checkpoint.interval=1"),
-                        List.of(new Killer(state, schedule, stageSeconds, landed)));
+                        List.of(new Killer(state, schedule, stageSeconds, landed, seed)));
                 Result r = new Result(algorithm, plain, checkpointed, faulty, landed, retries(faulty.out()));
                 results.add(r);
                 Files.writeString(out.resolve("summary.md"), markdown(results));
@@ -276,12 +276,12 @@ public final class FaultsBenchmark implements Callable<Integer> {
         private Future<?> work;
         private long start;
 
-        Killer(Path state, List<Kill> schedule, double stageSeconds, List<Landed> landed) {
+        Killer(Path state, List<Kill> schedule, double stageSeconds, List<Landed> landed, long seed) {
             this.state = state;
             this.schedule = schedule;
             this.stageSeconds = stageSeconds;
             this.landed = landed;
-            this.random = new Random(schedule.hashCode());
+            this.random = new Random(seed); // which of a site's executors dies, when it has several
         }
 
         @Override
