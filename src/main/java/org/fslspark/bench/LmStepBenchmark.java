@@ -58,7 +58,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
     int steps = 5;
     @Option(names = "--warmup", description = "Untimed steps before timing, at least (default: ${DEFAULT-VALUE}).")
     int warmup = 3;
-    @Option(names = "--warmup-seconds", description = "Untimed seconds of steps before timing, at least (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup-seconds",
+            description = "Untimed seconds of steps before timing, at least (default: ${DEFAULT-VALUE}).")
     double warmupSeconds = 5;
     @Option(names = "--threads", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
     int threads = 2;
@@ -207,7 +208,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
         Map<String, Map<String, StepBenchmark.Stats>> result = new LinkedHashMap<>();
         for (Size size : parsed) { // one process per size: its own peak memory
             List<String> cmd = List.of(python, script.toString(), "--sizes", size.torchArg(vocab), "--batch", "" + batch,
-                    "--steps", "" + steps, "--warmup", "" + warmup, "--warmup-seconds", "" + warmupSeconds, "--repeats", "" + repeats, "--threads", "" + threads);
+                    "--steps", "" + steps, "--warmup", "" + warmup, "--warmup-seconds", "" + warmupSeconds,
+                    "--repeats", "" + repeats, "--threads", "" + threads);
             Process p = TorchSide.process(cmd, torchBlas).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = in.readLine()) != null; ) {
@@ -253,8 +255,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
         int flopsPerCycle = 16 * 2 * fmaPerCycle;
         double peak = cores * mhz / 1000.0 * flopsPerCycle;
         System.out.println();
-        System.out.printf("LmStepBenchmark: batch %d sequences, vocabulary %d, Adam lr 1e-3, random tokens and targets; at least %d warm-up"
-                + " steps and %.0f s per mode, %d repeats x %d steps; tokens/s as median [min..max]%n", batch, vocab, warmup,
+        System.out.printf("LmStepBenchmark: batch %d sequences, vocabulary %d, Adam lr 1e-3, random tokens and targets;"
+                + " at least %d warm-up steps and %.0f s per mode, %d repeats x %d steps; tokens/s as median [min..max]%n", batch, vocab, warmup,
                 warmupSeconds, repeats, steps);
         for (Size size : parsed) {
             Ours o = ours.get(size.name());
@@ -272,8 +274,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
         }
         System.out.printf("Load average (/proc/loadavg) before: %s; after our side: %s; at the end: %s"
                 + " (other processes on the two cores skew both sides)%n", loadBefore, loadBetween, StepBenchmark.loadAverage());
-        System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle = %.1f GFLOP/s fp32 at that clock (a VM's nominal one;"
-                + " boosting cores run faster: docs/PERFORMANCE.md)%n",
+        System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle = %.1f GFLOP/s fp32 at that"
+                + " clock (a VM's nominal one; boosting cores run faster: docs/PERFORMANCE.md)%n",
                 cores, mhz, flopsPerCycle, peak);
         System.out.println();
         System.out.printf("%-8s %-8s %-28s %-28s %7s %9s %9s%n", "size", "step", "ours tokens/s", "torch tokens/s", "ours/pt",

@@ -221,8 +221,8 @@ public final class StepBenchmark implements Callable<Integer> {
         System.out.println("FLOPs: forward = 2 x Network.macsPerSample() (conv and dense multiply-adds only);"
                 + " a training step (split or unsplit) = 3 x forward; eval = forward.");
         System.out.printf("Peak: %d cores x %.0f MHz (cpu MHz in /proc/cpuinfo) x %d FLOP/cycle"
-                        + " (%d AVX-512 FMA/cycle x 16 fp32 lanes x 2) = %.1f GFLOP/s fp32 at that clock (a VM's nominal one;"
-                + " boosting cores run faster: docs/PERFORMANCE.md)%n",
+                        + " (%d AVX-512 FMA/cycle x 16 fp32 lanes x 2) = %.1f GFLOP/s fp32 at that clock"
+                        + " (a VM's nominal one; boosting cores run faster: docs/PERFORMANCE.md)%n",
                 cores, mhz, flopsPerCycle, fmaPerCycle, peak);
         System.out.println();
         System.out.printf("%-12s %-8s %-28s %-28s %7s %9s %9s%n", "model", "step", "ours samples/s", "torch samples/s",

@@ -28,13 +28,14 @@ class FrameChannelTest {
                     throw new IllegalStateException(e);
                 }
             });
-            try (Socket s = new Socket(listener.getInetAddress(), listener.getLocalPort()); FrameChannel ch = new FrameChannel(s, null)) {
+            try (Socket s = new Socket(listener.getInetAddress(), listener.getLocalPort());
+                 FrameChannel ch = new FrameChannel(s, null)) {
                 peer.get();
                 // Far more than the socket buffers take: the write is still going when the peer's reset arrives.
                 Message big = Message.of(Message.Type.SMASHED, 1, 0, Tensor.of(Kind.ACTIVATIONS, Nd4j.ones(4, 1 << 22)));
                 TransportException e = assertThrows(TransportException.class, () -> ch.send(big));
-                assertTrue(e.getMessage().startsWith("sending SMASHED to ")
-                        && e.getMessage().endsWith("; peer reported: refused-frame: ACTIVATIONS shape is not the expected"), e.getMessage());
+                assertTrue(e.getMessage().startsWith("sending SMASHED to ") && e.getMessage()
+                        .endsWith("; peer reported: refused-frame: ACTIVATIONS shape is not the expected"), e.getMessage());
             }
         }
     }
