@@ -13,13 +13,14 @@ threads <n>" and "peak_rss_kib <KiB>" (plain words: the Java side needs no JSON 
 Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both sides use 2 cores.
 """
 import argparse
-import ctypes
 import math
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_report import kernels, peak_rss_kib  # beside this script
 
 
 class Attention(nn.Module):
@@ -95,28 +96,6 @@ def gpt_layers(vocab, context, width, depth, heads):
             + [nn.LayerNorm(width), head])
 
 
-def kernels():
-    """Which BLAS this process loaded and, for OpenBLAS, which core's kernels it runs."""
-    blas = "?"
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if "libblas" in line or "openblas" in line:
-                blas = line.split()[-1]
-                break
-    core = "-"
-    try:
-        lib = ctypes.CDLL(blas)
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        core = lib.openblas_get_corename().decode()
-    except (OSError, AttributeError):
-        pass  # not OpenBLAS (e.g. the reference BLAS)
-    capability = "?"
-    for line in torch.__config__.show().splitlines():
-        if "CPU capability usage:" in line:
-            capability = line.split(":", 1)[1].strip()
-    return blas, core, capability
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", required=True,
@@ -181,15 +160,6 @@ def main():
     print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
     print("peak_rss_kib", peak_rss_kib(), flush=True)
-
-
-def peak_rss_kib():
-    # VmHWM, not getrusage's ru_maxrss: the latter survives exec and reports the launching JVM's peak.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return -1
 
 
 if __name__ == "__main__":

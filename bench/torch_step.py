@@ -10,12 +10,13 @@ side starts it as the environment documents for benchmarks (bench/TorchSide: OPE
 OPENBLAS_L2_SIZE unset, an installed OpenBLAS on LD_LIBRARY_PATH); "kernels ..." says which BLAS it used.
 """
 import argparse
-import ctypes
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_report import kernels, peak_rss_kib  # beside this script
 
 
 def simple_conv(classes):
@@ -126,37 +127,6 @@ def main():
     print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
     print("peak_rss_kib", peak_rss_kib(), flush=True)
-
-
-def kernels():
-    """Which BLAS this process loaded (its dense layers' products) and, for OpenBLAS, which core's kernels it runs."""
-    blas = "?"
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if "libblas" in line or "openblas" in line:
-                blas = line.split()[-1]
-                break
-    core = "-"
-    try:
-        lib = ctypes.CDLL(blas)
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        core = lib.openblas_get_corename().decode()
-    except (OSError, AttributeError):
-        pass  # not OpenBLAS (e.g. the reference BLAS)
-    capability = "?"
-    for line in torch.__config__.show().splitlines():
-        if "CPU capability usage:" in line:
-            capability = line.split(":", 1)[1].strip()
-    return blas, core, capability
-
-
-def peak_rss_kib():
-    # VmHWM, not getrusage's ru_maxrss: the latter survives exec and reports the launching JVM's peak.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return -1
 
 
 if __name__ == "__main__":
