@@ -23,7 +23,6 @@ class FrameChannelTest {
             CompletableFuture<Void> peer = CompletableFuture.runAsync(() -> {
                 try (Socket s = listener.accept(); FrameChannel ch = new FrameChannel(s, null)) {
                     ch.send(FrameChannel.error("refused-frame: ACTIVATIONS shape is not the expected"));
-                    Thread.sleep(200);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
