@@ -59,10 +59,11 @@ public final class FederatedTraining {
 
     /**
      * How a run ended, the final global model (x_c, x_s as flat vectors; under LoRA the adapters), and every task that ran
-     * (what it reported about itself: where it ran, how long, its traffic; without the models).
+     * (what it reported about itself: where it ran, how long, its traffic; without the models), and the driver's seconds
+     * writing round checkpoints.
      */
     public record Summary(List<RoundRecord> rounds, String stopReason, Path output, INDArray clientParams,
-                          INDArray serverParams, List<TaskRun> tasks) {
+                          INDArray serverParams, List<TaskRun> tasks, double checkpointSeconds) {
         public RoundRecord last() {
             return rounds.get(rounds.size() - 1);
         }
@@ -130,6 +131,7 @@ public final class FederatedTraining {
         }
         Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, executors, conf, state.executors(), out);
         String stopReason = "completed " + e.train().rounds() + " rounds";
+        long checkpointNanos = 0;
         try {
             while (state.round() < e.train().rounds()) {
                 int t = state.round();
@@ -147,7 +149,9 @@ public final class FederatedTraining {
                 }
                 out.append(r.row(), r.traffic());
                 if (checkpoint) {
+                    long writing = System.nanoTime();
                     checkpoints.write(state);
+                    checkpointNanos += System.nanoTime() - writing;
                 }
                 onRound.accept(r.row());
                 if (e.stop().targetAccuracy() > 0 && r.row().testAccuracy() >= e.stop().targetAccuracy()) {
@@ -166,7 +170,8 @@ public final class FederatedTraining {
         out.finish(spark);
         writePlots(out, e.name());
         writeCheckpoint(e, conf, tokenizer, out, state.client(), state.server(), stopReason);
-        return new Summary(out.rounds(), stopReason, out.location(), state.client(), state.server(), List.copyOf(rounds.tasks));
+        return new Summary(out.rounds(), stopReason, out.location(), state.client(), state.server(), List.copyOf(rounds.tasks),
+                checkpointNanos / 1e9);
     }
 
     /** Whether the experiment's output location holds a complete round checkpoint that {@link Start#RESUME} continues from. */
@@ -251,9 +256,14 @@ public final class FederatedTraining {
                         out.appendEvent(new EventRecord(t, where, "diverged", reason));
                         throw diverged;
                     }
-                    // A placement violation or a config error fails every attempt alike.
+                    // A placement violation or a config error fails every attempt alike; a stopped SparkContext (what a
+                    // task's OutOfMemoryError does in local mode) fails them with its own message, hiding this cause.
+                    boolean stopped = sc.sc().isStopped();
                     boolean last = attempt + 1 >= e.fault().roundAttempts() || messages(failure).contains("placement violation")
-                            || causedBy(failure, ConfigException.class);
+                            || causedBy(failure, ConfigException.class) || stopped;
+                    if (stopped) {
+                        reason = "the SparkContext stopped: " + reason;
+                    }
                     out.appendEvent(new EventRecord(t, where, last ? "failed" : "retried", reason));
                     if (last) {
                         throw new RoundFailed("round " + t + " failed in " + (attempt + 1) + " attempt(s) (fault.round-attempts = "
