@@ -34,12 +34,13 @@ import java.util.stream.Collectors;
 
 /**
  * What executor loss costs a run on the local multi-process test-bed (issue 15's benchmark): per algorithm, the same
- * experiment three times in one Spark application, (1) without round checkpoints (checkpoint.interval = 0,
- * fault.round-attempts = 1: nothing of the executors' state is collected), (2) with them and no fault, (3) with them
- * while a seeded schedule SIGKILLs a random site's executor JVM in some rounds, a moment into the round's stage (the
- * site's worker starts a new one; the driver reruns the round). Prints rounds completed and retried, lost work, final
- * accuracy against the fault-free run, and the checkpoints' cost in seconds and bytes a round against the run without
- * them. Prints figures, asserts nothing.
+ * experiment four times in one Spark application, (1) without round checkpoints (checkpoint.interval = 0,
+ * fault.round-attempts = 1: nothing of the executors' state is collected), (2) with them and no fault, (3) without them
+ * again, (4) with them while a seeded schedule SIGKILLs a random site's executor JVM in some rounds, a moment into the
+ * round's stage (the site's worker starts a new one; the driver reruns the round). Prints rounds completed and retried,
+ * lost work, final accuracy against the fault-free run, and the checkpoints' cost in seconds and bytes a round against
+ * the mean of the runs without them, one before and one after (the executors' JVMs get faster as a run goes, which
+ * would otherwise count against whichever run comes later). Prints figures, asserts nothing.
  */
 @Command(name = "faults", mixinStandardHelpOptions = true,
         description = "Rounds of SplitFed-V2 and FSL-SAGE on the local test-bed while a seeded schedule kills a random executor "
@@ -89,8 +90,12 @@ public final class FaultsBenchmark implements Callable<Integer> {
     record Landed(Kill kill, int inRound, long pid, double atSeconds) {
     }
 
-    /** One run: its rounds, each round's wall seconds (driver's view, from the previous round's end), and how it ended. */
-    record Run(List<RoundRecord> rounds, List<Double> wallSeconds, List<Long> checkpointBytes, String error, Path out) {
+    /**
+     * One run: its rounds, each round's wall seconds (driver's view, from the previous round's end), the driver's seconds
+     * writing checkpoints, and how it ended.
+     */
+    record Run(List<RoundRecord> rounds, List<Double> wallSeconds, List<Long> checkpointBytes, double writeSeconds,
+               String error, Path out) {
         double finalAccuracy() {
             return rounds.isEmpty() ? Double.NaN : rounds.get(rounds.size() - 1).testAccuracy();
         }
@@ -101,8 +106,9 @@ public final class FaultsBenchmark implements Callable<Integer> {
         }
     }
 
-    /** The three runs of an algorithm and the kills of its faulty one. */
-    record Result(String algorithm, Run plain, Run checkpointed, Run faulty, List<Landed> kills, Map<Integer, Integer> retries) {
+    /** The four runs of an algorithm and the kills of its faulty one. */
+    record Result(String algorithm, Run plain, Run checkpointed, Run plainAgain, Run faulty, List<Landed> kills,
+                  Map<Integer, Integer> retries) {
     }
 
     @Override
@@ -137,12 +143,14 @@ public final class FaultsBenchmark implements Callable<Integer> {
                         "fault.round-attempts=1"), List.of());
                 prepare = false;
                 Run checkpointed = run(runs, keys, algorithm + "-fault-free", false, List.of("checkpoint.interval=1"), List.of());
+                Run plainAgain = run(runs, keys, algorithm + "-no-checkpoints-again", false, List.of("checkpoint.interval=0",
+                        "fault.round-attempts=1"), List.of());
                 double stageSeconds = checkpointed.rounds().stream().skip(1).mapToDouble(RoundRecord::roundSeconds).average()
                         .orElse(1);
                 List<Landed> landed = new ArrayList<>();
                 Run faulty = run(runs, keys, algorithm + "-with-kills", false, List.of("checkpoint.interval=1"),
                         List.of(new Killer(state, schedule, stageSeconds, landed, seed)));
-                Result r = new Result(algorithm, plain, checkpointed, faulty, landed, retries(faulty.out()));
+                Result r = new Result(algorithm, plain, checkpointed, plainAgain, faulty, landed, retries(faulty.out()));
                 results.add(r);
                 Files.writeString(out.resolve("summary.md"), markdown(results));
             }
@@ -202,8 +210,9 @@ public final class FaultsBenchmark implements Callable<Integer> {
         long[] last = {System.nanoTime()};
         beside.forEach(b -> b.start(spark));
         String error = null;
+        double writeSeconds = 0;
         try {
-            FederatedTraining.run(e, spark, true, r -> {
+            writeSeconds = FederatedTraining.run(e, spark, true, r -> {
                 long now = System.nanoTime();
                 wall.add((now - last[0]) / 1e9);
                 last[0] = now;
@@ -211,7 +220,7 @@ public final class FaultsBenchmark implements Callable<Integer> {
                 bytes.add(size(dir.resolve("state/round-" + r.round())));
                 BenchRuns.print(r);
                 beside.forEach(b -> b.roundDone(r.round()));
-            });
+            }).checkpointSeconds();
         } catch (RuntimeException failed) {
             error = failed.getMessage();
             System.out.println(name + " stopped: " + error);
@@ -224,7 +233,7 @@ public final class FaultsBenchmark implements Callable<Integer> {
                 }
             }
         }
-        return new Run(done, wall, bytes, error, dir);
+        return new Run(done, wall, bytes, writeSeconds, error, dir);
     }
 
     /** Bytes of the files under {@code dir} (0 when it does not exist). */
@@ -373,11 +382,16 @@ public final class FaultsBenchmark implements Callable<Integer> {
                 + f("%.1f", sum(r.checkpointed().wallSeconds())));
         rows.put("final accuracy: with kills / fault-free", r -> f("%.4f", r.faulty().finalAccuracy()) + " / "
                 + f("%.4f", r.checkpointed().finalAccuracy()));
-        rows.put("round wall time without checkpoints, s", r -> f("%.2f", perRound(r.plain())));
+        rows.put("round wall time without checkpoints, s: before / after", r -> f("%.2f", perRound(r.plain())) + " / "
+                + f("%.2f", perRound(r.plainAgain())));
+        rows.put("round wall time with checkpoints, s", r -> f("%.2f", perRound(r.checkpointed())));
         rows.put("round checkpoints: s a round (% of a round)", r -> {
-            double extra = perRound(r.checkpointed()) - perRound(r.plain());
-            return f("%.2f", extra) + " (" + f("%.1f", 100 * extra / perRound(r.plain())) + "%)";
+            double without = (perRound(r.plain()) + perRound(r.plainAgain())) / 2;
+            double extra = perRound(r.checkpointed()) - without;
+            return f("%.2f", extra) + " (" + f("%.1f", 100 * extra / without) + "%)";
         });
+        rows.put("of which the driver's writes, s a round", r -> f("%.3f", r.checkpointed().writeSeconds()
+                / Math.max(1, r.checkpointed().rounds().size())));
         rows.put("round checkpoints: MB a round", r -> f("%.2f", r.checkpointed().checkpointBytes().stream()
                 .mapToLong(Long::longValue).average().orElse(0) / 1e6));
         rows.forEach((what, value) -> {

@@ -19,10 +19,12 @@ import java.util.concurrent.Callable;
 /**
  * What mutual TLS and Spark's own encryption cost SplitFed-V2 on the local multi-process test-bed: the same experiment
  * in plain TCP, over mutual TLS, and over mutual TLS with Spark's network and I/O encryption on
- * ({@code spark.network.crypto.enabled}, {@code spark.io.encryption.enabled}), in turn ({@code --repeats} rounds of the
- * three), each for {@code --rounds} rounds; round 0 of each run is a warm-up and not counted. The test-bed
- * authenticates every application (Spark's {@code spark.authenticate}, a handshake per connection), so all three run
- * with it; the first two in one Spark application without Spark's encryption, the third in one with it. Per variant:
+ * ({@code spark.network.crypto.enabled}, {@code spark.io.encryption.enabled}), each for {@code --rounds} rounds. The
+ * test-bed authenticates every application (Spark's {@code spark.authenticate}, a handshake per connection), so all
+ * three run with it; the first two in turn in one Spark application without Spark's encryption, the third in one with
+ * it. In each application, {@code --warmup} runs of its variants come first and are not counted: the executors are new
+ * JVMs whose code (the cipher's above all) is compiled while they run, which a run of hours pays once and a run of
+ * seconds pays throughout. Round 0 of each counted run is not counted either. Per variant:
  * seconds per round, milliseconds per minibatch exchange (round time over the minibatches one client exchanges), wire
  * and payload bytes per round (of the project's own links: Spark's encryption changes its own traffic, the plan's
  * broadcast and the tasks' results, which no meter counts). Prints figures, asserts nothing.
@@ -43,8 +45,11 @@ public final class TlsOverhead implements Callable<Integer> {
     Path testbed;
     @Option(names = "--rounds", description = "Rounds per run, the first not counted (default: ${DEFAULT-VALUE}).")
     int rounds = 3;
-    @Option(names = "--repeats", description = "Runs of each variant, in turn (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--repeats", description = "Counted runs of each variant (default: ${DEFAULT-VALUE}).")
     int repeats = 1;
+    @Option(names = "--warmup", description = "Runs of each variant before the counted ones, on the same executors "
+            + "(default: ${DEFAULT-VALUE}).")
+    int warmup = 1;
     @Option(names = "--emulate-links", description = "Emulate the topology's links (off: this machine's loopback, so the "
             + "figures show encryption's own cost).")
     boolean emulateLinks;
@@ -111,15 +116,15 @@ public final class TlsOverhead implements Callable<Integer> {
         Map<Variant, Totals> totals = new EnumMap<>(Variant.class);
         boolean prepare = true;
         try {
-            for (int r = 0; r < repeats; r++) {
-                // One Spark application per setting of Spark's encryption: it is fixed when the application starts.
-                for (boolean sparkEncryption : authentication.isEmpty() ? new boolean[]{false} : new boolean[]{false, true}) {
-                    try (BenchRuns runs = new BenchRuns()) {
+            // One Spark application per setting of Spark's encryption: it is fixed when the application starts.
+            for (boolean sparkEncryption : authentication.isEmpty() ? new boolean[]{false} : new boolean[]{false, true}) {
+                try (BenchRuns runs = new BenchRuns()) {
+                    for (int r = -warmup; r < repeats; r++) {
                         for (Variant v : Variant.values()) {
                             if (v.sparkEncryption != sparkEncryption) {
                                 continue;
                             }
-                            String name = v.name + "-" + r;
+                            String name = v.name + (r < 0 ? "-warmup" + (warmup + r) : "-" + r);
                             List<String> all = new ArrayList<>(overrides);
                             all.addAll(List.of("experiment=bench-tls", "algorithm=splitfed-v2", "train.rounds=" + rounds,
                                     "checkpoint.interval=0", "stop.target-accuracy=0", "stop.traffic-budget-bytes=0",
@@ -133,8 +138,10 @@ public final class TlsOverhead implements Callable<Integer> {
                             var e = ExperimentLoader.load(config, all);
                             List<RoundRecord> done = runs.run(e, prepare, name + " on the test-bed " + topology);
                             prepare = false;
-                            Totals t = totals(done, out.resolve(name).resolve("traffic.csv"), e.institutes().size());
-                            totals.merge(v, t, Totals::plus);
+                            if (r >= 0) {
+                                totals.merge(v, totals(done, out.resolve(name).resolve("traffic.csv"), e.institutes().size()),
+                                        Totals::plus);
+                            }
                         }
                     }
                 }
