@@ -77,7 +77,8 @@ def main():
     p.add_argument("--models", default="simple_conv,fmnist_cnn,resnet20")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing, at least")
+    p.add_argument("--warmup-seconds", type=float, default=5, help="untimed seconds of steps before timing, at least")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
@@ -114,8 +115,10 @@ def main():
             full.train()
 
         for mode, fn in (("split", split_step), ("unsplit", unsplit_step), ("eval", eval_step)):
-            for i in range(a.warmup):
+            i, warm_end = 0, time.perf_counter() + a.warmup_seconds
+            while i < a.warmup or time.perf_counter() < warm_end:  # as the Java side: at least both
                 fn(*batches[i % len(batches)])
+                i += 1
             rates = []
             for _ in range(a.repeats):
                 t0 = time.perf_counter()

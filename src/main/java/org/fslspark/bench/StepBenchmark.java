@@ -47,8 +47,11 @@ public final class StepBenchmark implements Callable<Integer> {
     int repeats = 7;
     @Option(names = "--steps", description = "Steps per timed repeat (default: ${DEFAULT-VALUE}).")
     int steps = 10;
-    @Option(names = "--warmup", description = "Untimed steps before timing (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", description = "Untimed steps before timing, at least (default: ${DEFAULT-VALUE}).")
     int warmup = 5;
+    @Option(names = "--warmup-seconds",
+            description = "Untimed seconds of steps before timing, at least (default: ${DEFAULT-VALUE}).")
+    double warmupSeconds = 5;
     @Option(names = "--threads", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
     int threads = 2;
     @Option(names = "--python", description = "Python with torch (default: ${DEFAULT-VALUE}).")
@@ -132,7 +135,10 @@ public final class StepBenchmark implements Callable<Integer> {
                 };
                 default -> (x, y) -> CrossEntropy.evaluate(full.predict(x), y, false);
             };
-            for (int i = 0; i < warmup; i++) {
+            // At least --warmup steps and --warmup-seconds, as bench lm-step: the first mode timed pays the JIT and
+            // oneDNN's primitive creation, which a few steps of a small model do not cover.
+            long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+            for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) {
                 fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
             }
             double[] rates = new double[repeats];
@@ -157,7 +163,7 @@ public final class StepBenchmark implements Callable<Integer> {
     private Map<String, Map<String, Stats>> runTorch() throws IOException, InterruptedException {
         Path script = torchScript != null ? torchScript : locateScript();
         List<String> cmd = List.of(python, script.toString(), "--models", String.join(",", models),
-                "--batch", "" + batch, "--steps", "" + steps, "--warmup", "" + warmup,
+                "--batch", "" + batch, "--steps", "" + steps, "--warmup", "" + warmup, "--warmup-seconds", "" + warmupSeconds,
                 "--repeats", "" + repeats, "--threads", "" + threads);
         Process p = TorchSide.process(cmd, torchBlas).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         Map<String, Map<String, Stats>> result = new LinkedHashMap<>();
@@ -208,8 +214,8 @@ public final class StepBenchmark implements Callable<Integer> {
         int flopsPerCycle = 16 * 2 * fmaPerCycle; // 16 fp32 lanes per 512-bit vector, 2 FLOPs per FMA
         double peak = cores * mhz / 1000.0 * flopsPerCycle;
         System.out.println();
-        System.out.printf("StepBenchmark: batch %d, %d warm-up steps, %d repeats x %d steps; samples/s as median [min..max]%n",
-                batch, warmup, repeats, steps);
+        System.out.printf("StepBenchmark: batch %d, at least %d warm-up steps and %.0f s per mode, %d repeats x %d steps; "
+                + "samples/s as median [min..max]%n", batch, warmup, warmupSeconds, repeats, steps);
         System.out.printf("ND4J backend %s, libnd4j %s (oneDNN: %s); PyTorch %s, %d threads%n",
                 Nd4j.getBackend().getClass().getSimpleName(), Natives.libnd4jPath().replaceAll(".*/bindings/", ""),
                 Natives.oneDnn(), torchVersion, threads);
