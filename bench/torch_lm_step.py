@@ -14,13 +14,12 @@ Run with Debian's /usr/bin/python3 (python3-torch); threads are pinned so both s
 """
 import argparse
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_report import kernels, peak_rss_kib  # beside this script
+from torch_report import rates, report  # beside this script
 
 
 class Attention(nn.Module):
@@ -144,22 +143,10 @@ def main():
                     F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
                     opt_f.step()
 
-            i, warm_end = 0, time.perf_counter() + a.warmup_seconds
-            while i < a.warmup or time.perf_counter() < warm_end:  # as the Java side: at least both
-                step(*batches[i % len(batches)])
-                i += 1
-            rates = []
-            for _ in range(a.repeats):
-                t0 = time.perf_counter()
-                for i in range(a.steps):
-                    step(*batches[i % len(batches)])
-                rates.append(a.steps * a.batch * context / (time.perf_counter() - t0))
-            print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
+            measured = rates(step, batches, a, a.batch * context)
+            print("rate", name, mode, " ".join("%.3f" % r for r in measured), flush=True)
             del layers, step
-    blas, core, capability = kernels()
-    print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
-    print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
-    print("peak_rss_kib", peak_rss_kib(), flush=True)
+    report()
 
 
 if __name__ == "__main__":

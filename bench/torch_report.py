@@ -1,5 +1,7 @@
-"""What both PyTorch benchmark sides report about their process: the BLAS and kernels it runs, its peak memory."""
+"""What both PyTorch benchmark sides share: how a step is timed, and what they report about their process (the BLAS and
+kernels it runs, its peak memory)."""
 import ctypes
+import time
 
 import torch
 
@@ -33,3 +35,27 @@ def peak_rss_kib():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return -1
+
+
+def rates(step, batches, a, items_per_step):
+    """Items per second of each of a.repeats timed runs of a.steps steps, after at least a.warmup steps and
+    a.warmup_seconds of untimed ones, as the Java side times."""
+    i, warm_end = 0, time.perf_counter() + a.warmup_seconds
+    while i < a.warmup or time.perf_counter() < warm_end:
+        step(*batches[i % len(batches)])
+        i += 1
+    out = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for i in range(a.steps):
+            step(*batches[i % len(batches)])
+        out.append(a.steps * items_per_step / (time.perf_counter() - t0))
+    return out
+
+
+def report():
+    """The process's lines after the rates: kernels, torch version and threads, peak memory."""
+    blas, core, capability = kernels()
+    print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
+    print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
+    print("peak_rss_kib", peak_rss_kib(), flush=True)

@@ -10,13 +10,12 @@ side starts it as the environment documents for benchmarks (bench/TorchSide: OPE
 OPENBLAS_L2_SIZE unset, an installed OpenBLAS on LD_LIBRARY_PATH); "kernels ..." says which BLAS it used.
 """
 import argparse
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_report import kernels, peak_rss_kib  # beside this script
+from torch_report import rates, report  # beside this script
 
 
 def simple_conv(classes):
@@ -115,21 +114,8 @@ def main():
             full.train()
 
         for mode, fn in (("split", split_step), ("unsplit", unsplit_step), ("eval", eval_step)):
-            i, warm_end = 0, time.perf_counter() + a.warmup_seconds
-            while i < a.warmup or time.perf_counter() < warm_end:  # as the Java side: at least both
-                fn(*batches[i % len(batches)])
-                i += 1
-            rates = []
-            for _ in range(a.repeats):
-                t0 = time.perf_counter()
-                for i in range(a.steps):
-                    fn(*batches[i % len(batches)])
-                rates.append(a.steps * a.batch / (time.perf_counter() - t0))
-            print("rate", name, mode, " ".join("%.3f" % r for r in rates), flush=True)
-    blas, core, capability = kernels()
-    print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
-    print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
-    print("peak_rss_kib", peak_rss_kib(), flush=True)
+            print("rate", name, mode, " ".join("%.3f" % r for r in rates(fn, batches, a, a.batch)), flush=True)
+    report()
 
 
 if __name__ == "__main__":

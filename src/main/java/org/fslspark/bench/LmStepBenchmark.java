@@ -113,11 +113,6 @@ public final class LmStepBenchmark implements Callable<Integer> {
                         long peakKiB) {
     }
 
-    @FunctionalInterface
-    private interface Step {
-        void run(INDArray tokens, int[] targets);
-    }
-
     @Override
     public Integer call() throws IOException, InterruptedException {
         String loadBefore = StepBenchmark.loadAverage();
@@ -149,7 +144,7 @@ public final class LmStepBenchmark implements Callable<Integer> {
         double stepFlops = 0;
         for (String mode : MODES) {
             // One model at a time: each keeps its activation and gradient buffers.
-            Step step;
+            StepBenchmark.StepFn step;
             if (mode.equals("split")) {
                 SplitModel split = ModelZoo.split(spec, 1);
                 Learner client = new Learner(split.client(), new Adam(1e-3));
@@ -168,21 +163,8 @@ public final class LmStepBenchmark implements Callable<Integer> {
                 stepFlops = 3 * 2.0 * full.macsPerSample() * batch; // forward, input gradient, weight gradient
                 step = (x, y) -> learner.trainOn(x, y);
             }
-            // At least --warmup steps and --warmup-seconds: the first mode timed in a JVM pays the JIT's compilation and
-            // oneDNN's primitive creation, which three steps of the default size did not cover (split read 0.83 x unsplit).
-            long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-            for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) {
-                step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
-            }
-            double[] r = new double[repeats];
-            for (int k = 0; k < repeats; k++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < steps; i++) {
-                    step.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
-                }
-                r[k] = (double) steps * batch * size.context() / ((System.nanoTime() - t0) / 1e9);
-            }
-            rates.put(mode, StepBenchmark.Stats.of(r));
+            rates.put(mode, StepBenchmark.Stats.of(StepBenchmark.rates(step, xs, ys, warmup, warmupSeconds, repeats, steps,
+                    (double) batch * size.context())));
             System.err.printf("ours  %-8s %-8s %s tokens/s%n", size.name(), mode, rates.get(mode).format());
             step = null;
             System.gc(); // let the finished model's buffers go before the next one

@@ -135,29 +135,39 @@ public final class StepBenchmark implements Callable<Integer> {
                 };
                 default -> (x, y) -> CrossEntropy.evaluate(full.predict(x), y, false);
             };
-            // At least --warmup steps and --warmup-seconds, as bench lm-step: the first mode timed pays the JIT and
-            // oneDNN's primitive creation, which a few steps of a small model do not cover.
-            long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-            for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) {
-                fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
-            }
-            double[] rates = new double[repeats];
-            for (int r = 0; r < repeats; r++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < steps; i++) {
-                    fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
-                }
-                rates[r] = (double) steps * batch / ((System.nanoTime() - t0) / 1e9);
-            }
-            result.put(mode, Stats.of(rates));
+            result.put(mode, Stats.of(rates(fn, xs, ys, warmup, warmupSeconds, repeats, steps, batch)));
             System.err.printf("ours  %-12s %-8s %s samples/s%n", spec.name(), mode, result.get(mode).format());
         }
         return result;
     }
 
+    /** One training or evaluation step on a minibatch: inputs (images, token ids) and their labels. */
     @FunctionalInterface
-    private interface StepFn {
+    interface StepFn {
         void run(INDArray x, int[] labels);
+    }
+
+    /**
+     * Items per second of each of {@code repeats} timed runs of {@code steps} steps, cycling through the minibatches,
+     * after at least {@code warmup} steps and {@code warmupSeconds} of untimed ones: the first mode timed in a JVM pays
+     * the JIT's compilation and oneDNN's primitive creation, which a few steps did not cover (bench lm-step's split read
+     * 0.83 x unsplit after three).
+     */
+    static double[] rates(StepFn fn, List<INDArray> xs, List<int[]> ys, int warmup, double warmupSeconds, int repeats,
+                          int steps, double itemsPerStep) {
+        long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) {
+            fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
+        }
+        double[] rates = new double[repeats];
+        for (int r = 0; r < repeats; r++) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                fn.run(xs.get(i % xs.size()), ys.get(i % ys.size()));
+            }
+            rates[r] = steps * itemsPerStep / ((System.nanoTime() - t0) / 1e9);
+        }
+        return rates;
     }
 
     private Map<String, Map<String, Stats>> runTorch() throws IOException, InterruptedException {
