@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_report import rates, report  # beside this script
+from torch_report import rates, report, split_step  # beside this script
 
 
 class Attention(nn.Module):
@@ -87,6 +87,11 @@ class Part(nn.Module):
         return x
 
 
+def token_loss(logits, targets):
+    """Cross-entropy over every position's next token."""
+    return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets)
+
+
 def gpt_layers(vocab, context, width, depth, heads):
     head = nn.Linear(width, vocab)
     nn.init.normal_(head.weight, std=0.02)
@@ -118,29 +123,14 @@ def main():
         for mode in a.modes.split(","):
             layers = gpt_layers(vocab, context, width, depth, heads)
             if mode == "split":
-                client = Part(layers[:1 + cut], context)
-                server = Part(layers[1 + cut:], context)
-                opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
-                opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
-
-                def step(x, y):
-                    opt_c.zero_grad(set_to_none=False)
-                    opt_s.zero_grad(set_to_none=False)
-                    cut_activations = client(x)
-                    smashed = cut_activations.detach().requires_grad_()  # what crosses the wire
-                    logits = server(smashed)
-                    F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
-                    opt_s.step()
-                    cut_activations.backward(smashed.grad)  # the gradient sent back to the client
-                    opt_c.step()
+                step = split_step(Part(layers[:1 + cut], context), Part(layers[1 + cut:], context), token_loss)
             else:
                 full = Part(layers, context)
                 opt_f = torch.optim.Adam(full.parameters(), lr=1e-3)
 
                 def step(x, y):
                     opt_f.zero_grad(set_to_none=False)
-                    logits = full(x)
-                    F.cross_entropy(logits.view(-1, logits.shape[-1]), y).backward()
+                    token_loss(full(x), y).backward()
                     opt_f.step()
 
             measured = rates(step, batches, a, a.batch * context)

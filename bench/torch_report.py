@@ -1,5 +1,5 @@
-"""What both PyTorch benchmark sides share: how a step is timed, and what they report about their process (the BLAS and
-kernels it runs, its peak memory)."""
+"""What both PyTorch benchmark sides share: the split step, how a step is timed, and what they report about their process
+(the BLAS and kernels it runs, its peak memory)."""
 import ctypes
 import time
 
@@ -59,3 +59,21 @@ def report():
     print("kernels blas", blas, "openblas_core", core, "cpu_capability", capability, flush=True)
     print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
     print("peak_rss_kib", peak_rss_kib(), flush=True)
+
+
+def split_step(client, server, loss):
+    """One split-learning step with Adam on each part: the client's forward, the server's loss on the cut activations
+    and its step, the gradient at the cut back through the client, the client's step."""
+    opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
+    opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
+
+    def step(x, y):
+        opt_c.zero_grad(set_to_none=False)
+        opt_s.zero_grad(set_to_none=False)
+        cut = client(x)
+        smashed = cut.detach().requires_grad_()  # what crosses the wire
+        loss(server(smashed), y).backward()
+        opt_s.step()
+        cut.backward(smashed.grad)  # the gradient sent back to the client
+        opt_c.step()
+    return step

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_report import rates, report  # beside this script
+from torch_report import rates, report, split_step  # beside this script
 
 
 def simple_conv(classes):
@@ -87,20 +87,8 @@ def main():
         client, server = MODELS[name](10)
         full = nn.Sequential(*client, *server)
         batches = [(torch.rand(a.batch, 1, 28, 28), torch.randint(0, 10, (a.batch,))) for _ in range(4)]
-        opt_c = torch.optim.Adam(client.parameters(), lr=1e-3)
-        opt_s = torch.optim.Adam(server.parameters(), lr=1e-3)
+        split = split_step(client, server, F.cross_entropy)
         opt_f = torch.optim.Adam(full.parameters(), lr=1e-3)
-
-        def split_step(x, y):
-            opt_c.zero_grad(set_to_none=False)
-            opt_s.zero_grad(set_to_none=False)
-            cut = client(x)
-            smashed = cut.detach().requires_grad_()  # what crosses the wire
-            loss = F.cross_entropy(server(smashed), y)
-            loss.backward()
-            opt_s.step()
-            cut.backward(smashed.grad)  # the gradient sent back to the client
-            opt_c.step()
 
         def unsplit_step(x, y):
             opt_f.zero_grad(set_to_none=False)
@@ -113,7 +101,7 @@ def main():
                 full(x).argmax(1)
             full.train()
 
-        for mode, fn in (("split", split_step), ("unsplit", unsplit_step), ("eval", eval_step)):
+        for mode, fn in (("split", split), ("unsplit", unsplit_step), ("eval", eval_step)):
             print("rate", name, mode, " ".join("%.3f" % r for r in rates(fn, batches, a, a.batch)), flush=True)
     report()
 
