@@ -59,8 +59,10 @@ public record Experiment(
      *
      * @param interval write one after every {@code interval}-th round (and the last); 0 = never
      * @param keep     how many of the newest complete ones to keep (>= 1)
+     * @param writer   who writes what the executors hold: "executors", "driver" or "auto" (executors when they
+     *                 share the location's file system with the driver)
      */
-    public record Checkpointing(int interval, int keep) implements Serializable {
+    public record Checkpointing(int interval, int keep, String writer) implements Serializable {
         public boolean enabled() {
             return interval > 0;
         }

@@ -28,7 +28,7 @@ final class AlignmentRound {
      * when: its start on the executor's wall clock (epoch seconds) and its duration.
      */
     record Result(int client, AlignmentReport report, byte[] auxiliaryFrame, double started, double seconds,
-                  String executorSite, String host, Map<String, byte[]> state, Map<String, String> versions)
+                  String executorSite, String host, Map<String, HeldCopy> state, Map<String, String> versions)
             implements Serializable {
     }
 
@@ -65,7 +65,7 @@ final class AlignmentRound {
         byte[] frame = report == null ? null : FrameCodec.encode(p.codecs().prepare(Message.of(Message.Type.MODEL, client, p.round(),
                 Tensor.of(Kind.AUXILIARY_MODEL, server.auxiliary(client).network().params())), null));
         // The aligned learner is this task's to return: the server stage may run on another executor of the site.
-        Map<String, byte[]> state = p.collectState() ? TaskState.saveUsed(p, "server/auxiliary/" + client) : Map.of();
+        Map<String, HeldCopy> state = p.collectState() ? HeldCopy.keep(p, TaskState.saveUsed(p, "server/auxiliary/" + client)) : Map.of();
         return new Result(client, report, frame, started, (System.nanoTime() - start) / 1e9, Placement.executorSite(p.testbed()),
                 org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host(), state, TaskState.used(p));
     }

@@ -56,7 +56,7 @@ final class ClientWork {
     }
 
     /** The client's training state for the driver, when the plan asks for it. */
-    static java.util.Map<String, byte[]> save(RoundPlan plan, Client client) {
+    static java.util.Map<String, HeldCopy> save(RoundPlan plan, Client client) {
         if (!plan.collectState()) {
             return java.util.Map.of();
         }
@@ -65,7 +65,7 @@ final class ClientWork {
         if (feedback != null) {
             HeldState.save(plan, feedbackName(client.id()), feedback, out);
         }
-        return out;
+        return HeldCopy.keep(plan, out);
     }
 
     /** Installs the auxiliary model sent to this client for the round, if any, as a download on its link. */

@@ -129,7 +129,7 @@ public final class FederatedTraining {
                 Trace.start(e, conf, initial);
             }
         }
-        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, executors, conf, state.executors(), out);
+        Rounds rounds = new Rounds(e, sc, locations, hadoop, testbed, executors, conf, state.executors(), out, checkpoints);
         String stopReason = "completed " + e.train().rounds() + " rounds";
         long checkpointNanos = 0;
         try {
@@ -142,7 +142,7 @@ public final class FederatedTraining {
                 }
                 boolean checkpoint = checkpoints.due(t, e.train().rounds());
                 // A failed round is rerun from the executors' state at its start: with retries on, every round returns it.
-                Round r = rounds.next(state, checkpoint || e.fault().roundAttempts() > 1);
+                Round r = rounds.next(state, checkpoint || e.fault().roundAttempts() > 1, checkpoint);
                 state = r.state();
                 if (!r.alignments().isEmpty()) {
                     out.appendAlignment(r.alignments());
@@ -150,7 +150,7 @@ public final class FederatedTraining {
                 out.append(r.row(), r.traffic());
                 if (checkpoint) {
                     long writing = System.nanoTime();
-                    checkpoints.write(state);
+                    state = checkpoints.write(state);
                     checkpointNanos += System.nanoTime() - writing;
                 }
                 onRound.accept(r.row());
@@ -196,9 +196,12 @@ public final class FederatedTraining {
         /** Where each institute's part of the model ends (docs/CUTS.md). */
         private final CutLayout layout;
         private final ResultsWriter out;
+        private final RoundCheckpoints checkpoints;
+        /** Whether a round that ends with a checkpoint has its executors write their parts of it ({@link HeldCopy#keep}). */
+        private final boolean executorsWrite;
         private SiteExecutors executors;
         /** What the executors must rebuild in the run's first round (a resumed state's) or in a rerun; nothing after. */
-        private Map<String, byte[]> restore;
+        private Map<String, HeldCopy> restore;
         /** The executors' copy of the training state in use; a rerun starts a new one ({@link TaskState}). */
         private long generation;
         /** The newest version of every entry the executors hold, as their reports said ({@link TaskState#held}). */
@@ -206,7 +209,7 @@ public final class FederatedTraining {
         private final Participants participants;
         /** The attempt's participants, and the saved state its plan carries for them. */
         private List<Integer> clients;
-        private Map<String, byte[]> carried;
+        private Map<String, HeldCopy> carried;
         /** Clients dropped from the last round for a refused frame: their executors hold state the driver discarded. */
         private final Set<Integer> discarded = new TreeSet<>();
         /**
@@ -218,8 +221,11 @@ public final class FederatedTraining {
         private final ExecutorLossWatch lossWatch;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
-               SiteExecutors executors, Configuration conf, Map<String, byte[]> restore, ResultsWriter out) {
+               SiteExecutors executors, Configuration conf, Map<String, HeldCopy> restore, ResultsWriter out,
+               RoundCheckpoints checkpoints) {
             this.out = out;
+            this.checkpoints = checkpoints;
+            this.executorsWrite = checkpoints.executorsWrite(sc.sc());
             this.e = e;
             this.sc = sc;
             this.locations = locations;
@@ -241,11 +247,14 @@ public final class FederatedTraining {
          * returns it when retries are on), so nothing a failed attempt stepped survives and no update of it is
          * averaged. A divergence is not retried.
          */
-        Round next(TrainingState s, boolean collect) {
+        Round next(TrainingState s, boolean collect, boolean checkpoint) {
             int t = s.round();
+            if (checkpoint) {
+                checkpoints.begin(t);
+            }
             for (int attempt = 0; ; attempt++) {
                 try {
-                    return attempt(s, collect, attempt);
+                    return attempt(s, collect, attempt, checkpoint && executorsWrite ? checkpoints.partsDir(t, attempt) : "");
                 } catch (Exception failure) { // Spark's SparkException is checked but undeclared
                     Divergence diverged = Divergence.in(failure);
                     String lost = lossWatch.disarm();
@@ -306,7 +315,7 @@ public final class FederatedTraining {
         }
 
         /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
-        private Round attempt(TrainingState s, boolean collect, int attempt) {
+        private Round attempt(TrainingState s, boolean collect, int attempt, String stateFiles) {
             int t = s.round();
             List<TaskRun> attemptTasks = new ArrayList<>();
             // FSL-SAGE's warm start: round 0 follows CSE-FSL's rules.
@@ -325,7 +334,7 @@ public final class FederatedTraining {
             }
             participate(t, s);
             lossWatch.arm(jobGroup(t), executors, clients.stream().map(e.institutes()::get).toList(), e.serverSite());
-            RoundPlan plan = plan(t, rules, s, downloads, collect, attempt);
+            RoundPlan plan = plan(t, rules, s, downloads, collect, attempt, stateFiles);
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
             Map<Integer, INDArray> alignedHeads = new TreeMap<>();
@@ -344,7 +353,7 @@ public final class FederatedTraining {
                         alignments.add(alignmentRecord(e, t, r));
                     }
                 }
-                plan = plan(t, rules, s, downloads, collect, attempt);
+                plan = plan(t, rules, s, downloads, collect, attempt, stateFiles);
             }
             describe(t, attempt, switch (algorithm.flow()) {
                 case LOCAL -> "clients";
@@ -398,7 +407,7 @@ public final class FederatedTraining {
                     TimeModel.clientsTakeTurns(algorithm, e.train().serverOrder()), e.testbed().topology(),
                     e.serverSite(), reports, alignmentSeconds);
             Map<String, String> used = new HashMap<>();
-            Map<String, byte[]> held = held(s, collect, reports, aligned, refused.keySet(), used);
+            Map<String, HeldCopy> held = held(s, collect, reports, aligned, refused.keySet(), used);
             TrainingState after = new TrainingState(t + 1, next[0], next[1], next[2], alignedBefore,
                     s.cumulativePayloadBytes() + payloadUp + payloadDown, s.cumulativeWireBytes() + wireUp + wireDown,
                     s.cumulativeSeconds() + seconds, s.cumulativeModelledSeconds() + modelled, Map.copyOf(held));
@@ -424,12 +433,12 @@ public final class FederatedTraining {
          * refused frame stepped, and the server site's alignment of their heads in the round, is discarded: those
          * entries ({@link #ownEntries}) keep their earlier copy and version.
          */
-        private static Map<String, byte[]> held(TrainingState s, boolean collect, List<TaskReport> reports,
+        private static Map<String, HeldCopy> held(TrainingState s, boolean collect, List<TaskReport> reports,
                                                 List<AlignmentRound.Result> aligned, Set<Integer> refused,
                                                 Map<String, String> used) {
             Set<String> dropped = new HashSet<>();
             refused.forEach(i -> dropped.addAll(ownEntries(i)));
-            List<Map.Entry<Map<String, byte[]>, Map<String, String>>> returned = new ArrayList<>();
+            List<Map.Entry<Map<String, HeldCopy>, Map<String, String>>> returned = new ArrayList<>();
             reports.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
             aligned.forEach(r -> returned.add(Map.entry(r.state(), r.versions())));
             returned.forEach(r -> r.getValue().forEach((name, version) -> {
@@ -437,9 +446,9 @@ public final class FederatedTraining {
                     used.put(name, version);
                 }
             }));
-            Map<String, byte[]> held = collect ? new HashMap<>(s.executors()) : new HashMap<>();
+            Map<String, HeldCopy> held = collect ? new HashMap<>(s.executors()) : new HashMap<>();
             for (boolean newest : new boolean[]{false, true}) {
-                for (Map.Entry<Map<String, byte[]>, Map<String, String>> r : returned) {
+                for (Map.Entry<Map<String, HeldCopy>, Map<String, String>> r : returned) {
                     r.getKey().forEach((k, bytes) -> {
                         if (!dropped.contains(HeldState.entryOf(k)) && r.getValue().containsKey(HeldState.entryOf(k)) == newest) {
                             held.put(k, bytes);
@@ -466,7 +475,7 @@ public final class FederatedTraining {
             clients.stream().filter(discarded::contains).forEach(stale::add);
             discarded.clear();
             for (int i : stale) {
-                Map<String, byte[]> copy = new HashMap<>(carried);
+                Map<String, HeldCopy> copy = new HashMap<>(carried);
                 for (String name : ownEntries(i)) {
                     s.executors().forEach((k, bytes) -> {
                         if (HeldState.entryOf(k).equals(name)) {
@@ -497,12 +506,13 @@ public final class FederatedTraining {
             return List.of(ClientWork.name(i), "feedback/" + i, "server/auxiliary/" + i);
         }
 
-        private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt) {
+        private RoundPlan plan(int t, String rules, TrainingState s, Map<Integer, byte[]> downloads, boolean collect, int attempt,
+                               String stateFiles) {
             return new RoundPlan(runId, t, rules, e.settings(), e.model(), e.init(), e.train().optimizer(),
                     e.train().serverOptimizer(), e.train().batchSize(), e.train().localEpochs(), e.seed(), e.institutes(),
                     locations, e.serverSite(), e.train().serverOrder(), hadoop, s.client().data().asFloat(),
                     s.server().data().asFloat(), Map.copyOf(downloads), testbed, carried, collect, e.trace(), attempt, generation, Map.copyOf(versions), clients,
-                    e.fault(), e.security().tls(), e.codecs(), e.cuts());
+                    e.fault(), e.security().tls(), e.codecs(), e.cuts(), stateFiles);
         }
     }
 

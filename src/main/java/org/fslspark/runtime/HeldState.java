@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What an executor holds between rounds, as bytes the driver keeps and checkpoints: learners (parameters,
+ * What an executor holds between rounds, as bytes the driver keeps ({@link HeldCopy}) and checkpoints: learners (parameters,
  * optimizer state and step count), a client's learners by part, alignment buffers, the residuals of top-k
  * error feedback. Encoded as frames (float32, exact for the runtime's float networks). These bytes reach the driver through Spark's task
  * results, never through a metered link: they are not traffic of the algorithms.
@@ -81,7 +81,7 @@ final class HeldState {
      */
     static <T> T restored(RoundPlan plan, String name, T value) {
         try {
-            return restored(name, value, plan.restore());
+            return restored(name, value, HeldCopy.frames(plan.restore(), name, SiteData.hadoopConf(plan.hadoopConf())));
         } catch (NonFiniteValueException e) {
             throw new Divergence(Divergence.MARKER + plan.round() + ", " + owner(plan, name) + ": its saved training state '"
                     + name + "', which the round starts from, is not finite: " + e.getMessage(), e);
@@ -109,7 +109,7 @@ final class HeldState {
     }
 
     /** Whether {@code saved} holds entry {@code name}. */
-    static boolean covers(Map<String, byte[]> saved, String name) {
+    static boolean covers(Map<String, ?> saved, String name) {
         return saved.keySet().stream().anyMatch(k -> entryOf(k).equals(name));
     }
 

@@ -3,8 +3,11 @@ package org.fslspark.runtime;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FileUtil;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.fslspark.config.Experiment;
 import org.fslspark.metrics.HadoopFiles;
@@ -24,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -32,11 +36,14 @@ import java.util.function.Consumer;
  * (x_c, x_s and the head the clients receive next, as a frame), {@code executors/<name>.frame} (what the
  * executors hold, {@link HeldState}) and, written last, the marker {@code _COMPLETE}. The directory is
  * written as {@code round-<t>.tmp} and renamed, so a crash leaves either no directory or one whose
- * missing marker says it is incomplete.
+ * missing marker says it is incomplete. What the executors hold is written by the driver from their
+ * task results, or by the executors themselves into {@code round-<t>.tmp/attempt-<a>/} during the round
+ * and moved into {@code executors/} by the driver, as an output committer does ({@code checkpoint.writer}).
  */
 final class RoundCheckpoints {
     static final String MARKER = "_COMPLETE";
     private static final String PREFIX = "round-";
+    private static final String EXECUTORS = "executors";
 
     private final Path dir;
     private final FileSystem fs;
@@ -57,12 +64,61 @@ final class RoundCheckpoints {
         return policy.enabled() && ((t + 1) % policy.interval() == 0 || t == rounds - 1);
     }
 
-    /** Writes the state reached after round {@code state.round() - 1}, then keeps only the newest complete ones. */
-    Path write(TrainingState state) {
-        Path done = new Path(dir, PREFIX + (state.round() - 1));
-        Path tmp = new Path(dir, done.getName() + ".tmp");
+    /**
+     * Whether the executors write their parts of the state themselves ({@code checkpoint.writer}); "auto": when they
+     * share the location's file system with the driver, which a file system other than the local one is taken to be,
+     * and the local one when the driver listens on loopback (local mode, a test-bed on one machine), where every
+     * executor runs on the driver's machine.
+     */
+    boolean executorsWrite(org.apache.spark.SparkContext sc) {
+        return switch (policy.writer()) {
+            case "executors" -> true;
+            case "driver" -> false;
+            default -> !(fs instanceof LocalFileSystem || fs instanceof RawLocalFileSystem) || sc.isLocal()
+                    || loopback(sc.conf().get("spark.driver.host", ""));
+        };
+    }
+
+    private static boolean loopback(String host) {
+        try {
+            return !host.isEmpty() && java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Makes way for round {@code t}'s checkpoint: removes what an interrupted write left of it, before the round's
+     * executors write their parts ({@link #partsDir}).
+     */
+    void begin(int t) {
+        Path tmp = new Path(dir, PREFIX + t + ".tmp");
         try {
             fs.delete(tmp, true);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot clear " + tmp + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Where the executors of attempt {@code attempt} at round {@code t} write their parts of the state
+     * ({@link HeldCopy#keep}), qualified so that every executor resolves it alike: a directory per attempt, so that a
+     * straggling task of a failed attempt cannot overwrite the rerun's files.
+     */
+    String partsDir(int t, int attempt) {
+        return fs.makeQualified(new Path(dir, PREFIX + t + ".tmp/attempt-" + attempt)).toString();
+    }
+
+    /**
+     * Writes the state reached after round {@code state.round() - 1}, then keeps only the newest complete ones, and
+     * returns the state with its copies that are files now naming them in the checkpoint: parts the round's executors
+     * wrote are moved in, older ones (of entries nobody used since) copied, so that every checkpoint stands alone.
+     */
+    TrainingState write(TrainingState state) {
+        Path done = new Path(dir, PREFIX + (state.round() - 1));
+        Path tmp = new Path(dir, done.getName() + ".tmp");
+        String parts = fs.makeQualified(tmp) + "/attempt-";
+        try {
             Properties p = new Properties();
             p.setProperty("round", Integer.toString(state.round()));
             p.setProperty("aligned-before", Boolean.toString(state.alignedBefore()));
@@ -79,8 +135,23 @@ final class RoundCheckpoints {
                 global.add(Tensor.of(Kind.AUXILIARY_MODEL, state.auxiliary()));
             }
             HadoopFiles.write(fs, new Path(tmp, "global.frame"), FrameCodec.encode(new Message(Message.Type.MODEL, -1, 0, global)));
-            for (Map.Entry<String, byte[]> e : state.executors().entrySet()) {
-                HadoopFiles.write(fs, new Path(tmp, "executors/" + e.getKey() + ".frame"), e.getValue());
+            Map<String, HeldCopy> stored = new TreeMap<>();
+            for (Map.Entry<String, HeldCopy> e : state.executors().entrySet()) {
+                String file = EXECUTORS + "/" + e.getKey() + ".frame";
+                HeldCopy copy = e.getValue();
+                if (!copy.inFile()) {
+                    HadoopFiles.write(fs, new Path(tmp, file), copy.frame());
+                    stored.put(e.getKey(), copy);
+                    continue;
+                }
+                place(copy, new Path(tmp, file), copy.file().startsWith(parts));
+                stored.put(e.getKey(), new HeldCopy(null, fs.makeQualified(new Path(done, file)).toString(), copy.length()));
+            }
+            // Left by the round's attempts: the files of the one that counted are moved out, failed ones' are dropped.
+            for (FileStatus s : fs.listStatus(tmp)) {
+                if (s.isDirectory() && s.getPath().getName().startsWith("attempt-")) {
+                    fs.delete(s.getPath(), true);
+                }
             }
             fs.delete(done, true);
             if (!fs.rename(tmp, done)) {
@@ -88,9 +159,33 @@ final class RoundCheckpoints {
             }
             HadoopFiles.write(fs, new Path(done, MARKER), new byte[0]);
             prune();
-            return done;
+            return state.withExecutors(Map.copyOf(stored));
         } catch (IOException e) {
             throw new IllegalStateException("cannot write the checkpoint " + done + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Moves (a part of this round's) or copies (an older checkpoint's) {@code copy}'s file to {@code target}. */
+    private void place(HeldCopy copy, Path target, boolean move) throws IOException {
+        Path from = new Path(copy.file());
+        long length;
+        try {
+            length = fs.getFileStatus(from).getLen();
+        } catch (java.io.FileNotFoundException e) {
+            throw new IOException("an executor wrote its part of the training state to " + from + ", which the driver does not"
+                    + " find: the executors do not share that file system with the driver. Put the output on one they share"
+                    + " (hdfs://, s3a://, a shared mount) or set checkpoint.writer = driver", e);
+        }
+        if (length != copy.length()) {
+            throw new IOException(from + " holds " + length + " bytes, not the " + copy.length() + " its executor wrote");
+        }
+        fs.mkdirs(target.getParent());
+        if (move) {
+            if (!fs.rename(from, target)) {
+                throw new IOException("rename " + from + " to " + target + " returned false");
+            }
+        } else if (!FileUtil.copy(fs, from, fs, target, false, fs.getConf())) {
+            throw new IOException("copy " + from + " to " + target + " returned false");
         }
     }
 
@@ -134,8 +229,8 @@ final class RoundCheckpoints {
         props.load(new StringReader(new String(bytes(new Path(p, "state.properties")), java.nio.charset.StandardCharsets.UTF_8)));
         Message global = FrameCodec.decode(bytes(new Path(p, "global.frame")));
         INDArray auxiliary = global.tensors().size() > 2 ? global.tensor(2).toArray() : null;
-        Map<String, byte[]> held = new HashMap<>();
-        Path executors = new Path(p, "executors");
+        Map<String, HeldCopy> held = new HashMap<>();
+        Path executors = new Path(p, EXECUTORS);
         if (fs.exists(executors)) {
             String root = fs.getFileStatus(executors).getPath().toUri().getPath() + "/";
             RemoteIterator<LocatedFileStatus> files = fs.listFiles(executors, true);
@@ -143,7 +238,7 @@ final class RoundCheckpoints {
                 Path f = files.next().getPath();
                 String name = f.toUri().getPath().substring(root.length());
                 if (name.endsWith(".frame")) {
-                    held.put(name.substring(0, name.length() - ".frame".length()), bytes(f));
+                    held.put(name.substring(0, name.length() - ".frame".length()), HeldCopy.of(bytes(f)));
                 }
             }
         }

@@ -44,6 +44,8 @@ import java.util.Map;
  * @param codecs             how activations, gradients and models travel between sites
  * @param cuts               each client's cut in the model's units when sites cut at different layers (docs/CUTS.md),
  *                           {@code model}'s being the shallowest; empty when every client cuts at {@code model}'s cut
+ * @param stateFiles         the directory of the round's checkpoint where the executors write the training state they
+ *                           return ({@link HeldCopy#keep}), or "" to return it inline
  */
 public record RoundPlan(String runId, int round, String algorithm, AlgorithmSettings settings, ModelSpec model,
                         ModelInit init,
@@ -51,10 +53,10 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                         OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                         List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                         Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                        Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, HeldCopy> restore,
                         boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
                         List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls, Codecs codecs,
-                        List<Integer> cuts)
+                        List<Integer> cuts, String stateFiles)
         implements Serializable {
 
     /** A round whose tensors travel in float32, every client cutting at {@code model}'s cut. */
@@ -62,13 +64,13 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                      Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, HeldCopy> restore,
                      boolean collectState, String trace, int attempt, long generation, Map<String, String> versions,
                      List<Integer> participants, org.fslspark.config.Experiment.Faults faults, Tls.KeyFiles tls) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
                 testbed, restore, collectState, trace, attempt, generation, versions, participants, faults, tls, Codecs.FLOAT32,
-                List.of());
+                List.of(), "");
     }
 
     /** A first attempt over plain TCP, without fault hooks, in float32. */
@@ -76,13 +78,13 @@ public record RoundPlan(String runId, int round, String algorithm, AlgorithmSett
                      OptimizerSpec clientOptimizer, OptimizerSpec serverOptimizer, int batchSize, int localEpochs, long seed,
                      List<String> institutes, List<String> dataLocations, String serverSite, ServerOrder serverOrder,
                      Map<String, String> hadoopConf, float[] globalClient, float[] globalServer,
-                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, byte[]> restore,
+                     Map<Integer, byte[]> auxiliaryDownloads, TestbedPlan testbed, Map<String, HeldCopy> restore,
                      boolean collectState, String trace) {
         this(runId, round, algorithm, settings, model, init, clientOptimizer, serverOptimizer, batchSize, localEpochs, seed,
                 institutes, dataLocations, serverSite, serverOrder, hadoopConf, globalClient, globalServer, auxiliaryDownloads,
                 testbed, restore, collectState, trace, 0, 0, Map.of(),
                 java.util.stream.IntStream.range(0, institutes.size()).boxed().toList(), org.fslspark.config.Experiment.Faults.NONE, null,
-                Codecs.FLOAT32, List.of());
+                Codecs.FLOAT32, List.of(), "");
     }
 
     /** The rules this round follows. */

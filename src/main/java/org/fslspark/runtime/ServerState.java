@@ -71,8 +71,8 @@ final class ServerState {
     }
 
     /** The training state of the server site, by name, for the driver. */
-    static Map<String, byte[]> save(RoundPlan plan) {
-        return TaskState.save(plan, PREFIX);
+    static Map<String, HeldCopy> save(RoundPlan plan) {
+        return HeldCopy.keep(plan, TaskState.save(plan, PREFIX));
     }
 
     /** Entry {@code name} (below "server/") of the run, made as its kind says when this executor has none. */

@@ -23,7 +23,8 @@ import java.util.Map;
  * @param models        encoded model frames: a client's upload (LOCAL flow) or, from the server,
  *                      "server", "server/<client>" copies and "client/<client>" received client models
  * @param state         the training state the task's executor holds at the end of the round ({@link HeldState}),
- *                      when the plan asks for it; not traffic: it is the driver's copy for checkpoints
+ *                      when the plan asks for it, inline or as the files the executor wrote; not traffic: it is the driver's copy for
+ *                      checkpoints and reruns
  * @param retried       what crossed the client's link in this round's earlier, failed attempts, as far as this
  *                      executor's memory kept their meters ({@link FaultHook#meter}); not in the round's figures
  * @param versions      the training-state entries the task's executor used in the round, with their new versions
@@ -33,14 +34,14 @@ import java.util.Map;
  */
 public record TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                          List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
-                         Map<String, byte[]> models, Map<String, byte[]> state, List<TrafficMeter.Count> retried,
+                         Map<String, byte[]> models, Map<String, HeldCopy> state, List<TrafficMeter.Count> retried,
                          Map<String, String> versions, Map<Integer, String> refused)
         implements Serializable {
 
     /** A report with no traffic of earlier attempts. */
     public TaskReport(String role, int client, String institute, String executorSite, String host, long samples,
                       List<TrafficMeter.Count> traffic, double seconds, double computeSeconds,
-                      Map<String, byte[]> models, Map<String, byte[]> state) {
+                      Map<String, byte[]> models, Map<String, HeldCopy> state) {
         this(role, client, institute, executorSite, host, samples, traffic, seconds, computeSeconds, models, state, List.of(),
                 Map.of(), Map.of());
     }

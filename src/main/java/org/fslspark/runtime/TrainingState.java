@@ -16,12 +16,18 @@ import java.util.Map;
  * @param alignedBefore      whether FSL-SAGE has aligned with data yet (round 0's alignment waits for it)
  * @param executors          what the executors hold for the next round ({@link HeldState}: every optimizer's state,
  *                           clients' auxiliary learners, the server's per-client copies, auxiliary learners and alignment
- *                           buffers), by name; empty after a round that did not return it (no checkpoint followed),
+ *                           buffers), by name, inline or in the files of a round checkpoint; empty after a round that did not return it (no checkpoint followed),
  *                           when the executors' memory is the only copy
  */
 public record TrainingState(int round, INDArray client, INDArray server, INDArray auxiliary, boolean alignedBefore,
                             long cumulativePayloadBytes, long cumulativeWireBytes, double cumulativeSeconds,
-                            double cumulativeModelledSeconds, Map<String, byte[]> executors) implements Serializable {
+                            double cumulativeModelledSeconds, Map<String, HeldCopy> executors) implements Serializable {
+
+    /** This state with {@code copies} as the driver's copy of what the executors hold. */
+    TrainingState withExecutors(Map<String, HeldCopy> copies) {
+        return new TrainingState(round, client, server, auxiliary, alignedBefore, cumulativePayloadBytes, cumulativeWireBytes,
+                cumulativeSeconds, cumulativeModelledSeconds, copies);
+    }
 
     /** The state before round 0: the initial model, nothing sent, nothing held. */
     static TrainingState initial(INDArray client, INDArray server) {

@@ -230,7 +230,7 @@ class ExperimentLoaderTest {
 
     @Test
     void checkpointKeysAreValidated() {
-        assertEquals(new Experiment.Checkpointing(1, 2), ExperimentLoader.load(null, List.of()).checkpoint());
+        assertEquals(new Experiment.Checkpointing(1, 2, "auto"), ExperimentLoader.load(null, List.of()).checkpoint());
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ExperimentLoader.load(null, List.of("checkpoint.keep=0")));
         assertTrue(e.getMessage().contains("checkpoint.keep"), e.getMessage());

@@ -45,7 +45,7 @@ class NonFiniteStateTest {
     }
 
     /** Round 2 of a run whose tasks return their state, rebuilding what {@code restore} holds. */
-    private static RoundPlan plan(Map<String, byte[]> restore, Map<String, String> versions) {
+    private static RoundPlan plan(Map<String, HeldCopy> restore, Map<String, String> versions) {
         return new RoundPlan("state-" + UUID.randomUUID(), 2, "splitfed-v2", experiment.settings(), experiment.model(),
                 experiment.init(), experiment.train().optimizer(), experiment.train().serverOptimizer(), 4, 1,
                 experiment.seed(), experiment.institutes(), List.of("", ""), "osu", ServerOrder.CLIENT_BY_CLIENT, Map.of(),
@@ -92,7 +92,7 @@ class NonFiniteStateTest {
         moments[5] = Float.NaN;
         byte[] frame = FrameCodec.encode(new Message(Message.Type.MODEL, -1, 3, List.of(Tensor.of(Kind.MODEL, saved.network().params()),
                 new Tensor(Kind.MODEL, new long[]{1, moments.length}, moments, null))));
-        RoundPlan plan = plan(Map.of("client/1/model", frame), Map.of("client/1", "round 1 on executor 3"));
+        RoundPlan plan = plan(Map.of("client/1/model", HeldCopy.of(frame)), Map.of("client/1", "round 1 on executor 3"));
         try {
             Divergence d = assertThrows(Divergence.class, () -> ClientWork.client(plan, plan.rules(), 1));
             assertTrue(d.getMessage().startsWith("diverged in round 2, institute umich (client 1): its saved training state "

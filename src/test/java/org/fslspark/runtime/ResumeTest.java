@@ -76,14 +76,32 @@ class ResumeTest {
         assertEquals(4, resumed.rounds().size());
     }
 
+    /** Every file of a checkpoint but state.properties (whose comment holds the time it was written), with its bytes. */
+    private static java.util.Map<String, String> files(Path checkpoint) throws Exception {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        try (var walk = Files.walk(checkpoint)) {
+            for (Path f : walk.filter(Files::isRegularFile).toList()) {
+                String name = checkpoint.relativize(f).toString();
+                if (!name.endsWith(".crc") && !name.equals("state.properties")) {
+                    out.put(name, java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                            .digest(Files.readAllBytes(f))));
+                }
+            }
+        }
+        return out;
+    }
+
     @Test
     void fslSageResumedEqualsUninterrupted() throws Exception {
         Path full = dir.resolve("sage-full");
         Path part = dir.resolve("sage-part");
-        FederatedTraining.Summary uninterrupted = train("fsl-sage", full, 4, FederatedTraining.Start.OVERWRITE);
-        train("fsl-sage", part, 2, FederatedTraining.Start.OVERWRITE);
+        // The executors write their parts of the uninterrupted run's checkpoints, the driver those of the interrupted one.
+        FederatedTraining.Summary uninterrupted = train("fsl-sage", full, 4, FederatedTraining.Start.OVERWRITE,
+                "checkpoint.writer=executors", "checkpoint.keep=4");
+        train("fsl-sage", part, 2, FederatedTraining.Start.OVERWRITE, "checkpoint.writer=driver");
         assertTrue(Files.exists(part.resolve("state/round-1/" + RoundCheckpoints.MARKER)));
         assertTrue(Files.exists(part.resolve("state/round-1/executors/server/buffer/1.frame")), "buffers are saved");
+        assertEquals(files(full.resolve("state/round-1")), files(part.resolve("state/round-1")), "both writers write the same state");
         restartSpark();
         // A key that changes what is trained is refused, by name, before anything is touched.
         ConfigException refused = assertThrows(ConfigException.class,
