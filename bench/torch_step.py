@@ -18,16 +18,19 @@ import torch.nn.functional as F
 from torch_report import rates, report, split_step  # beside this script
 
 
-def simple_conv(classes):
-    # libnd4j lrn(radius 4, alpha 0.001/9) == torch LocalResponseNorm(size 9, alpha 0.001): torch divides alpha by size.
+def simple_conv(classes, lrn=lambda: nn.LocalResponseNorm(4, alpha=0.001 / 9.0, beta=0.75, k=1.0)):
+    """The FSL-SAGE reference's simple_conv on 1x28x28 (its LRN; initialisation does not matter here)."""
     client = nn.Sequential(
-        nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1),
-        nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0),
-        nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(),
-        nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0), nn.MaxPool2d(3, 2, padding=1))
+        nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), lrn(),
+        nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2, padding=1))
     server = nn.Sequential(nn.Flatten(), nn.Linear(3136, 384), nn.ReLU(), nn.Linear(384, 192), nn.ReLU(),
                            nn.Linear(192, classes))
     return client, server
+
+
+def simple_conv_tf(classes):
+    # TensorFlow's lrn(depth radius 4, alpha 0.001/9) == torch LocalResponseNorm(size 9, alpha 0.001): torch divides by size.
+    return simple_conv(classes, lambda: nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0))
 
 
 def fmnist_cnn(classes):
@@ -66,7 +69,7 @@ def resnet(classes, width, blocks, cut):
     return nn.Sequential(*units[:cut]), nn.Sequential(*units[cut:], *head)
 
 
-MODELS = {"simple_conv": simple_conv, "fmnist_cnn": fmnist_cnn,
+MODELS = {"simple_conv": simple_conv, "simple_conv_tf": simple_conv_tf, "fmnist_cnn": fmnist_cnn,
           "resnet20": lambda classes: resnet(classes, 16, [3, 3, 3], 2),
           "resnet18": lambda classes: resnet(classes, 64, [2, 2, 2, 2], 3)}
 

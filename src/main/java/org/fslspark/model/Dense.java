@@ -9,8 +9,10 @@ import java.util.Random;
 public final class Dense extends Layer {
     private final int in;
     private final int out;
-    /** Standard deviation of normal initial weights (biases start at 0); 0 selects PyTorch's default uniform. */
+    /** Standard deviation of normal initial weights; 0 selects PyTorch's default uniform. */
     private final double initStd;
+    /** Whether the biases too start normal(0, initStd), rather than at 0. */
+    private final boolean normalBias;
     private INDArray weight;
     private INDArray bias;
     private INDArray weightGrad;
@@ -27,9 +29,19 @@ public final class Dense extends Layer {
 
     /** GPT-2's initialisation: weights normal(0, initStd), bias 0. */
     public Dense(int in, int out, double initStd) {
+        this(in, out, initStd, false);
+    }
+
+    private Dense(int in, int out, double initStd, boolean normalBias) {
         this.in = in;
         this.out = out;
         this.initStd = initStd;
+        this.normalBias = normalBias;
+    }
+
+    /** Weights and biases normal(0, std), as the FSL-SAGE reference's simple_conv initialises its dense layers. */
+    public static Dense normal(int in, int out, double std) {
+        return new Dense(in, out, std, true);
     }
 
     @Override
@@ -51,7 +63,11 @@ public final class Dense extends Layer {
     void initialize(Random rng) {
         if (initStd > 0) {
             normal(weight, initStd, rng);
-            bias.assign(0);
+            if (normalBias) {
+                normal(bias, initStd, rng);
+            } else {
+                bias.assign(0);
+            }
             return;
         }
         double bound = 1.0 / Math.sqrt(in);

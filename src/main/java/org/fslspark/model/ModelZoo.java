@@ -35,6 +35,7 @@ public final class ModelZoo {
     private static final Map<String, Entry> MODELS = Map.of(
             "fmnist_cnn", new Entry(6, 0, 1, Map.of(), ModelZoo::fmnistCnn),
             "simple_conv", new Entry(8, 0, 1, Map.of(), ModelZoo::simpleConv),
+            "simple_conv_tf", new Entry(8, 0, 1, Map.of(), ModelZoo::simpleConvTf),
             // embeddings | blocks | final norm, head; the default client runs the embeddings and one block
             "gpt", new Entry(1, 1, 2, Map.of("width", 128, "depth", 4, "heads", 4), ModelZoo::gpt),
             // stem | stages | pool, head: cut 1 = after the stem, k + 1 = after stage k; auxiliary heads pool first.
@@ -59,18 +60,36 @@ public final class ModelZoo {
     }
 
     /**
-     * The FSL-SAGE reference's small CNN (the TensorFlow CIFAR-10 tutorial network): conv 5x5x64,
-     * max-pool 3/2, LRN, conv 5x5x64, LRN, max-pool 3/2 on the client; dense 384-192-classes on the server.
+     * The FSL-SAGE reference's small CNN (its models/simple_conv.py, after the TensorFlow CIFAR-10 tutorial network):
+     * conv 5x5x64, max-pool 3/2, LRN, conv 5x5x64, LRN, max-pool 3/2 on the client; dense 384-192-classes on the server.
+     * As the reference: PyTorch's LocalResponseNorm(size 4, alpha 0.001/9, beta 0.75, k 1), and the dense layers'
+     * weights and biases drawn from N(0, 0.05); the convolutions keep PyTorch's default initialisation.
      */
     private static List<Layer> simpleConv(ModelSpec s) {
+        return simpleConv(s, () -> LocalResponseNorm.pytorch(4, 0.001 / 9.0, 0.75, 1.0), 0.05);
+    }
+
+    /**
+     * simple_conv as this project defined it before 2026-12-03, the TensorFlow tutorial's own: LRN of depth radius 4
+     * (a window of 9 channels) with alpha 0.001/9, and PyTorch's default initialisation everywhere. The reproduction
+     * figures measured before that date are this model's.
+     */
+    private static List<Layer> simpleConvTf(ModelSpec s) {
+        return simpleConv(s, () -> LocalResponseNorm.tensorflow(4, 1.0, 0.001 / 9.0, 0.75), 0);
+    }
+
+    /** simple_conv's layers with the given normalisation and, when {@code denseStd} > 0, normal dense layers. */
+    private static List<Layer> simpleConv(ModelSpec s, java.util.function.Supplier<LocalResponseNorm> lrn, double denseStd) {
         long c = s.inputShape()[0];
         long h = pooled(pooled(s.inputShape()[1]));
         long w = pooled(pooled(s.inputShape()[2]));
+        java.util.function.BiFunction<Integer, Integer, Dense> dense = (in, out) -> denseStd > 0 ? Dense.normal(in, out, denseStd)
+                : new Dense(in, out);
         return List.of(
-                new Conv2d((int) c, 64, 5, 1, 2), new Relu(), new MaxPool2d(3, 2, 1), lrn(),
-                new Conv2d(64, 64, 5, 1, 2), new Relu(), lrn(), new MaxPool2d(3, 2, 1),
-                new Flatten(), new Dense((int) (64 * h * w), 384), new Relu(), new Dense(384, 192), new Relu(),
-                new Dense(192, s.classes()));
+                new Conv2d((int) c, 64, 5, 1, 2), new Relu(), new MaxPool2d(3, 2, 1), lrn.get(),
+                new Conv2d(64, 64, 5, 1, 2), new Relu(), lrn.get(), new MaxPool2d(3, 2, 1),
+                new Flatten(), dense.apply((int) (64 * h * w), 384), new Relu(), dense.apply(384, 192), new Relu(),
+                dense.apply(192, s.classes()));
     }
 
     /**
@@ -127,9 +146,6 @@ public final class ModelZoo {
     }
 
     /** TensorFlow tutorial values: depth radius 4, bias 1, alpha 0.001/9, beta 0.75. */
-    private static LocalResponseNorm lrn() {
-        return new LocalResponseNorm(4, 1.0, 0.001 / 9.0, 0.75);
-    }
 
     /**
      * A GPT-style decoder (GPT-2's architecture without dropout): token and learned position

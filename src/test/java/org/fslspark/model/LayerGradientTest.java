@@ -63,12 +63,19 @@ class LayerGradientTest {
     @Test
     void localResponseNormGradientsMatchFiniteDifferences() {
         // Strong normalisation so that the x^2 term matters (the zoo's alpha is nearly the identity).
-        checkLayer(new LocalResponseNorm(2, 2.0, 0.5, 0.75), 2, 7, 3, 3);
+        checkLayer(LocalResponseNorm.tensorflow(2, 2.0, 0.5, 0.75), 2, 7, 3, 3);
+    }
+
+    @Test
+    void asymmetricLocalResponseNormGradientsMatchFiniteDifferences() {
+        // PyTorch's window of an even size (c-2..c+1): the backward pass must mirror it; strong, as above.
+        checkLayer(LocalResponseNorm.pytorch(4, 2.0, 0.75, 2.0), 2, 7, 3, 3);
     }
 
     @Test
     void zooLocalResponseNormGradientsMatchFiniteDifferences() {
-        checkLayer(new LocalResponseNorm(4, 1.0, 0.001 / 9.0, 0.75), 2, 12, 3, 3);
+        checkLayer(LocalResponseNorm.pytorch(4, 0.001 / 9.0, 0.75, 1.0), 2, 12, 3, 3);
+        checkLayer(LocalResponseNorm.tensorflow(4, 1.0, 0.001 / 9.0, 0.75), 2, 12, 3, 3);
     }
 
     @Test

@@ -89,13 +89,16 @@ class OracleTest {
         spark.stop();
     }
 
-    /** Each algorithm on both splits; then keys that change a rule: FedAvg's weights, the MLP head, alignment minibatches. */
+    /**
+     * Each algorithm on both splits; then keys that change a rule: FedAvg's weights, the MLP head, alignment minibatches;
+     * and the reference's simple_conv, whose LRN the oracle takes from torch.nn.LocalResponseNorm.
+     */
     @ParameterizedTest(name = "{0} on {1} {2}")
     @CsvSource({"fedavg, iid,", "fedavg, dirichlet,", "sl, iid,", "sl, dirichlet,", "splitfed-v1, iid,",
             "splitfed-v1, dirichlet,", "splitfed-v2, iid,", "splitfed-v2, dirichlet,", "cse-fsl, iid,",
             "cse-fsl, dirichlet,", "fsl-sage, iid,", "fsl-sage, dirichlet,",
             "fedavg, dirichlet, train.weights=uniform", "cse-fsl, iid, auxiliary.model=mlp",
-            "fsl-sage, dirichlet, auxiliary.model=mlp;alignment.batch-size=24"})
+            "fsl-sage, dirichlet, auxiliary.model=mlp;alignment.batch-size=24", "splitfed-v2, iid, model.name=simple_conv"})
     void runEqualsTheIndependentImplementation(String algorithm, String split, String keys) throws Exception {
         Path base = dir.resolve(split);
         String run = algorithm + (keys == null ? "" : "-" + Integer.toHexString(keys.hashCode()));
