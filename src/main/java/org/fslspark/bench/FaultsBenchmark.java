@@ -6,6 +6,7 @@ import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.runtime.FederatedTraining;
+import org.fslspark.sweep.SweepSummary;
 import org.fslspark.testbed.LocalTestbed;
 import org.fslspark.testbed.TopologyLoader;
 import picocli.CommandLine.Command;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -35,12 +37,13 @@ import java.util.stream.Collectors;
 /**
  * What executor loss costs a run on the local multi-process test-bed (issue 15's benchmark): per algorithm, the same
  * experiment four times in one Spark application, (1) without round checkpoints (checkpoint.interval = 0,
- * fault.round-attempts = 1: nothing of the executors' state is collected), (2) with them and no fault, (3) without them
- * again, (4) with them while a seeded schedule SIGKILLs a random site's executor JVM in some rounds, a moment into the
- * round's stage (the site's worker starts a new one; the driver reruns the round). Prints rounds completed and retried,
- * lost work, final accuracy against the fault-free run, and the checkpoints' cost in seconds and bytes a round against
- * the mean of the runs without them, one before and one after (the executors' JVMs get faster as a run goes, which
- * would otherwise count against whichever run comes later). Prints figures, asserts nothing.
+ * fault.round-attempts = 1: nothing of the executors' state is collected), (2) with them and no fault, (3) with one
+ * after every other round and no retries, (4) with them while a seeded schedule SIGKILLs a random site's executor JVM
+ * in some rounds, a moment into the round's stage (the site's worker starts a new one; the driver reruns the round).
+ * Prints rounds completed and retried, lost work, final accuracy against the fault-free run, and the checkpoints' cost
+ * in seconds and bytes a round: from run 3, each checkpointed round against its two neighbours, which share its JVMs'
+ * state of warm-up (comparing whole runs measured mostly how much faster the executors had become in the later run).
+ * Prints figures, asserts nothing.
  */
 @Command(name = "faults", mixinStandardHelpOptions = true,
         description = "Rounds of SplitFed-V2 and FSL-SAGE on the local test-bed while a seeded schedule kills a random executor "
@@ -106,9 +109,9 @@ public final class FaultsBenchmark implements Callable<Integer> {
         }
     }
 
-    /** The four runs of an algorithm and the kills of its faulty one. */
-    record Result(String algorithm, Run plain, Run checkpointed, Run plainAgain, Run faulty, List<Landed> kills,
-                  Map<Integer, Integer> retries) {
+    /** The four runs of an algorithm, the kills of its faulty one, and the rounds that aligned (FSL-SAGE). */
+    record Result(String algorithm, Run plain, Run checkpointed, Run alternating, Run faulty, List<Landed> kills,
+                  Map<Integer, Integer> retries, Set<Integer> aligned) {
     }
 
     @Override
@@ -143,14 +146,15 @@ public final class FaultsBenchmark implements Callable<Integer> {
                         "fault.round-attempts=1"), List.of());
                 prepare = false;
                 Run checkpointed = run(runs, keys, algorithm + "-fault-free", false, List.of("checkpoint.interval=1"), List.of());
-                Run plainAgain = run(runs, keys, algorithm + "-no-checkpoints-again", false, List.of("checkpoint.interval=0",
+                Run alternating = run(runs, keys, algorithm + "-every-other-round", false, List.of("checkpoint.interval=2",
                         "fault.round-attempts=1"), List.of());
                 double stageSeconds = checkpointed.rounds().stream().skip(1).mapToDouble(RoundRecord::roundSeconds).average()
                         .orElse(1);
                 List<Landed> landed = new ArrayList<>();
                 Run faulty = run(runs, keys, algorithm + "-with-kills", false, List.of("checkpoint.interval=1"),
                         List.of(new Killer(state, schedule, stageSeconds, landed, seed)));
-                Result r = new Result(algorithm, plain, checkpointed, plainAgain, faulty, landed, retries(faulty.out()));
+                Result r = new Result(algorithm, plain, checkpointed, alternating, faulty, landed, retries(faulty.out()),
+                        alignedRounds(alternating.out()));
                 results.add(r);
                 Files.writeString(out.resolve("summary.md"), markdown(results));
             }
@@ -382,13 +386,17 @@ public final class FaultsBenchmark implements Callable<Integer> {
                 + f("%.1f", sum(r.checkpointed().wallSeconds())));
         rows.put("final accuracy: with kills / fault-free", r -> f("%.4f", r.faulty().finalAccuracy()) + " / "
                 + f("%.4f", r.checkpointed().finalAccuracy()));
-        rows.put("round wall time without checkpoints, s: before / after", r -> f("%.2f", perRound(r.plain())) + " / "
-                + f("%.2f", perRound(r.plainAgain())));
-        rows.put("round wall time with checkpoints, s", r -> f("%.2f", perRound(r.checkpointed())));
-        rows.put("round checkpoints: s a round (% of a round)", r -> {
-            double without = (perRound(r.plain()) + perRound(r.plainAgain())) / 2;
-            double extra = perRound(r.checkpointed()) - without;
-            return f("%.2f", extra) + " (" + f("%.1f", 100 * extra / without) + "%)";
+        rows.put("round wall time, s: without checkpoints / with them (runs 1, 2)", r -> f("%.2f", perRound(r.plain()))
+                + " / " + f("%.2f", perRound(r.checkpointed())));
+        rows.put("round checkpoints: s a round, paired (95% interval; pairs)", r -> {
+            SweepSummary.Stat cost = pairedCost(r);
+            return f("%.3f", cost.mean()) + " (" + f("%.3f", cost.low()) + ".." + f("%.3f", cost.high()) + "; " + cost.n() + ")";
+        });
+        rows.put("round checkpoints: % of a round without, paired (95% interval)", r -> {
+            SweepSummary.Stat cost = pairedCost(r);
+            double without = pairs(r.alternating(), r.aligned()).stream().mapToDouble(Pair::neighbours).average().orElse(Double.NaN);
+            return f("%.1f", 100 * cost.mean() / without) + "% (" + f("%.1f", 100 * cost.low() / without) + ".."
+                    + f("%.1f", 100 * cost.high() / without) + "%)";
         });
         rows.put("of which the driver's writes, s a round", r -> f("%.3f", r.checkpointed().writeSeconds()
                 / Math.max(1, r.checkpointed().rounds().size())));
@@ -414,6 +422,44 @@ public final class FaultsBenchmark implements Callable<Integer> {
             }
         }
         return lost;
+    }
+
+    /** A checkpointed round's wall time over the mean of its two neighbours', and that mean. */
+    record Pair(double cost, double neighbours) {
+    }
+
+    /**
+     * The checkpointed rounds of the run that writes one after every other round (rounds 1, 3, 5, ...), each against its
+     * two neighbours, which write none. A round whose pair touches round 0 (the warm-up), the last round (which always
+     * checkpoints) or an alignment round (FSL-SAGE's are several times longer) is left out.
+     */
+    static List<Pair> pairs(Run alternating, Set<Integer> aligned) {
+        List<Double> w = alternating.wallSeconds();
+        List<Pair> out = new ArrayList<>();
+        for (int t = 3; t + 1 < w.size() - 1; t += 2) {
+            if (!aligned.contains(t - 1) && !aligned.contains(t) && !aligned.contains(t + 1)) {
+                double neighbours = (w.get(t - 1) + w.get(t + 1)) / 2;
+                out.add(new Pair(w.get(t) - neighbours, neighbours));
+            }
+        }
+        return out;
+    }
+
+    /** The mean of the paired costs with its 95% interval (Student's t). */
+    private static SweepSummary.Stat pairedCost(Result r) {
+        return SweepSummary.of("seconds", pairs(r.alternating(), r.aligned()).stream().map(Pair::cost).toList(), 1);
+    }
+
+    /** The rounds in which the run aligned auxiliary models (its alignment.csv; none for other algorithms). */
+    static Set<Integer> alignedRounds(Path run) throws IOException {
+        Set<Integer> out = new TreeSet<>();
+        Path alignment = run.resolve("alignment.csv");
+        if (Files.exists(alignment)) {
+            for (String line : Files.readAllLines(alignment).stream().skip(1).toList()) {
+                out.add(Integer.parseInt(line.split(",", 4)[2]));
+            }
+        }
+        return out;
     }
 
     private static double perRound(Run run) {
