@@ -83,13 +83,16 @@ public final class ModelZoo {
         long c = s.inputShape()[0];
         long h = pooled(pooled(s.inputShape()[1]));
         long w = pooled(pooled(s.inputShape()[2]));
-        java.util.function.BiFunction<Integer, Integer, Dense> dense = (in, out) -> denseStd > 0 ? Dense.normal(in, out, denseStd)
-                : new Dense(in, out);
         return List.of(
                 new Conv2d((int) c, 64, 5, 1, 2), new Relu(), new MaxPool2d(3, 2, 1), lrn.get(),
                 new Conv2d(64, 64, 5, 1, 2), new Relu(), lrn.get(), new MaxPool2d(3, 2, 1),
-                new Flatten(), dense.apply((int) (64 * h * w), 384), new Relu(), dense.apply(384, 192), new Relu(),
-                dense.apply(192, s.classes()));
+                new Flatten(), dense((int) (64 * h * w), 384, denseStd), new Relu(), dense(384, 192, denseStd), new Relu(),
+                dense(192, s.classes(), denseStd));
+    }
+
+    /** A dense layer with weights and biases from N(0, std), or PyTorch's default initialisation when std is 0. */
+    private static Dense dense(int in, int out, double std) {
+        return std > 0 ? Dense.normal(in, out, std) : new Dense(in, out);
     }
 
     /**

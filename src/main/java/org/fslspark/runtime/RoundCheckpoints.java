@@ -44,6 +44,8 @@ final class RoundCheckpoints {
     static final String MARKER = "_COMPLETE";
     private static final String PREFIX = "round-";
     private static final String EXECUTORS = "executors";
+    /** Where an attempt's executors write their parts: {@code round-<t>.tmp/attempt-<a>/}. */
+    private static final String ATTEMPT = "attempt-";
 
     private final Path dir;
     private final FileSystem fs;
@@ -106,7 +108,7 @@ final class RoundCheckpoints {
      * straggling task of a failed attempt cannot overwrite the rerun's files.
      */
     String partsDir(int t, int attempt) {
-        return fs.makeQualified(new Path(dir, PREFIX + t + ".tmp/attempt-" + attempt)).toString();
+        return fs.makeQualified(new Path(dir, PREFIX + t + ".tmp/" + ATTEMPT + attempt)).toString();
     }
 
     /**
@@ -117,7 +119,7 @@ final class RoundCheckpoints {
     TrainingState write(TrainingState state) {
         Path done = new Path(dir, PREFIX + (state.round() - 1));
         Path tmp = new Path(dir, done.getName() + ".tmp");
-        String parts = fs.makeQualified(tmp) + "/attempt-";
+        String parts = fs.makeQualified(tmp) + "/" + ATTEMPT;
         try {
             Properties p = new Properties();
             p.setProperty("round", Integer.toString(state.round()));
@@ -149,7 +151,7 @@ final class RoundCheckpoints {
             }
             // Left by the round's attempts: the files of the one that counted are moved out, failed ones' are dropped.
             for (FileStatus s : fs.listStatus(tmp)) {
-                if (s.isDirectory() && s.getPath().getName().startsWith("attempt-")) {
+                if (s.isDirectory() && s.getPath().getName().startsWith(ATTEMPT)) {
                     fs.delete(s.getPath(), true);
                 }
             }
