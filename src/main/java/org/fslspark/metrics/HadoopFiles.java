@@ -2,7 +2,6 @@ package org.fslspark.metrics;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
@@ -10,9 +9,12 @@ import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
 
+import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.FileNotFoundException;
+import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -32,16 +34,40 @@ public final class HadoopFiles {
     }
 
     public static void write(FileSystem fs, Path path, byte[] bytes) throws IOException {
+        write(fs, path, out -> out.write(bytes));
+    }
+
+    /** What a file holds, written to a stream piece by piece (a large frame that is never whole in memory). */
+    @FunctionalInterface
+    public interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** Writes {@code content} to {@code path}, buffered; returns how many bytes it wrote. */
+    public static long write(FileSystem fs, Path path, Content content) throws IOException {
         java.nio.file.Path local = local(fs, path);
-        if (local == null) {
-            try (FSDataOutputStream out = fs.create(path, true)) {
-                out.write(bytes);
-            }
-            return;
+        if (local != null) {
+            java.nio.file.Files.createDirectories(local.getParent());
+            dropChecksum(local);
         }
-        java.nio.file.Files.createDirectories(local.getParent());
-        dropChecksum(local);
-        java.nio.file.Files.write(local, bytes);
+        long[] written = {0};
+        OutputStream file = local == null ? fs.create(path, true) : java.nio.file.Files.newOutputStream(local);
+        try (OutputStream out = new BufferedOutputStream(new FilterOutputStream(file) {
+                 @Override
+                 public void write(byte[] b, int off, int len) throws IOException {
+                     out.write(b, off, len);
+                     written[0] += len;
+                 }
+
+                 @Override
+                 public void write(int b) throws IOException {
+                     out.write(b);
+                     written[0]++;
+                 }
+             }, 1 << 16)) {
+            content.writeTo(out);
+        }
+        return written[0];
     }
 
     /**

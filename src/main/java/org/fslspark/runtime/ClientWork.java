@@ -60,7 +60,7 @@ final class ClientWork {
         if (!plan.collectState()) {
             return java.util.Map.of();
         }
-        java.util.Map<String, byte[]> out = HeldState.save(plan, name(client.id()), client);
+        java.util.Map<String, HeldState.Encoded> out = HeldState.save(plan, name(client.id()), client);
         ErrorFeedback feedback = feedback(plan, client.id());
         if (feedback != null) {
             HeldState.save(plan, feedbackName(client.id()), feedback, out);

@@ -36,10 +36,10 @@ record HeldCopy(byte[] frame, String file, long length) implements Serializable 
      * The task's encoded entries as the driver keeps them: written by this executor to the plan's checkpoint directory
      * when it has one ({@link RoundPlan#stateFiles()}), else returned as they are.
      */
-    static Map<String, HeldCopy> keep(RoundPlan plan, Map<String, byte[]> encoded) {
+    static Map<String, HeldCopy> keep(RoundPlan plan, Map<String, HeldState.Encoded> encoded) {
         Map<String, HeldCopy> out = new TreeMap<>();
         if (plan.stateFiles().isEmpty()) {
-            encoded.forEach((name, frame) -> out.put(name, of(frame)));
+            encoded.forEach((name, e) -> out.put(name, of(e.frame())));
             return out;
         }
         try {
@@ -52,15 +52,14 @@ record HeldCopy(byte[] frame, String file, long length) implements Serializable 
     }
 
     /** Writes each entry to a file of its own in {@code dir}. */
-    static Map<String, HeldCopy> write(String dir, Configuration conf, Map<String, byte[]> encoded) throws IOException {
+    static Map<String, HeldCopy> write(String dir, Configuration conf, Map<String, HeldState.Encoded> encoded) throws IOException {
         Map<String, HeldCopy> out = new TreeMap<>();
         FileSystem fs = new Path(dir).getFileSystem(conf);
-        for (Map.Entry<String, byte[]> e : encoded.entrySet()) {
+        for (Map.Entry<String, HeldState.Encoded> e : encoded.entrySet()) {
             // A name of its own: two tasks may save the same entry (an aligner and the server stage on two executors of
             // the server site), and the driver keeps the newer one's file.
             Path file = new Path(dir, e.getKey() + "." + java.util.UUID.randomUUID() + ".frame");
-            HadoopFiles.write(fs, file, e.getValue());
-            out.put(e.getKey(), new HeldCopy(null, file.toString(), e.getValue().length));
+            out.put(e.getKey(), new HeldCopy(null, file.toString(), HadoopFiles.write(fs, file, e.getValue())));
         }
         return out;
     }

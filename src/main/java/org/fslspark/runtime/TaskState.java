@@ -150,8 +150,8 @@ final class TaskState {
      * The encoded training state of the plan's entries whose names start with {@code prefix}: those of the newest
      * version (used here this round, or as the plan knows them), never an older copy.
      */
-    static Map<String, byte[]> save(RoundPlan plan, String prefix) {
-        Map<String, byte[]> out = new TreeMap<>();
+    static Map<String, HeldState.Encoded> save(RoundPlan plan, String prefix) {
+        Map<String, HeldState.Encoded> out = new TreeMap<>();
         String generation = generation(plan);
         String used = version(plan);
         STATE.forEach((k, v) -> {
@@ -167,7 +167,7 @@ final class TaskState {
     }
 
     /** The encoded training state of entry {@code name} if this executor used it in the plan's round, else nothing. */
-    static Map<String, byte[]> saveUsed(RoundPlan plan, String name) {
+    static Map<String, HeldState.Encoded> saveUsed(RoundPlan plan, String name) {
         String key = generation(plan) + name;
         Object value = STATE.get(key);
         return value != null && version(plan).equals(VERSIONS.get(key)) ? HeldState.save(plan, name, value) : Map.of();

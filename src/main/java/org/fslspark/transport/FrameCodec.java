@@ -46,12 +46,9 @@ public final class FrameCodec {
         }
         byte[] frame = new byte[(int) size];
         ByteBuffer header = ByteBuffer.wrap(frame); // big-endian, like the header
-        header.putInt(MAGIC).put((byte) m.type().ordinal()).putInt(m.client()).putLong(m.sequence()).put((byte) m.tensors().size());
+        putHeader(header, m.type(), m.client(), m.sequence(), m.tensors().size());
         for (Tensor t : m.tensors()) {
-            header.put((byte) t.kind().ordinal()).put((byte) t.dtype()).put((byte) t.shape().length);
-            for (long s : t.shape()) {
-                header.putInt((int) s);
-            }
+            putTensorHeader(header, t.kind(), t.dtype(), t.shape());
             int at = header.position();
             if (t.isFloat()) {
                 encode(t, m.sequence(), frame, at);
@@ -63,6 +60,22 @@ public final class FrameCodec {
             header.position(at + (int) t.payloadBytes());
         }
         return frame;
+    }
+
+    /** The frame's header; {@code tensors} is checked to fit its byte. */
+    static void putHeader(ByteBuffer b, Message.Type type, int client, long sequence, int tensors) {
+        if (tensors > 255) {
+            throw new TransportException("a frame holds at most 255 tensors, not " + tensors);
+        }
+        b.putInt(MAGIC).put((byte) type.ordinal()).putInt(client).putLong(sequence).put((byte) tensors);
+    }
+
+    /** A tensor's header: kind, dtype, rank and shape. */
+    static void putTensorHeader(ByteBuffer b, Kind kind, int dtype, long[] shape) {
+        b.put((byte) kind.ordinal()).put((byte) dtype).put((byte) shape.length);
+        for (long s : shape) {
+            b.putInt((int) s);
+        }
     }
 
     /**

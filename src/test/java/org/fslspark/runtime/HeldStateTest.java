@@ -6,6 +6,10 @@ import org.fslspark.algorithm.SmashedBatch;
 import org.fslspark.config.OptimizerSpec;
 import org.fslspark.model.Dense;
 import org.fslspark.model.Network;
+import org.fslspark.transport.FrameCodec;
+import org.fslspark.transport.Kind;
+import org.fslspark.transport.Message;
+import org.fslspark.transport.Tensor;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -43,7 +47,7 @@ class HeldStateTest {
             Learner original = segmented(optimizer);
             stepOn(original, 1);
             stepOn(original.from(2), 2); // the top segment alone: its step count differs from the bottom's
-            Learner fresh = HeldState.restored("server/shared", segmented(optimizer), HeldState.save("server/shared", original));
+            Learner fresh = HeldState.restored("server/shared", segmented(optimizer), frames(HeldState.save("server/shared", original)));
             assertEquals(List.of(1, 2), fresh.optimizers().stream().map(o -> o.iterations()).toList());
             for (int seed : new int[]{3, 4}) {
                 stepOn(original.from(seed == 3 ? 0 : 2), seed);
@@ -60,7 +64,7 @@ class HeldStateTest {
             for (int i = 0; i < 3; i++) {
                 stepOn(original, i);
             }
-            Map<String, byte[]> saved = HeldState.save("server/shared", original);
+            Map<String, byte[]> saved = frames(HeldState.save("server/shared", original));
             Learner fresh = HeldState.restored("server/shared", learner(optimizer), saved);
             assertEquals(original.optimizer().iterations(), fresh.optimizer().iterations());
             stepOn(original, 9);
@@ -82,12 +86,30 @@ class HeldStateTest {
         AlignmentBuffer original = new AlignmentBuffer(5);
         original.add(new SmashedBatch(1, 0, Nd4j.rand(3, 2), new int[]{0, 1, 2}));
         original.add(new SmashedBatch(1, 2, Nd4j.rand(3, 2), new int[]{3, 4, 5})); // drops the oldest sample
-        AlignmentBuffer fresh = HeldState.restored("server/buffer/1", new AlignmentBuffer(5),
-                HeldState.save("server/buffer/1", original));
+        Map<String, byte[]> saved = frames(HeldState.save("server/buffer/1", original));
+        AlignmentBuffer fresh = HeldState.restored("server/buffer/1", new AlignmentBuffer(5), saved);
         assertEquals(original.samples(), fresh.samples());
         assertEquals(List.of(0L, 2L), fresh.batches().stream().map(SmashedBatch::iteration).toList());
         assertEquals(original.contents().activations(), fresh.contents().activations());
         assertArrayEquals(original.contents().labels(), fresh.contents().labels());
         assertEquals(1, fresh.newest().client());
+        // Written batch by batch, the frame is the one the whole buffer encodes to.
+        SmashedBatch all = original.contents();
+        assertArrayEquals(FrameCodec.encode(new Message(Message.Type.SMASHED, 1, 0, List.of(Tensor.ofInts(Kind.CONTROL, new int[]{0, 2}),
+                Tensor.ofInts(Kind.CONTROL, new int[]{2, 3}), Tensor.of(Kind.ACTIVATIONS, all.activations()),
+                Tensor.ofInts(Kind.LABELS, all.labels())))), saved.get("server/buffer/1"));
+    }
+
+    @Test
+    void anEmptyBufferIsRestoredEmpty() {
+        AlignmentBuffer fresh = HeldState.restored("server/buffer/2", new AlignmentBuffer(5),
+                frames(HeldState.save("server/buffer/2", new AlignmentBuffer(5))));
+        assertEquals(0, fresh.samples());
+    }
+
+    private static Map<String, byte[]> frames(Map<String, HeldState.Encoded> saved) {
+        Map<String, byte[]> out = new java.util.TreeMap<>();
+        saved.forEach((name, e) -> out.put(name, e.frame()));
+        return out;
     }
 }

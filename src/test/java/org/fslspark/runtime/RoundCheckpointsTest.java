@@ -39,7 +39,7 @@ class RoundCheckpointsTest {
 
     /** What an executor of {@code attempt} at round {@code t} writes ({@link HeldCopy#keep}). */
     private HeldCopy written(RoundCheckpoints c, int t, int attempt, String name, byte[] frame) throws Exception {
-        return HeldCopy.write(c.partsDir(t, attempt), conf, Map.of(name, frame)).get(name);
+        return HeldCopy.write(c.partsDir(t, attempt), conf, Map.of(name, new HeldState.Frame(frame))).get(name);
     }
 
     @Test
