@@ -52,7 +52,8 @@ record HeldCopy(byte[] frame, String file, long length) implements Serializable 
     }
 
     /** Writes each entry to a file of its own in {@code dir}. */
-    static Map<String, HeldCopy> write(String dir, Configuration conf, Map<String, HeldState.Encoded> encoded) throws IOException {
+    static Map<String, HeldCopy> write(String dir, Configuration conf, Map<String, HeldState.Encoded> encoded)
+            throws IOException {
         Map<String, HeldCopy> out = new TreeMap<>();
         FileSystem fs = new Path(dir).getFileSystem(conf);
         for (Map.Entry<String, HeldState.Encoded> e : encoded.entrySet()) {

@@ -4,9 +4,9 @@ import org.fslspark.algorithm.AlignmentBuffer;
 import org.fslspark.algorithm.Client;
 import org.fslspark.algorithm.Learner;
 import org.fslspark.algorithm.SmashedBatch;
+import org.fslspark.metrics.HadoopFiles;
 import org.fslspark.model.Optimizer;
 import org.fslspark.transport.ErrorFeedback;
-import org.fslspark.metrics.HadoopFiles;
 import org.fslspark.transport.FrameCodec;
 import org.fslspark.transport.FrameWriter;
 import org.fslspark.transport.Kind;
@@ -230,9 +230,8 @@ final class HeldState {
     /**
      * The batches in order, as four tensors whatever their number (a frame holds at most 255), none if there are
      * none: their local iterations, their sizes in samples, and all activations and all labels concatenated oldest
-     * first. Written
-     * batch by batch from the buffer as it is now (buffered batches never change), never concatenated: a buffer
-     * is 12.5 MB at fmnist_cnn's cut, and three whole copies of four of them took 0.2-0.5 s a round.
+     * first. Written batch by batch from the buffer as it is now (buffered batches never change), never concatenated:
+     * a buffer is 12.5 MB at fmnist_cnn's cut, and three whole copies of four of them took 0.2-0.5 s a round.
      */
     private static Encoded encode(AlignmentBuffer b) {
         List<SmashedBatch> batches = b.batches();

@@ -51,7 +51,8 @@ public final class FrameWriter {
     public void float32(Kind kind, long[] shape, List<INDArray> pieces) throws IOException {
         long total = pieces.stream().mapToLong(INDArray::length).sum();
         if (total != Codec.elements(shape)) {
-            throw new IllegalArgumentException(kind + ": pieces of " + total + " values for a shape of " + Codec.elements(shape));
+            throw new IllegalArgumentException(kind + ": pieces of " + total + " values for a shape of "
+                    + Codec.elements(shape));
         }
         startTensor(kind, Float32Codec.INSTANCE.code(), shape);
         float[] values = new float[CHUNK_FLOATS];
