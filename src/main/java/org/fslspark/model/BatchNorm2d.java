@@ -34,6 +34,9 @@ public final class BatchNorm2d extends Layer {
     private INDArray beta;
     private INDArray runningMean;
     private INDArray runningVar;
+    /** gamma and beta as one [2, C] array, oneDNN's scale-shift; their gradients likewise. */
+    private INDArray scaleShift;
+    private INDArray scaleShiftGrad;
     private INDArray gammaGrad;
     private INDArray betaGrad;
     private INDArray stateGrad;
@@ -60,6 +63,8 @@ public final class BatchNorm2d extends Layer {
         beta = Views.slice(paramView, c, c, c);
         runningMean = Views.slice(paramView, 2 * c, c, c);
         runningVar = Views.slice(paramView, 3 * c, c, c);
+        scaleShift = Views.slice(paramView, 0, 2 * c, 2, c);
+        scaleShiftGrad = Views.slice(gradView, 0, 2 * c, 2, c);
         gammaGrad = Views.slice(gradView, 0, c, c);
         betaGrad = Views.slice(gradView, c, c, c);
         stateGrad = Views.slice(gradView, 2 * c, 2 * c, 2 * c);
@@ -104,16 +109,22 @@ public final class BatchNorm2d extends Layer {
     public INDArray forward(INDArray x, boolean training) {
         input = x;
         batchStatistics = training;
+        if (training && Dnnl.usable(x, scaleShift) && Dnnl.dense(x)) {
+            // oneDNN's batch normalisation: the statistics and the normalisation in one primitive.
+            mean = buffer("mean", x.dataType(), channels);
+            var = buffer("var", x.dataType(), channels);
+            INDArray y = buffer("out", x.dataType(), x.shape());
+            Dnnl.batchNorm(x.shape(), (float) EPS).exec(x, scaleShift, y, mean, var);
+            updateRunningStatistics(x.length() / channels);
+            return y;
+        }
         if (training) {
-            long n = x.length() / channels;
             mean = x.mean(0, 2, 3);
             // Two passes (centre, then mean square): ND4J's variance over dims 0, 2, 3 is ~50x slower than a mean.
             INDArray centred = buffer("scratch", x.dataType(), x.shape());
             Nd4j.exec(new BroadcastSubOp(x, mean, centred, 1));
             var = centred.muli(centred).mean(0, 2, 3);
-            double unbias = n > 1 ? (double) n / (n - 1) : 1.0;
-            runningMean.muli(1 - MOMENTUM).addi(mean.mul(MOMENTUM));
-            runningVar.muli(1 - MOMENTUM).addi(var.mul(MOMENTUM * unbias));
+            updateRunningStatistics(x.length() / channels);
         } else {
             mean = runningMean;
             var = runningVar;
@@ -121,6 +132,13 @@ public final class BatchNorm2d extends Layer {
         // libnd4j's batchnorm normalises with the statistics given (oneDNN's kernel for float NCHW).
         INDArray y = buffer("out", x.dataType(), x.shape());
         return Ops.execInto("batchnorm", new INDArray[]{x, mean, var, gamma, beta}, new INDArray[]{y}, OP_ARGS, EPS)[0];
+    }
+
+    /** Moves the running statistics towards the batch's ({@code n} values a channel; the unbiased variance). */
+    private void updateRunningStatistics(long n) {
+        double unbias = n > 1 ? (double) n / (n - 1) : 1.0;
+        runningMean.muli(1 - MOMENTUM).addi(mean.mul(MOMENTUM));
+        runningVar.muli(1 - MOMENTUM).addi(var.mul(MOMENTUM * unbias));
     }
 
     @Override
@@ -140,6 +158,15 @@ public final class BatchNorm2d extends Layer {
             betaGrad.addi(gradOutput.sum(0, 2, 3));
             gammaGrad.addi(normalized.muli(gradOutput).sum(0, 2, 3));
             return inputGradient ? Nd4j.exec(new BroadcastMulOp(gradOutput, gamma.mul(invStd), gradIn, 1)) : null;
+        }
+        if (Dnnl.usable(input, gradOutput, mean, var, scaleShift) && Dnnl.dense(input) && Dnnl.dense(gradOutput)) {
+            // oneDNN's backward, through the batch statistics too: 3-9x faster here than libnd4j's batchnorm_bp
+            // (docs/PERFORMANCE.md); it overwrites its parameter gradients, so they land in scratch and are added.
+            INDArray gradScaleShift = buffer("gradScaleShift", gradOutput.dataType(), 2, channels);
+            Dnnl.batchNormBackward(input.shape(), (float) EPS).exec(input, gradOutput, mean, var, scaleShift, gradIn,
+                    gradScaleShift);
+            scaleShiftGrad.addi(gradScaleShift);
+            return inputGradient ? gradIn : null;
         }
         // batchnorm_bp differentiates through the batch statistics too (mean and var of the input), which
         // the finite-difference tests check; its parameter gradients land in scratch and are added.

@@ -1,6 +1,7 @@
 package org.fslspark.model;
 
 import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_binary_desc_t;
 import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
@@ -496,6 +497,43 @@ final class Dnnl {
                 check(dnnl_layer_normalization_backward_desc_init(desc, dnnl_backward, data, data,
                         Layout.dense(rows).desc(dnnl_f32), eps, dnnl_use_scaleshift), "layer norm backward");
                 return finish(primitiveDesc(desc, userScratchpad(), hint, "layer norm backward"), DNNL_ARG_SRC, DNNL_ARG_DIFF_DST,
+                        DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE_SHIFT);
+            } finally {
+                dnnl_primitive_desc_destroy(hint);
+            }
+        });
+    }
+
+    /**
+     * Batch normalisation of dense NCHW {@code [n, c, h, w]} in training mode: normalised with the batch's mean and
+     * biased variance per channel, which it also writes; gamma and beta together as [2, c], {@code eps} inside the
+     * square root (PyTorch's BatchNorm2d). Arguments: src, scale-shift, dst, mean [c], variance [c].
+     */
+    static Primitive batchNorm(long[] nchw, float eps) {
+        return cached(key("batchnorm", new Layout[]{Layout.dense(nchw)}, eps), () -> finish(batchNormForward(nchw, eps),
+                DNNL_ARG_SRC, DNNL_ARG_SCALE_SHIFT, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE));
+    }
+
+    private static dnnl_primitive_desc batchNormForward(long[] nchw, float eps) {
+        dnnl_batch_normalization_desc_t desc = new dnnl_batch_normalization_desc_t();
+        check(dnnl_batch_normalization_forward_desc_init(desc, dnnl_forward_training, Layout.dense(nchw).desc(dnnl_f32), eps,
+                dnnl_use_scaleshift), "batch norm");
+        return primitiveDesc(desc, userScratchpad(), null, "batch norm " + Arrays.toString(nchw));
+    }
+
+    /**
+     * Batch normalisation's backward through the batch statistics. Arguments: src, diff_dst, mean, variance,
+     * scale-shift, diff_src, diff_scale-shift [2, c] (overwritten, not accumulated).
+     */
+    static Primitive batchNormBackward(long[] nchw, float eps) {
+        return cached(key("batchnorm_bwd", new Layout[]{Layout.dense(nchw)}, eps), () -> {
+            dnnl_primitive_desc hint = batchNormForward(nchw, eps);
+            try {
+                dnnl_batch_normalization_desc_t desc = new dnnl_batch_normalization_desc_t();
+                dnnl_memory_desc_t data = Layout.dense(nchw).desc(dnnl_f32);
+                check(dnnl_batch_normalization_backward_desc_init(desc, dnnl_backward, data, data, eps, dnnl_use_scaleshift),
+                        "batch norm backward");
+                return finish(primitiveDesc(desc, userScratchpad(), hint, "batch norm backward"), DNNL_ARG_SRC, DNNL_ARG_DIFF_DST,
                         DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE_SHIFT);
             } finally {
                 dnnl_primitive_desc_destroy(hint);

@@ -36,6 +36,42 @@ class ResNetTest {
         FiniteDifferences.checkLayer(new BatchNorm2d(3), true, 4, 3, 3, 3);
     }
 
+    /**
+     * oneDNN's batch normalisation (float, training mode) against the libnd4j path, which the finite-difference test
+     * above checks in double: output, running statistics, input and parameter gradients, over two steps so that the
+     * gradients accumulate.
+     */
+    @Test
+    void batchNormOnOneDnnEqualsTheLibnd4jPath() {
+        INDArray[] fast;
+        INDArray[] slow;
+        try {
+            fast = batchNormSteps();
+            Dnnl.setEnabled(false);
+            slow = batchNormSteps();
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        String[] what = {"output", "input gradient", "parameters (running statistics)", "parameter gradients"};
+        for (int i = 0; i < fast.length; i++) {
+            double rel = fast[i].sub(slow[i]).norm2Number().doubleValue() / slow[i].norm2Number().doubleValue();
+            assertTrue(rel < 1e-5, what[i] + ": relative L2 difference oneDNN vs libnd4j " + rel);
+        }
+    }
+
+    private static INDArray[] batchNormSteps() {
+        Network net = new Network(List.of(new BatchNorm2d(5)), new long[]{5, 6, 7}).initialize(new Random(4));
+        net.params().get(NDArrayIndex.point(0), NDArrayIndex.interval(0, 10))
+                .assign(FiniteDifferences.random(5, 1, 10).castTo(DataType.FLOAT));
+        INDArray y = null;
+        INDArray gradIn = null;
+        for (int step = 0; step < 2; step++) {
+            y = net.forward(FiniteDifferences.random(6 + step, 8, 5, 6, 7).castTo(DataType.FLOAT).muli(3).addi(1)).dup();
+            gradIn = net.backward(FiniteDifferences.random(8 + step, 8, 5, 6, 7).castTo(DataType.FLOAT)).dup();
+        }
+        return new INDArray[]{y, gradIn, net.params().dup(), net.grads().dup()};
+    }
+
     @Test
     void identityBasicBlockGradientsMatchFiniteDifferences() {
         FiniteDifferences.checkLayers(List.of(new BasicBlock(3, 3, 1, false)), true, 12, 3, 3, 5, 5);
