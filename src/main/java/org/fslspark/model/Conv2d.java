@@ -114,8 +114,19 @@ public final class Conv2d extends Layer {
         return backward(gradOutput, true);
     }
 
+    /**
+     * Channels from which the backward pass calls oneDNN's primitives itself (plain layouts): libnd4j 1.0.0-M2.1's
+     * conv2d_bp took 284 ms against oneDNN's 46 at 512 channels, 4x4, batch 64 (143 against 29 at 256, 67 against 43
+     * at 64, 28x28), but 3.2 against 9.2 ms at 16 channels (docs/PERFORMANCE.md).
+     */
+    static final int DNNL_BACKWARD_CHANNELS = 64;
+
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
+        if (in >= DNNL_BACKWARD_CHANNELS && out >= DNNL_BACKWARD_CHANNELS && Dnnl.usable(input, weight, gradOutput)
+                && Dnnl.dense(input) && Dnnl.dense(gradOutput)) {
+            return backwardDnnl(gradOutput, inputGradient);
+        }
         // conv2d_bp overwrites its outputs, so the parameter gradients land in scratch and are added.
         INDArray gradIn = buffer("gradIn", input.dataType(), input.shape());
         INDArray gw = buffer("gradW", weight.dataType(), weight.shape());
@@ -128,6 +139,28 @@ public final class Conv2d extends Layer {
         Ops.execInto("conv2d_bp", new INDArray[]{input, weight, bias, gradOutput}, new INDArray[]{gradIn, gw, gb}, args());
         weightGrad.addi(gw);
         biasGrad.addi(gb);
+        return gradIn;
+    }
+
+    /** The weight (and bias) gradients into scratch, then added; the input gradient only if asked for. */
+    private INDArray backwardDnnl(INDArray gradOutput, boolean inputGradient) {
+        INDArray gw = buffer("gradW", weight.dataType(), weight.shape());
+        Dnnl.Primitive weights = Dnnl.convolutionBackwardWeights(input.shape(), weight.shape(), gradOutput.shape(), stride,
+                padding, hasBias);
+        if (hasBias) {
+            INDArray gb = buffer("gradB", bias.dataType(), bias.shape());
+            weights.exec(input, gradOutput, gw, gb);
+            biasGrad.addi(gb);
+        } else {
+            weights.exec(input, gradOutput, gw);
+        }
+        weightGrad.addi(gw);
+        if (!inputGradient) {
+            return null;
+        }
+        INDArray gradIn = buffer("gradIn", input.dataType(), input.shape());
+        Dnnl.convolutionBackwardData(input.shape(), weight.shape(), gradOutput.shape(), stride, padding)
+                .exec(gradOutput, weight, gradIn);
         return gradIn;
     }
 

@@ -3,6 +3,7 @@ package org.fslspark.model;
 import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_binary_desc_t;
+import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
@@ -539,6 +540,66 @@ final class Dnnl {
                 dnnl_primitive_desc_destroy(hint);
             }
         });
+    }
+
+    /**
+     * A convolution's input gradient, on plain layouts: diff_src NCHW {@code src}, weights [oc, ic, kh, kw],
+     * diff_dst NCHW {@code dst}, one stride and one padding for both axes. Arguments: diff_dst, weights, diff_src.
+     */
+    static Primitive convolutionBackwardData(long[] src, long[] weights, long[] dst, long stride, long padding) {
+        return cached(key("conv_bwd_data", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)}, stride,
+                padding), () -> {
+            dnnl_primitive_desc hint = convolutionForward(src, weights, null, dst, stride, padding);
+            try {
+                dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+                long[] strides = {stride, stride};
+                long[] pad = {padding, padding};
+                check(dnnl_convolution_backward_data_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
+                        Layout.dense(weights).desc(dnnl_f32), Layout.dense(dst).desc(dnnl_f32), strides, pad, pad),
+                        "convolution backward data");
+                return finish(primitiveDesc(desc, userScratchpad(), hint, "convolution backward data"), DNNL_ARG_DIFF_DST,
+                        DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
+            } finally {
+                dnnl_primitive_desc_destroy(hint);
+            }
+        });
+    }
+
+    /**
+     * A convolution's weight (and bias) gradients, overwritten, on plain layouts as
+     * {@link #convolutionBackwardData}. Arguments: src, diff_dst, diff_weights, [diff_bias [oc]].
+     */
+    static Primitive convolutionBackwardWeights(long[] src, long[] weights, long[] dst, long stride, long padding,
+                                                boolean bias) {
+        return cached(key("conv_bwd_weights", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)},
+                stride, padding, bias), () -> {
+            dnnl_memory_desc_t biasDesc = bias ? Layout.dense(weights[0]).desc(dnnl_f32) : null;
+            dnnl_primitive_desc hint = convolutionForward(src, weights, biasDesc, dst, stride, padding);
+            try {
+                dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+                long[] strides = {stride, stride};
+                long[] pad = {padding, padding};
+                check(dnnl_convolution_backward_weights_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
+                        Layout.dense(weights).desc(dnnl_f32), biasDesc, Layout.dense(dst).desc(dnnl_f32), strides, pad, pad),
+                        "convolution backward weights");
+                dnnl_primitive_desc pd = primitiveDesc(desc, userScratchpad(), hint, "convolution backward weights");
+                return bias ? finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS)
+                        : finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS);
+            } finally {
+                dnnl_primitive_desc_destroy(hint);
+            }
+        });
+    }
+
+    private static dnnl_primitive_desc convolutionForward(long[] src, long[] weights, dnnl_memory_desc_t bias, long[] dst,
+                                                          long stride, long padding) {
+        dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+        long[] strides = {stride, stride};
+        long[] pad = {padding, padding};
+        check(dnnl_convolution_forward_desc_init(desc, dnnl_forward_training, dnnl_convolution_direct,
+                Layout.dense(src).desc(dnnl_f32), Layout.dense(weights).desc(dnnl_f32), bias, Layout.dense(dst).desc(dnnl_f32),
+                strides, pad, pad), "convolution");
+        return primitiveDesc(desc, userScratchpad(), null, "convolution");
     }
 
     /** An elementwise op ({@code dnnl_eltwise_*}) with its alpha and beta. Arguments: src, dst (may be the same). */

@@ -59,6 +59,43 @@ class ResNetTest {
         }
     }
 
+    /**
+     * The convolution's backward on oneDNN (from {@link Conv2d#DNNL_BACKWARD_CHANNELS} channels) against libnd4j's
+     * conv2d_bp: input and parameter gradients, strided and not, with and without bias, two steps accumulating.
+     */
+    @Test
+    void convolutionBackwardOnOneDnnEqualsTheLibnd4jPath() {
+        int c = Conv2d.DNNL_BACKWARD_CHANNELS;
+        List<java.util.function.Supplier<Layer>> layers = List.of(() -> Conv2d.resnet(c, c, 3, 1, 1, false),
+                () -> Conv2d.resnet(c, 2 * c, 3, 2, 1, true), () -> new Conv2d(c, c, 1, 1, 0));
+        for (int k = 0; k < layers.size(); k++) {
+            INDArray[] fast;
+            INDArray[] slow;
+            try {
+                fast = convolutionSteps(layers.get(k).get(), c);
+                Dnnl.setEnabled(false);
+                slow = convolutionSteps(layers.get(k).get(), c);
+            } finally {
+                Dnnl.setEnabled(true);
+            }
+            for (int i = 0; i < fast.length; i++) {
+                double rel = fast[i].sub(slow[i]).norm2Number().doubleValue() / slow[i].norm2Number().doubleValue();
+                assertTrue(rel < 1e-5, "layer " + k + (i == 0 ? " input" : " parameter") + " gradient: relative L2 "
+                        + "difference oneDNN vs libnd4j " + rel);
+            }
+        }
+    }
+
+    private static INDArray[] convolutionSteps(Layer layer, int c) {
+        Network net = new Network(List.of(layer), new long[]{c, 6, 6}).initialize(new Random(5));
+        INDArray gradIn = null;
+        for (int step = 0; step < 2; step++) {
+            INDArray y = net.forward(FiniteDifferences.random(11 + step, 4, c, 6, 6).castTo(DataType.FLOAT));
+            gradIn = net.backward(FiniteDifferences.random(13 + step, y.shape()).castTo(DataType.FLOAT)).dup();
+        }
+        return new INDArray[]{gradIn, net.grads().dup()};
+    }
+
     private static INDArray[] batchNormSteps() {
         Network net = new Network(List.of(new BatchNorm2d(5)), new long[]{5, 6, 7}).initialize(new Random(4));
         net.params().get(NDArrayIndex.point(0), NDArrayIndex.interval(0, 10))
