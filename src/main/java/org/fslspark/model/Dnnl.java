@@ -548,21 +548,14 @@ final class Dnnl {
      */
     static Primitive convolutionBackwardData(long[] src, long[] weights, long[] dst, long stride, long padding) {
         return cached(key("conv_bwd_data", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)}, stride,
-                padding), () -> {
-            dnnl_primitive_desc hint = convolutionForward(src, weights, null, dst, stride, padding);
-            try {
-                dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-                long[] strides = {stride, stride};
-                long[] pad = {padding, padding};
-                check(dnnl_convolution_backward_data_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
-                        Layout.dense(weights).desc(dnnl_f32), Layout.dense(dst).desc(dnnl_f32), strides, pad, pad),
-                        "convolution backward data");
-                return finish(primitiveDesc(desc, userScratchpad(), hint, "convolution backward data"), DNNL_ARG_DIFF_DST,
-                        DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
-            } finally {
-                dnnl_primitive_desc_destroy(hint);
-            }
-        });
+                padding), () -> withHint(convolutionForward(src, weights, null, dst, stride, padding), hint -> {
+            dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+            check(dnnl_convolution_backward_data_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
+                    Layout.dense(weights).desc(dnnl_f32), Layout.dense(dst).desc(dnnl_f32), pair(stride), pair(padding),
+                    pair(padding)), "convolution backward data");
+            return finish(primitiveDesc(desc, userScratchpad(), hint, "convolution backward data"), DNNL_ARG_DIFF_DST,
+                    DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
+        }));
     }
 
     /**
@@ -574,31 +567,38 @@ final class Dnnl {
         return cached(key("conv_bwd_weights", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)},
                 stride, padding, bias), () -> {
             dnnl_memory_desc_t biasDesc = bias ? Layout.dense(weights[0]).desc(dnnl_f32) : null;
-            dnnl_primitive_desc hint = convolutionForward(src, weights, biasDesc, dst, stride, padding);
-            try {
+            return withHint(convolutionForward(src, weights, biasDesc, dst, stride, padding), hint -> {
                 dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-                long[] strides = {stride, stride};
-                long[] pad = {padding, padding};
                 check(dnnl_convolution_backward_weights_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
-                        Layout.dense(weights).desc(dnnl_f32), biasDesc, Layout.dense(dst).desc(dnnl_f32), strides, pad, pad),
-                        "convolution backward weights");
+                        Layout.dense(weights).desc(dnnl_f32), biasDesc, Layout.dense(dst).desc(dnnl_f32), pair(stride),
+                        pair(padding), pair(padding)), "convolution backward weights");
                 dnnl_primitive_desc pd = primitiveDesc(desc, userScratchpad(), hint, "convolution backward weights");
                 return bias ? finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS)
                         : finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS);
-            } finally {
-                dnnl_primitive_desc_destroy(hint);
-            }
+            });
         });
+    }
+
+    /** A backward primitive made with its forward descriptor as the hint, which is destroyed afterwards. */
+    private static Primitive withHint(dnnl_primitive_desc hint, java.util.function.Function<dnnl_primitive_desc, Primitive> make) {
+        try {
+            return make.apply(hint);
+        } finally {
+            dnnl_primitive_desc_destroy(hint);
+        }
+    }
+
+    /** The same value for both spatial axes. */
+    private static long[] pair(long v) {
+        return new long[]{v, v};
     }
 
     private static dnnl_primitive_desc convolutionForward(long[] src, long[] weights, dnnl_memory_desc_t bias, long[] dst,
                                                           long stride, long padding) {
         dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-        long[] strides = {stride, stride};
-        long[] pad = {padding, padding};
         check(dnnl_convolution_forward_desc_init(desc, dnnl_forward_training, dnnl_convolution_direct,
                 Layout.dense(src).desc(dnnl_f32), Layout.dense(weights).desc(dnnl_f32), bias, Layout.dense(dst).desc(dnnl_f32),
-                strides, pad, pad), "convolution");
+                pair(stride), pair(padding), pair(padding)), "convolution");
         return primitiveDesc(desc, userScratchpad(), null, "convolution");
     }
 
