@@ -56,7 +56,7 @@ public final class CodecBenchmark implements Callable<Integer> {
                 Arrays.toString(shape), n, 4e-6 * n, System.getProperty("java.vm.name") + " " + Runtime.version(),
                 Runtime.getRuntime().availableProcessors());
         System.out.printf(Locale.ROOT, "GB/s of float32 values per second of the thread's CPU time (per core) and, in brackets, of wall time%n");
-        System.out.printf(Locale.ROOT, "%-10s %10s %6s %18s %18s%n", "codec", "payload B", "ratio", "encode GB/s", "decode GB/s");
+        System.out.printf(Locale.ROOT, "%-11s %10s %6s %18s %18s%n", "codec", "payload B", "ratio", "encode GB/s", "decode GB/s");
         for (String name : codecs) {
             Codec codec = Codec.parse(name);
             Codecs sent = new Codecs(codec, codec, Float32Codec.INSTANCE);
@@ -66,7 +66,7 @@ public final class CodecBenchmark implements Callable<Integer> {
             double[] encode = rate(n, () -> FrameCodec.encode(sent.prepare(m, feedback)).length);
             double[] decode = rate(n, () -> FrameCodec.decode(frame, limits).tensor(0).floats().length);
             long payload = codec.payloadBytes(shape);
-            System.out.printf(Locale.ROOT, "%-10s %10d %6.2f %8.2f (%6.2f) %8.2f (%6.2f)%n", name, payload, 4.0 * n / payload,
+            System.out.printf(Locale.ROOT, "%-11s %10d %6.2f %8.2f (%6.2f) %8.2f (%6.2f)%n", name, payload, 4.0 * n / payload,
                     encode[0], encode[1], decode[0], decode[1]);
         }
         return 0;

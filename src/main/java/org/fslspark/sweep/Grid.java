@@ -2,6 +2,7 @@ package org.fslspark.sweep;
 
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
@@ -11,6 +12,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /**
  * The experiment keys a sweep varies and their values, as given on the command line
@@ -88,6 +91,28 @@ public record Grid(List<Axis> axes) {
         List<String> parts = new ArrayList<>();
         point.forEach((k, v) -> parts.add(k + "=" + unquoted(v).replaceAll("[^A-Za-z0-9._-]", "_")));
         return String.join("/", parts);
+    }
+
+    /**
+     * A point as a reader reads it in a table or a legend, e.g. {@code algorithm=fsl-sage, transport.activation-codec=int8,
+     * transport.gradient-codec=int8}: strings unquoted, an object value as its keys in order.
+     */
+    public static String label(Map<String, String> point) {
+        if (point.isEmpty()) {
+            return "all";
+        }
+        List<String> parts = new ArrayList<>();
+        point.forEach((k, v) -> {
+            ConfigValue value = ConfigFactory.parseString("v = " + v).getValue("v");
+            if (value instanceof ConfigObject o) {
+                new TreeMap<>(o.toConfig().entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
+                        e -> unquoted(e.getValue().render(ConfigRenderOptions.concise())))))
+                        .forEach((sub, leaf) -> parts.add(k + "." + sub + "=" + leaf));
+            } else {
+                parts.add(k + "=" + unquoted(v));
+            }
+        });
+        return String.join(", ", parts);
     }
 
     /** A value as a reader expects it in a table: strings without their HOCON quotes. */

@@ -234,7 +234,7 @@ public final class Sweep {
         List<String> metrics = r.summary().values().iterator().next().stream().map(SweepSummary.Stat::metric).toList();
         StringBuilder b = new StringBuilder("| point | " + String.join(" | ", metrics) + " |\n|"
                 + " --- |".repeat(metrics.size() + 1) + "\n");
-        r.summary().forEach((point, stats) -> b.append("| ").append(point.isEmpty() ? "all" : Grid.directory(point).replace("/", ", "))
+        r.summary().forEach((point, stats) -> b.append("| ").append(Grid.label(point))
                 .append(" | ").append(String.join(" | ", stats.stream().map(SweepSummary.Stat::text).toList())).append(" |\n"));
         b.append(String.format(Locale.ROOT, "%n%d seeds per point; ± is half the 95%% confidence interval of the mean "
                 + "(Student's t, n-1 degrees of freedom); a target's figures are over the seeds that reached it.%n", s.seeds()));
@@ -262,7 +262,7 @@ public final class Sweep {
                 bars[t] = Double.isNaN(acc.high()) ? 0 : (acc.high() - acc.low()) / 2;
             }
             if (rounds > 0) {
-                chart.addSeries(point.isEmpty() ? "all" : Grid.directory(point).replace("/", ", "), xs, ys, bars);
+                chart.addSeries(Grid.label(point), xs, ys, bars);
             }
         }
         return BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);

@@ -20,7 +20,7 @@ public sealed interface Codec extends Serializable
     /** The dtype byte of a tensor encoded with this codec (1 is int32, for labels and control). */
     int code();
 
-    /** The config name: float32, float16, bfloat16, int8 or topk:F. */
+    /** The config name: float32, float16, bfloat16, int8, int8:sample or topk:F. */
     String name();
 
     /** Bytes of the encoded values of a tensor of {@code shape}: the tensor's payload on the wire. */
@@ -54,13 +54,14 @@ public sealed interface Codec extends Serializable
             case "float16" -> Float16Codec.INSTANCE;
             case "bfloat16" -> BFloat16Codec.INSTANCE;
             case "int8" -> Int8Codec.INSTANCE;
-            default -> throw new IllegalArgumentException("unknown codec '" + n + "'; one of float32, float16, bfloat16, int8, topk:F");
+            case "int8:sample" -> Int8Codec.PER_SAMPLE;
+            default -> throw new IllegalArgumentException("unknown codec '" + n + "'; one of float32, float16, bfloat16, int8, int8:sample, topk:F");
         };
     }
 
     /** Whether a dtype byte is a float codec's (1 is int32; top-k's fraction follows in its payload). */
     static boolean isFloatCode(int code) {
-        return code == 0 || code >= 2 && code <= 5;
+        return code == 0 || code >= 2 && code <= 6;
     }
 
     /** Number of values of a shape. */

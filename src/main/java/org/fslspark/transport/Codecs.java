@@ -15,7 +15,7 @@ public record Codecs(Codec activations, Codec gradients, Codec models) implement
     public Codecs {
         if (models instanceof TopKCodec) {
             // A weight vector is no update: what top-k drops of it is lost, not carried.
-            throw new IllegalArgumentException("models travel in float32, float16, bfloat16 or int8, not " + models.name());
+            throw new IllegalArgumentException("models travel in float32, float16, bfloat16, int8 or int8:sample, not " + models.name());
         }
     }
 

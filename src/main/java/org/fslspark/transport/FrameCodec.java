@@ -13,7 +13,7 @@ import java.nio.ByteBuffer;
  * </pre>
  * So a frame's wire bytes are its payload plus 18 + sum over tensors of (3 + 4 x rank): the framing
  * overhead the traffic tests check exactly. Type, kind and dtype are byte codes (the enums' ordinals;
- * dtype 0 float32, 1 int32, 2 float16, 3 bfloat16, 4 int8, 5 top-k: the {@link Codec}s, whose payloads
+ * dtype 0 float32, 1 int32, 2 float16, 3 bfloat16, 4 int8, 5 top-k, 6 int8:sample: the {@link Codec}s, whose payloads
  * docs/CODECS.md lays out); shape entries are signed int32, big-endian like the header.
  *
  * <p>A frame from another site is untrusted: read it with {@link #read(InputStream, FrameLimits)}, which

@@ -174,6 +174,7 @@ final class FrameReader {
             case 2 -> Float16Codec.INSTANCE;
             case 3 -> BFloat16Codec.INSTANCE;
             case 4 -> Int8Codec.INSTANCE;
+            case 6 -> Int8Codec.PER_SAMPLE;
             default -> TopKCodec.read(in);
         };
         float[] f = codec.decode(in, shape, elements);

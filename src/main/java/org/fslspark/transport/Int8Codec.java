@@ -4,33 +4,44 @@ import java.io.IOException;
 
 /**
  * 8-bit affine quantisation per row: each row travels as its offset and step (float32 each) and one
- * unsigned byte q per value, decoded as offset + q × step. A row is one (sample, channel) slice of a
- * tensor of rank 3 or more ([b, c, h, w]: h × w values; [b, t, d]: the d values of a token), one
- * sample of a rank-2 tensor, and the whole of a vector. The offset is the row's minimum and the
+ * unsigned byte q per value, decoded as offset + q × step. For {@code int8} a row is one (sample,
+ * channel) slice of a tensor of rank 3 or more ([b, c, h, w]: h × w values; [b, t, d]: the d values
+ * of a token), one sample of a rank-2 tensor, and the whole of a vector; for {@code int8:sample} a row
+ * is one sample of a tensor of rank 2 or more (fewer rows: nearer 4× smaller than float32, at a
+ * coarser step where a sample's channels differ in range). The offset is the row's minimum and the
  * step (max − min) / 255 rounded up to a float, so every value decodes within half a step (plus the
  * final rounding to float32); a row of equal values decodes exactly, and so do zeros that are a
  * row's minimum (ReLU activations).
  */
 public final class Int8Codec implements Codec {
-    public static final Int8Codec INSTANCE = new Int8Codec();
+    /** A row per (sample, channel). */
+    public static final Int8Codec INSTANCE = new Int8Codec(false);
+    /** A row per sample. */
+    public static final Int8Codec PER_SAMPLE = new Int8Codec(true);
     private static final int LEVELS = 255;
 
-    private Int8Codec() {
+    private final boolean perSample;
+
+    private Int8Codec(boolean perSample) {
+        this.perSample = perSample;
     }
 
     @Override
     public int code() {
-        return 4;
+        return perSample ? 6 : 4;
     }
 
     @Override
     public String name() {
-        return "int8";
+        return perSample ? "int8:sample" : "int8";
     }
 
-    /** Rows of a tensor of {@code shape}: the product of its first two dimensions from rank 3, the first at rank 2, else 1. */
-    static long rows(long[] shape) {
-        return shape.length >= 3 ? shape[0] * shape[1] : shape.length == 2 ? shape[0] : 1;
+    /**
+     * Rows of a tensor of {@code shape}: per (sample, channel), the product of its first two dimensions
+     * from rank 3; per sample, the first from rank 3; the first at rank 2; else 1.
+     */
+    long rows(long[] shape) {
+        return shape.length >= 3 ? (perSample ? shape[0] : shape[0] * shape[1]) : shape.length == 2 ? shape[0] : 1;
     }
 
     /** n values and 8 bytes (offset, step) per row. */
@@ -152,6 +163,6 @@ public final class Int8Codec implements Codec {
     }
 
     private Object readResolve() {
-        return INSTANCE;
+        return perSample ? PER_SAMPLE : INSTANCE;
     }
 }

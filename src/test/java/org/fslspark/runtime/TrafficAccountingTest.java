@@ -72,11 +72,12 @@ class TrafficAccountingTest {
 
     /**
      * Each codec's byte count on a round of an algorithm: int8 on every data path (FedAvg's models, SplitFed-V2's
-     * channel, CSE-FSL's and FSL-SAGE's shuffle), float16 and bfloat16 on SplitFed-V1, top-k both ways on SL.
+     * channel, CSE-FSL's and FSL-SAGE's shuffle; int8:sample on FSL-SAGE's), float16 and bfloat16 on SplitFed-V1,
+     * top-k both ways on SL.
      */
     @ParameterizedTest
     @CsvSource({"fedavg, float32, float32, int8", "splitfed-v2, int8, int8, int8", "cse-fsl, int8, float32, int8",
-            "fsl-sage, int8, float32, int8", "splitfed-v1, float16, bfloat16, float16", "sl, topk:0.1, topk:0.05, bfloat16"})
+            "fsl-sage, int8:sample, float32, int8", "splitfed-v1, float16, bfloat16, float16", "sl, topk:0.1, topk:0.05, bfloat16"})
     void codecsSendWhatTheirFormulasCount(String algorithm, String activations, String gradients, String models) throws Exception {
         assertAnalyticCount(run(algorithm, 1, "transport.activation-codec=\"" + activations + "\"",
                 "transport.gradient-codec=\"" + gradients + "\"", "transport.model-codec=" + models));

@@ -53,7 +53,11 @@ class SweepTest {
         assertEquals(List.of("\"fedavg\"", "0.001", "\"x\""), List.copyOf(points.get(1).values()));
         assertEquals(List.of("\"sl\"", "0.01", "\"x\""), List.copyOf(points.get(2).values()));
         assertEquals("algorithm=sl/train.optimizer.learning-rate=0.01/seed-free=x", Grid.directory(points.get(2)));
+        assertEquals("algorithm=sl, train.optimizer.learning-rate=0.01, seed-free=x", Grid.label(points.get(2)));
         assertEquals("train_optimizer_learning_rate", Sweep.column("train.optimizer.learning-rate"));
+        Map<String, String> codecs = Grid.parse(List.of("transport=[{gradient-codec=int8,activation-codec=\"topk:0.1\"}]")).points().get(0);
+        assertEquals("transport.activation-codec=topk:0.1, transport.gradient-codec=int8", Grid.label(codecs));
+        assertEquals("transport=__activation-codec___topk_0.1___gradient-codec___int8__", Grid.directory(codecs));
         assertThrows(IllegalArgumentException.class, () -> Grid.parse(List.of("algorithm")));
         assertThrows(IllegalArgumentException.class, () -> Grid.parse(List.of("algorithm=[]")));
         assertThrows(IllegalArgumentException.class, () -> Grid.parse(List.of("a=[1]", "a=[2]")));

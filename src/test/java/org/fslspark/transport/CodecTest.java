@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CodecTest {
     private static final long[] CUT = {4, 8, 7, 7};
     private static final List<Codec> ALL = List.of(Float32Codec.INSTANCE, Float16Codec.INSTANCE, BFloat16Codec.INSTANCE,
-            Int8Codec.INSTANCE, new TopKCodec(0.1f));
+            Int8Codec.INSTANCE, Int8Codec.PER_SAMPLE, new TopKCodec(0.1f));
 
     /** The tensor the receiver decodes when {@code values} of {@code shape} are sent in {@code codec}. */
     private static Tensor roundTrip(Codec codec, long[] shape, float[] values) {
@@ -181,8 +181,13 @@ class CodecTest {
         for (int r = 0; r < rows.size(); r++) {
             System.arraycopy(rows.get(r), 0, v, r * 49, 49);
         }
-        long[] shape = {1, rows.size(), 7, 7};
-        float[] back = roundTrip(Int8Codec.INSTANCE, shape, v).floats();
+        // The same rows of 49 values: one sample's channels for int8, samples of [r, 7, 7] for int8:sample.
+        assertWithinHalfAStep(rows, v, roundTrip(Int8Codec.INSTANCE, new long[]{1, rows.size(), 7, 7}, v).floats());
+        assertWithinHalfAStep(rows, v, roundTrip(Int8Codec.PER_SAMPLE, new long[]{rows.size(), 7, 7}, v).floats());
+    }
+
+    private static void assertWithinHalfAStep(List<float[]> rows, float[] v, float[] back) {
+        float[] relu = rows.get(5);
         for (int r = 0; r < rows.size(); r++) {
             float min = Float.POSITIVE_INFINITY;
             float max = Float.NEGATIVE_INFINITY;
@@ -277,6 +282,9 @@ class CodecTest {
         assertEquals(n + 8 * 4 * 8, Int8Codec.INSTANCE.payloadBytes(CUT)); // a row per (sample, channel)
         assertEquals(1000 + 8 * 10, Int8Codec.INSTANCE.payloadBytes(new long[]{10, 100}));
         assertEquals(1000 + 8, Int8Codec.INSTANCE.payloadBytes(new long[]{1000}));
+        assertEquals(n + 8 * 4, Int8Codec.PER_SAMPLE.payloadBytes(CUT)); // a row per sample
+        assertEquals(1000 + 8 * 10, Int8Codec.PER_SAMPLE.payloadBytes(new long[]{10, 100}));
+        assertEquals(1000 + 8, Int8Codec.PER_SAMPLE.payloadBytes(new long[]{1000}));
         assertEquals(4 + 8 * (n / 10), new TopKCodec(0.1f).payloadBytes(CUT));
         Random rng = new Random(7);
         for (Codec c : ALL) {
@@ -330,6 +338,7 @@ class CodecTest {
                 "int8 row with offset NaN", edited(Int8Codec.INSTANCE, v, b -> b.putFloat(0, Float.NaN)),
                 "int8 row with offset", edited(Int8Codec.INSTANCE, v, b -> b.putFloat(4, -1f)),
                 "is not finite", edited(Int8Codec.INSTANCE, v, b -> b.putFloat(4, Float.MAX_VALUE)),
+                "int8 row with offset Infinity", edited(Int8Codec.PER_SAMPLE, v, b -> b.putFloat(0, Float.POSITIVE_INFINITY)),
                 "top-k fraction 0.9", edited(new TopKCodec(0.25f), v, b -> b.putFloat(0, 0.9f)),
                 "top-k index 40", edited(new TopKCodec(0.25f), v, b -> b.putInt(4 + 8 * 9, 40)),
                 "top-k index", edited(new TopKCodec(0.25f), v, b -> b.putInt(4 + 8, b.getInt(4))),
@@ -351,6 +360,8 @@ class CodecTest {
     @Test
     void configNamesParseAndModelsRefuseTopK() {
         assertEquals(Float16Codec.INSTANCE, Codec.parse("float16"));
+        assertEquals(Int8Codec.PER_SAMPLE, Codec.parse("int8:sample"));
+        assertEquals("int8:sample", Int8Codec.PER_SAMPLE.name());
         assertEquals(new TopKCodec(0.1f), Codec.parse("topk:0.1"));
         assertEquals("topk:0.1", Codec.parse(" topk:0.1 ").name());
         assertThrows(IllegalArgumentException.class, () -> Codec.parse("topk:0.6"));
