@@ -158,6 +158,16 @@ public final class Int8Codec implements Codec {
     }
 
     @Override
+    public boolean equals(Object o) {
+        return o instanceof Int8Codec c && c.perSample == perSample;
+    }
+
+    @Override
+    public int hashCode() {
+        return Boolean.hashCode(perSample);
+    }
+
+    @Override
     public String toString() {
         return name();
     }
