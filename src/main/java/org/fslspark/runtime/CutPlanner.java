@@ -45,9 +45,11 @@ public final class CutPlanner {
      * @param cutShape       per-sample shape of the activations at the cut
      * @param activations    values per sample at the cut
      * @param clientParams   parameters of the client part
+     * @param traffic        what the site's link carries in the round, as a run's {@link TrafficMeter} books it
      * @param seconds        the site's modelled round time
      */
-    public record Option(int cut, long[] cutShape, long activations, long clientParams, double seconds) {
+    public record Option(int cut, long[] cutShape, long activations, long clientParams, List<TrafficMeter.Count> traffic,
+                         double seconds) {
     }
 
     /** A site: its samples, the round at each cut, at the experiment's cut and at its best. */
@@ -103,7 +105,7 @@ public final class CutPlanner {
                 double seconds = TimeModel.roundSeconds(algorithm.flow(), turns, topology, e.serverSite(),
                         List.of(r.client(), r.server()), 0);
                 Option o = new Option(cut, r.cutShape(), Arrays.stream(r.cutShape()).reduce(1, (a, b) -> a * b),
-                        r.clientParams(), seconds);
+                        r.clientParams(), r.client().traffic(), seconds);
                 options.add(o);
                 if (best == null || seconds < best.seconds()) {
                     best = o;

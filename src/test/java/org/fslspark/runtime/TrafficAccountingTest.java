@@ -83,6 +83,40 @@ class TrafficAccountingTest {
                 "transport.gradient-codec=\"" + gradients + "\"", "transport.model-codec=" + models));
     }
 
+    /**
+     * What plan-cuts counts on a site's link at the experiment's own cut is what a run meters there, row by row, so its
+     * time model sees a run's traffic. CSE-FSL in its second round, the first that sends the averaged head down; FSL-SAGE
+     * but for its head, which the planner counts as sent every round and a run sends after each alignment only.
+     */
+    @ParameterizedTest
+    @CsvSource({"fedavg, 0", "sl, 0", "splitfed-v2, 0", "cse-fsl, 1", "fsl-sage, 1"})
+    void planCutsCountsWhatARunMeters(String algorithm, int round) throws Exception {
+        String codec = "transport.activation-codec=\"int8:sample\"";
+        Run run = run(algorithm, round + 1, codec);
+        List<String> overrides = new java.util.ArrayList<>(List.of(SETUP));
+        overrides.addAll(List.of("algorithm=" + algorithm, codec, "testbed.topology=conf/testbeds/aiedge.conf"));
+        Experiment e = Fixtures.experiment(dir, overrides.toArray(String[]::new));
+        long[] samples = e.institutes().stream().mapToLong(i -> PartitionStore.describe(new Configuration(),
+                new Path(e.data().locationOf(i))).samples()).toArray();
+        for (CutPlanner.SitePlan site : CutPlanner.plan(e, samples, 60).sites()) {
+            Map<String, String> planned = new java.util.TreeMap<>();
+            site.uniform().traffic().forEach(c -> planned.put((c.direction() + "/" + c.kind()).toLowerCase(java.util.Locale.ROOT),
+                    java.util.Arrays.toString(new long[]{c.payloadBytes(), c.wireBytes(), c.messages()})));
+            String key = round + "/" + site.institute() + "/";
+            Map<String, String> metered = new java.util.TreeMap<>();
+            run.rows().forEach((k, v) -> {
+                if (k.startsWith(key)) {
+                    metered.put(k.substring(key.length()), java.util.Arrays.toString(v));
+                }
+            });
+            if (algorithm.equals("fsl-sage")) {
+                planned.remove("down/auxiliary_model");
+                metered.remove("down/auxiliary_model");
+            }
+            assertEquals(metered, planned, algorithm + " at " + site.institute());
+        }
+    }
+
     private record Run(Experiment e, List<RoundRecord> rounds, Map<String, long[]> rows, Map<String, String> codecs) {
     }
 
