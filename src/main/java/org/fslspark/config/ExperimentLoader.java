@@ -583,6 +583,26 @@ public final class ExperimentLoader {
      * which is what that run did.
      */
     public static void requireResumable(String saved, String current) {
+        difference(saved, current, ExperimentLoader::resumable).ifPresent(d -> {
+            throw new ConfigException("cannot resume: " + d
+                    + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
+                    + " and the test-only debug.fail, debug.nan, debug.refuse, debug.forget and debug.absent");
+        });
+    }
+
+    /**
+     * Refuses to take a finished run's results ({@code saved}: its resolved config) for {@code current}'s when the two
+     * differ in a key that changes what is trained or how many rounds (train.rounds, stop.*), naming the key.
+     */
+    public static void requireReusable(String saved, String current) {
+        difference(saved, current, key -> resumable(key) && !key.equals("train.rounds") && !key.startsWith("stop."))
+                .ifPresent(d -> {
+                    throw new ConfigException(d);
+                });
+    }
+
+    /** The first key not {@code ignored} whose values differ, as "key = now differs from the saved run's before". */
+    private static java.util.Optional<String> difference(String saved, String current, java.util.function.Predicate<String> ignored) {
         Config before = ConfigFactory.parseString(saved);
         Config now = ConfigFactory.parseString(current);
         Config defaults = defaults().resolve();
@@ -593,12 +613,11 @@ public final class ExperimentLoader {
             Object was = before.hasPath(key) ? before.getValue(key).unwrapped()
                     : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null;
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
-            if (!resumable(key) && !java.util.Objects.equals(was, is)) {
-                throw new ConfigException("cannot resume: " + key + " = " + is + " differs from the saved run's " + was
-                        + "; a resumed run may change only train.rounds, stop.*, spark.*, checkpoint.*, fault.*, security.*"
-                        + " and the test-only debug.fail, debug.nan, debug.refuse, debug.forget and debug.absent");
+            if (!ignored.test(key) && !java.util.Objects.equals(was, is)) {
+                return java.util.Optional.of(key + " = " + is + " differs from the saved run's " + was);
             }
         }
+        return java.util.Optional.empty();
     }
 
     /** Lists the valid keys with their default values, for the help text. */

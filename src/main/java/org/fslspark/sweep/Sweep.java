@@ -12,6 +12,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.fslspark.config.ConfigException;
 import org.fslspark.config.Experiment;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.HadoopFiles;
@@ -43,7 +44,8 @@ import java.util.function.ToDoubleFunction;
  * together. Layout under the sweep's output location (any Hadoop URI):
  * <ul>
  *   <li>{@code runs/<key>=<value>/.../seed=<s>/}: each run's own results (as {@code fsl train} writes them);
- *   a run is finished when its {@code _SWEEP_DONE} marker exists, and a re-run of the sweep reuses it;
+ *   a run is finished when its {@code _SWEEP_DONE} marker exists, and a re-run of the sweep reuses it (and
+ *   refuses to if the run's saved config differs from the sweep's in what it trains or how many rounds);
  *   an unfinished run resumes from its newest round checkpoint, or starts again without one;</li>
  *   <li>{@code data/<digest>/}: the partitions, prepared once per distinct value of the keys prepare applies
  *   (the seed among them: each seed has its own split);</li>
@@ -129,6 +131,12 @@ public final class Sweep {
             boolean reused = fs.exists(done);
             listener.started(p, i, plan.size(), reused);
             if (reused) {
+                try {
+                    ExperimentLoader.requireReusable(ResultsWriter.read(e.output(), conf, "config"), e.resolvedConfig());
+                } catch (ConfigException different) {
+                    throw new ConfigException("the finished run " + p.title() + " in " + e.output() + " is not the sweep's: "
+                            + different.getMessage() + "; give another --out, or delete that run to run it again");
+                }
                 runs.add(new Run(p, ResultsWriter.readRounds(e.output(), conf), true));
                 continue;
             }

@@ -3,6 +3,7 @@ package org.fslspark.sweep;
 import com.univocity.parsers.csv.CsvParser;
 import com.univocity.parsers.csv.CsvParserSettings;
 import org.apache.spark.sql.SparkSession;
+import org.fslspark.config.ConfigException;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.ResultsWriter;
 import org.fslspark.metrics.RoundRecord;
@@ -147,6 +148,18 @@ class SweepTest {
             // What the Spark UI shows a watcher for each round's jobs.
             assertTrue(described.contains("round 1 · fedavg · clients"), described.toString());
             assertEquals(8, spark.read().parquet(dir.resolve("sweep/sweep.parquet").toString()).count());
+
+            // A finished run is not taken for another experiment's results: a changed key is refused, named.
+            for (String change : List.of("train.batch-size=40", "train.rounds=3")) {
+                List<String> overrides = new ArrayList<>(base);
+                overrides.add(change);
+                Sweep.Spec changed = new Sweep.Spec(spec.config(), overrides, spec.grid(), 2, spec.out(), spec.targets());
+                ConfigException e = assertThrows(ConfigException.class, () -> Sweep.run(spark, changed, null, new Sweep.Listener() {
+                }));
+                String was = change.startsWith("train.rounds") ? "2" : "50";
+                assertTrue(e.getMessage().contains(plan.get(0).title()) && e.getMessage().contains(change.replace("=", " = ")
+                        + " differs from the saved run's " + was), e.getMessage());
+            }
         } finally {
             spark.stop();
         }
