@@ -29,14 +29,25 @@ public final class Reproduction implements Callable<Integer> {
     List<String> splits = List.of("iid", "dirichlet");
     @Option(names = "--seeds", description = "Seeds 1..N per algorithm and split (default: ${DEFAULT-VALUE}).")
     int seeds = 3;
+    @Option(names = "--model", description = "Zoo model instead of the base experiment's, at its default cut (e.g. resnet20: "
+            + "the server holds most of the network).")
+    String model;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a key of the base experiment (repeatable).")
     List<String> overrides = new ArrayList<>();
-    @Option(names = "--out", description = "Output location (default: ${DEFAULT-VALUE}); a re-run reuses its finished runs.")
-    String out = "out/reproduce";
+    @Option(names = "--out", description = "Output location (default: out/reproduce, with --model out/reproduce-MODEL); "
+            + "a re-run reuses its finished runs.")
+    String out;
 
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
+        if (model != null) {
+            overrides.add(0, "model.name=" + model);
+            overrides.add(1, "model.cut=0");
+        }
+        if (out == null) {
+            out = model == null ? "out/reproduce" : "out/reproduce-" + model;
+        }
         Grid grid = Grid.parse(List.of("data.partition.scheme=[" + String.join(",", splits) + "]",
                 "algorithm=[" + String.join(",", algorithms) + "]"));
         Sweep.Spec spec = new Sweep.Spec(config, overrides, grid, seeds, out, List.of(0.80, 0.85));
