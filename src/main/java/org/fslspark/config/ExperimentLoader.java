@@ -592,11 +592,12 @@ public final class ExperimentLoader {
 
     /**
      * Refuses to take a finished run's results ({@code saved}: its resolved config) for {@code current}'s when the two
-     * differ in a key that changes what is trained or how many rounds (train.rounds, stop.*), naming the key.
+     * differ in a key that changes what is trained or how many rounds (train.rounds, stop.*), other than those
+     * {@code placed} (keys the caller derives itself, whose values may be spelt differently), naming the key.
      */
-    public static void requireReusable(String saved, String current) {
-        difference(saved, current, key -> resumable(key) && !key.equals("train.rounds") && !key.startsWith("stop."))
-                .ifPresent(d -> {
+    public static void requireReusable(String saved, String current, Set<String> placed) {
+        difference(saved, current, key -> placed.contains(key) || resumable(key) && !key.equals("train.rounds")
+                && !key.startsWith("stop.")).ifPresent(d -> {
                     throw new ConfigException(d);
                 });
     }

@@ -23,6 +23,7 @@ import org.fslspark.runtime.PrepareJob;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -132,7 +133,10 @@ public final class Sweep {
             listener.started(p, i, plan.size(), reused);
             if (reused) {
                 try {
-                    ExperimentLoader.requireReusable(ResultsWriter.read(e.output(), conf, "config"), e.resolvedConfig());
+                    // A run's data location is the sweep's own (its --out, however spelt, and the digest of the keys
+                    // that prepare the data, which are compared).
+                    ExperimentLoader.requireReusable(ResultsWriter.read(e.output(), conf, "config"), e.resolvedConfig(),
+                            java.util.Set.of("data.location"));
                 } catch (ConfigException different) {
                     throw new ConfigException("the finished run " + p.title() + " in " + e.output() + " is not the sweep's: "
                             + different.getMessage() + "; give another --out, or delete that run to run it again");
@@ -223,9 +227,9 @@ public final class Sweep {
         HadoopFiles.replace(fs, new Path(out, "summary.csv"), csv(summaryHeader, summaryRows));
         HadoopFiles.replace(fs, new Path(out, "summary.md"), markdown(s, r).getBytes(StandardCharsets.UTF_8));
         HadoopFiles.replace(fs, new Path(out, "accuracy_vs_traffic.png"),
-                plot(s, r, "cumulative payload traffic (MB)", x -> x.cumulativePayloadBytes() / 1e6));
+                plot(s, r, "cumulative payload traffic (MB, logarithmic)", x -> x.cumulativePayloadBytes() / 1e6, true));
         HadoopFiles.replace(fs, new Path(out, "accuracy_vs_time.png"),
-                plot(s, r, "modelled time (s)", RoundRecord::cumulativeModelledSeconds));
+                plot(s, r, "modelled time (s)", RoundRecord::cumulativeModelledSeconds, false));
     }
 
     private static byte[] csv(List<String> header, List<Object[]> rows) {
@@ -253,9 +257,13 @@ public final class Sweep {
      * Mean test accuracy against the mean of {@code x}, per point, over the rounds every seed ran; error bars are
      * the 95% interval of the mean accuracy.
      */
-    private static byte[] plot(Spec s, Result r, String xTitle, ToDoubleFunction<RoundRecord> x) throws IOException {
-        XYChart chart = new XYChartBuilder().width(800).height(500).title("Test accuracy against " + xTitle
+    private static byte[] plot(Spec s, Result r, String xTitle, ToDoubleFunction<RoundRecord> x, boolean logarithmic)
+            throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(600).title("Test accuracy against " + xTitle
                 + ", " + s.seeds() + " seeds").xAxisTitle(xTitle).yAxisTitle("test accuracy").build();
+        // Below the plot: a point's label (every grid key) is long. Traffic spans orders of magnitude between algorithms.
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        chart.getStyler().setXAxisLogarithmic(logarithmic);
         for (Map<String, String> point : r.summary().keySet()) {
             List<List<RoundRecord>> seeds = r.runs().stream().filter(run -> run.plan().point().equals(point)).map(Run::rounds).toList();
             int rounds = seeds.stream().mapToInt(List::size).min().orElse(0);
