@@ -78,8 +78,7 @@ public final class FslSage implements Algorithm {
      */
     /**
      * With batch norm a sample's target depends on the samples beside it (the batch statistics), so each is the
-     * server's gradient in the minibatch it was uploaded with, as the server would return it; this also keeps a deep
-     * server's memory at what a training step takes (resnet20's targets 334 samples at a time took the process past 6 GB).
+     * server's gradient in the minibatch it was uploaded with, as the server would return it.
      */
     private static INDArray targetsPerUpload(Network top, AlignmentBuffer buffer, SmashedBatch fit) {
         INDArray targets = fit.activations().ulike();
