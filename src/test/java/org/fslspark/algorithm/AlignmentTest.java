@@ -1,5 +1,7 @@
 package org.fslspark.algorithm;
 
+import org.fslspark.model.BatchNorm2d;
+import org.fslspark.model.Conv2d;
 import org.fslspark.model.Dense;
 import org.fslspark.model.Flatten;
 import org.fslspark.model.LayerNorm;
@@ -232,6 +234,50 @@ class AlignmentTest {
         INDArray truth = batchMeanInputGradient(top, held);
         double ratio = estimate.norm2Number().doubleValue() / truth.norm2Number().doubleValue();
         assertTrue(ratio > 0.6 && ratio < 1.6, "estimate/true gradient norm ratio " + ratio);
+    }
+
+    /**
+     * With a batch-norm server, FSL-SAGE fits a_i to the server's gradients in the minibatches the client uploaded
+     * (each with its own batch statistics), which differ from the gradients over the whole buffer at once.
+     */
+    @Test
+    void batchNormTargetsAreTheServersGradientsPerUploadedMinibatch() {
+        Random rng = new Random(13);
+        Network top = new Network(List.of(new Conv2d(4, 3, 1, 1, 0), new BatchNorm2d(3), new Relu(), new Flatten(),
+                new Dense(12, CLASSES)), CUT, DataType.FLOAT).initialize(rng);
+        java.util.function.Supplier<Network> head = () -> new Network(List.of(new Flatten(), new Dense(IN, CLASSES)), CUT,
+                DataType.FLOAT).initialize(new Random(5));
+        java.util.function.IntFunction<Network> headInDouble = c -> new Network(List.of(new Flatten(), new Dense(IN, CLASSES)),
+                CUT, DataType.DOUBLE);
+        Learner aux = new Learner(head.get(), new org.nd4j.linalg.learning.config.Adam(1e-2));
+        AlignmentBuffer buffer = new AlignmentBuffer(100);
+        List<SmashedBatch> uploads = List.of(upload(rng, 6), upload(rng, 3));
+        uploads.forEach(buffer::add);
+        AlgorithmSettings settings = new AlgorithmSettings(5, 10, 100, 4, 0, new org.fslspark.config.OptimizerSpec("adam", 1e-2, 0.9),
+                "linear", 8, false, 1e-3);
+        new FslSage(settings).align(new Server(new Learner(top, new org.nd4j.linalg.learning.config.Adam(1e-3)), c -> null,
+                c -> buffer, c -> aux, headInDouble), 0);
+
+        INDArray perUpload = Nd4j.concat(0, uploads.stream().map(u -> Alignment.perSampleInputGradient(top, u.activations(),
+                u.labels())).toArray(INDArray[]::new));
+        SmashedBatch all = buffer.contents();
+        Learner replica = new Learner(head.get(), new org.nd4j.linalg.learning.config.Adam(1e-2));
+        Alignment.Fit fit = new Alignment.Fit(replica.network(), headInDouble.apply(0), 1e-3);
+        for (int epoch = 0; epoch < 4; epoch++) {
+            fit.lossAndGradient(all.activations(), all.labels(), perUpload);
+            replica.step();
+        }
+        assertEquals(0, replica.network().params().sub(aux.network().params()).amaxNumber().doubleValue(), 1e-6);
+        double apart = Alignment.perSampleInputGradient(top, all.activations(), all.labels()).sub(perUpload).amaxNumber().doubleValue();
+        assertTrue(apart > 1e-3, "whole-buffer and per-minibatch targets differ by " + apart);
+    }
+
+    private static SmashedBatch upload(Random rng, int n) {
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = rng.nextInt(CLASSES);
+        }
+        return new SmashedBatch(0, 0, random(rng, 1.0, n, 4, 2, 2).castTo(DataType.FLOAT), y);
     }
 
     private static INDArray batchMeanInputGradient(Network net, SmashedBatch b) {
