@@ -73,9 +73,9 @@ public final class Alignment {
 
     /**
      * As {@link #perSampleInputGradient(Network, INDArray, int[])}, {@code chunk} samples at a time: per-sample
-     * gradients do not depend on the other samples (except through batch norm's batch statistics, for a
-     * ResNet server: then each chunk is a batch, as the server's minibatches were), and a language model's activations for a whole buffer
-     * would not fit in memory.
+     * gradients do not depend on the other samples (a batch-norm server's do, through the batch statistics: FSL-SAGE
+     * takes those per uploaded minibatch instead), and a language model's activations for a whole buffer would not
+     * fit in memory.
      */
     public static INDArray perSampleInputGradient(Network net, INDArray z, int[] labels, int chunk) {
         int n = (int) z.size(0);
