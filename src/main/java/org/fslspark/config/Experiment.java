@@ -84,10 +84,16 @@ public record Experiment(
      *                      without it
      * @param absent        debug.absent: a client that sits one round out in local mode, as an institute whose site is
      *                      lost for that round ({@code batch} unused), or null
+     * @param roundTimeoutSeconds fault.round-timeout: how long an attempt at a round may run before it is cancelled and
+     *                      counts as failed; {@link #AUTO} = ten times the slowest round so far, at least ten minutes
+     * @param stall         debug.stall: where a task waits, on a round's first attempt, until Spark cancels it, or null
      */
     public record Faults(int roundAttempts, FaultPoint fail, FaultPoint nan, FaultPoint refuse, int forget, int minInstitutes,
-                         double siteTimeoutSeconds, FaultPoint absent) implements Serializable {
-        public static final Faults NONE = new Faults(1, null, null, null, -1, Integer.MAX_VALUE, 60, null);
+                         double siteTimeoutSeconds, FaultPoint absent, double roundTimeoutSeconds, FaultPoint stall)
+            implements Serializable {
+        /** fault.round-timeout = auto. */
+        public static final double AUTO = -1;
+        public static final Faults NONE = new Faults(1, null, null, null, -1, Integer.MAX_VALUE, 60, null, AUTO, null);
     }
 
     /**

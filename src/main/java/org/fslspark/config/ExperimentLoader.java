@@ -267,7 +267,9 @@ public final class ExperimentLoader {
                 new Experiment.Faults(r.intAtLeast("fault.round-attempts", 1), faultPoint(r.string("debug.fail"), "debug.fail", true),
                         faultPoint(r.string("debug.nan"), "debug.nan", false), faultPoint(r.string("debug.refuse"), "debug.refuse", false),
                         forgetRound(r.string("debug.forget")),
-                        minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout"), absent(r.string("debug.absent"))),
+                        minInstitutes(r, institutes.size()), seconds(r, "fault.site-timeout"), absent(r.string("debug.absent")),
+                        r.string("fault.round-timeout").equals("auto") ? Experiment.Faults.AUTO : seconds(r, "fault.round-timeout"),
+                        faultPoint(r.string("debug.stall"), "debug.stall", true)),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
     }

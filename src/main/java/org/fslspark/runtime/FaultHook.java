@@ -15,9 +15,12 @@ import java.util.TreeMap;
 
 /**
  * Where a task meets the fault rules of a round: Spark's own retries are refused (the driver reruns
- * the round instead), and the test-only hooks debug.fail and debug.nan fire at their point.
+ * the round instead), and the test-only hooks debug.fail, debug.stall and debug.nan fire at their point.
  */
 final class FaultHook {
+    /** How long debug.stall waits at most. */
+    private static final long STALL_LIMIT_NANOS = 10 * 60_000_000_000L;
+
     private FaultHook() {
     }
 
@@ -53,8 +56,12 @@ final class FaultHook {
         }
     }
 
-    /** debug.fail at client {@code client}'s local iteration {@code k}, on the round's first attempt. */
+    /** debug.fail and debug.stall at client {@code client}'s local iteration {@code k}, on the round's first attempt. */
     static void beforeClientStep(RoundPlan p, int client, long k) {
+        Experiment.FaultPoint s = p.faults().stall();
+        if (s != null && !s.server() && s.client() == client && s.round() == p.round() && s.batch() == k && p.attempt() == 0) {
+            stall(p, RoundLimits.institute(p, client) + ", minibatch " + k);
+        }
         Experiment.FaultPoint f = p.faults().fail();
         if (f != null && !f.server() && f.client() == client && f.round() == p.round() && f.batch() == k && p.attempt() == 0) {
             throw new InjectedFault("debug.fail: injected failure in round " + p.round() + ", "
@@ -62,13 +69,38 @@ final class FaultHook {
         }
     }
 
-    /** debug.fail before the server's {@code n}-th step of the round (from 0), on the round's first attempt. */
+    /** debug.fail and debug.stall before the server's {@code n}-th step of the round (from 0), on its first attempt. */
     static void beforeServerStep(RoundPlan p, long n) {
+        Experiment.FaultPoint s = p.faults().stall();
+        if (s != null && s.server() && s.round() == p.round() && s.batch() == n && p.attempt() == 0) {
+            stall(p, "server site " + p.serverSite() + ", server step " + n);
+        }
         Experiment.FaultPoint f = p.faults().fail();
         if (f != null && f.server() && f.round() == p.round() && f.batch() == n && p.attempt() == 0) {
             throw new InjectedFault("debug.fail: injected failure in round " + p.round() + ", server site " + p.serverSite()
                     + ", server step " + n);
         }
+    }
+
+    /**
+     * debug.stall: a task that neither runs nor fails, until Spark kills it (then it ends as killed tasks do, and its
+     * channels close); bounded, so that a test without a round deadline fails rather than hangs.
+     */
+    private static void stall(RoundPlan p, String where) {
+        TaskContext ctx = TaskContext.get();
+        long end = System.nanoTime() + STALL_LIMIT_NANOS;
+        while (System.nanoTime() < end) {
+            ctx.killTaskIfInterrupted();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        ctx.killTaskIfInterrupted();
+        throw new InjectedFault("debug.stall: round " + p.round() + ", " + where + " was not cancelled within "
+                + STALL_LIMIT_NANOS / 60_000_000_000L + " min");
     }
 
     /**

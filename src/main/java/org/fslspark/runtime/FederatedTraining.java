@@ -218,7 +218,9 @@ public final class FederatedTraining {
          */
         private boolean copyComplete = true;
         /** Fails an attempt whose pinned executor is lost, rather than let its tasks wait for it. */
-        private final ExecutorLossWatch lossWatch;
+        private final AttemptWatch watch;
+        /** The longest a round has taken so far (seconds, alignment included), for fault.round-timeout = auto. */
+        private double slowestRound;
 
         Rounds(Experiment e, JavaSparkContext sc, List<String> locations, Map<String, String> hadoop, TestbedPlan testbed,
                SiteExecutors executors, Configuration conf, Map<String, HeldCopy> restore, ResultsWriter out,
@@ -234,7 +236,7 @@ public final class FederatedTraining {
             this.executors = executors;
             this.restore = restore;
             this.participants = new Participants(e, sc);
-            this.lossWatch = ExecutorLossWatch.on(sc.sc());
+            this.watch = AttemptWatch.on(sc.sc());
             restore.keySet().forEach(k -> versions.put(HeldState.entryOf(k), "the state this run resumed from"));
             SplitModel model = e.init().split(e.model(), e.seed(), conf);
             this.layout = Aggregation.layout(e, model);
@@ -257,7 +259,7 @@ public final class FederatedTraining {
                     return attempt(s, collect, attempt, checkpoint && executorsWrite ? checkpoints.partsDir(t, attempt) : "");
                 } catch (Exception failure) { // Spark's SparkException is checked but undeclared
                     Divergence diverged = Divergence.in(failure);
-                    String lost = lossWatch.disarm();
+                    String lost = watch.disarm();
                     String reason = diverged != null ? diverged.getMessage() : lost != null ? lost + ": " + reason(failure)
                             : reason(failure);
                     String where = institute(diverged != null ? reason : lost != null ? lost : messages(failure));
@@ -306,12 +308,18 @@ public final class FederatedTraining {
                     + (attempt > 0 ? " · attempt " + (attempt + 1) : ""), false);
         }
 
+        /** An attempt's deadline in seconds (fault.round-timeout), 0 = none: auto has none before a round has finished. */
+        private double deadline() {
+            double set = e.fault().roundTimeoutSeconds();
+            return set != Experiment.Faults.AUTO ? set : slowestRound > 0 ? Math.max(600, 10 * slowestRound) : 0;
+        }
+
         private String jobGroup(int t) {
             return "fsl-" + runId + "-round-" + t;
         }
 
         void close() {
-            lossWatch.close();
+            watch.close();
         }
 
         /** One attempt at round {@code s.round()}; {@link #next} with no retry. */
@@ -333,7 +341,7 @@ public final class FederatedTraining {
                 }
             }
             participate(t, s);
-            lossWatch.arm(jobGroup(t), executors, clients.stream().map(e.institutes()::get).toList(), e.serverSite());
+            watch.arm(jobGroup(t), executors, clients.stream().map(e.institutes()::get).toList(), e.serverSite(), deadline());
             RoundPlan plan = plan(t, rules, s, downloads, collect, attempt, stateFiles);
             long start = System.nanoTime();
             List<AlignmentRecord> alignments = new ArrayList<>();
@@ -365,9 +373,10 @@ public final class FederatedTraining {
                 case PER_BATCH -> SyncRound.run(sc, plan, executors);
                 case ONE_WAY -> OneWayRound.run(sc, plan, executors);
             };
-            lossWatch.disarm();
+            watch.disarm();
             restore = Map.of();
             double seconds = (System.nanoTime() - start) / 1e9;
+            slowestRound = Math.max(slowestRound, seconds);
             for (TaskReport r : reports) {
                 attemptTasks.add(new TaskRun(t, r.withoutBytes()));
             }
@@ -466,7 +475,7 @@ public final class FederatedTraining {
          * counted in, or, without a copy, the client starts afresh rather than fail on it.
          */
         private void participate(int t, TrainingState s) {
-            Participants.Round who = participants.next(t, executors);
+            Participants.Round who = participants.next(t, executors, watch.removed());
             executors = who.executors();
             who.events().forEach(out::appendEvent);
             clients = who.clients();

@@ -41,11 +41,12 @@ final class Participants {
      * Round {@code t}'s participants: every institute whose site has an executor, once each missing one is either
      * lost already or has been missing for fault.site-timeout. Waits (polling every second) for that, up to
      * testbed.executor-wait for the server site and for at least fault.min-institutes institutes, and as long for
-     * every registered executor to be identified.
+     * every registered executor to be identified. Executors Spark has reported removed ({@code removed}, by id) are not
+     * live, whatever Spark's executor list still says.
      *
      * @throws SiteExecutors.NoExecutorException naming the missing sites and the key, when the wait runs out
      */
-    Round next(int t, SiteExecutors executors) {
+    Round next(int t, SiteExecutors executors, java.util.Set<String> removed) {
         List<Integer> everyone = new ArrayList<>();
         for (int i = 0; i < e.institutes().size(); i++) {
             everyone.add(i);
@@ -56,7 +57,7 @@ final class Participants {
         Experiment.Faults f = e.fault();
         long start = System.nanoTime();
         while (true) {
-            executors = executors.refresh(sc, e.testbed().topology());
+            executors = executors.refresh(sc, e.testbed().topology(), removed);
             long now = System.nanoTime();
             List<Integer> present = new ArrayList<>();
             List<Integer> missing = new ArrayList<>();

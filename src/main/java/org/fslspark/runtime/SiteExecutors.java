@@ -114,19 +114,20 @@ final class SiteExecutors {
 
     /**
      * The executors live now, without waiting: those found before that are still registered, and those registered
-     * since (a returning site's), probed for their site.
+     * since (a returning site's), probed for their site; never those whose ids are in {@code removed} (Spark lists an
+     * executor for a while after it has reported its removal).
      */
-    SiteExecutors refresh(JavaSparkContext sc, Topology topology) {
+    SiteExecutors refresh(JavaSparkContext sc, Topology topology, Set<String> removed) {
         if (this == NONE) {
             return this;
         }
         Map<String, Executor> seen = new TreeMap<>();
         all.forEach(e -> seen.put(e.id(), e));
-        SiteExecutors now = of(seen.values(), live(sc));
+        SiteExecutors now = of(seen.values(), live(sc), removed);
         int registered = executorCount(sc);
         if (registered > now.all.size()) {
             probeInto(sc, topology, registered, seen);
-            now = of(seen.values(), live(sc));
+            now = of(seen.values(), live(sc), removed);
         }
         return now;
     }
@@ -146,10 +147,15 @@ final class SiteExecutors {
 
     /** The executors among {@code executors} whose block manager ({@code host:port}) is in {@code live}. */
     static SiteExecutors of(Collection<Executor> executors, Set<String> live) {
+        return of(executors, live, Set.of());
+    }
+
+    /** The executors among {@code executors} whose block manager is in {@code live} and whose id is not in {@code removed}. */
+    static SiteExecutors of(Collection<Executor> executors, Set<String> live, Set<String> removed) {
         Map<String, List<Executor>> bySite = new LinkedHashMap<>();
         List<Executor> all = new ArrayList<>();
         for (Executor e : executors) {
-            if (live.contains(e.host() + ":" + e.port())) {
+            if (live.contains(e.host() + ":" + e.port()) && !removed.contains(e.id())) {
                 all.add(e);
                 if (e.site() != null) {
                     bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e);

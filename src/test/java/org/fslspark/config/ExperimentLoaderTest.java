@@ -239,7 +239,7 @@ class ExperimentLoaderTest {
     @Test
     void faultKeysAreValidatedAndTheHooksParsed() {
         Experiment.Faults off = ExperimentLoader.load(null, List.of()).fault();
-        assertEquals(new Experiment.Faults(3, null, null, null, -1, 4, 60, null), off);
+        assertEquals(new Experiment.Faults(3, null, null, null, -1, 4, 60, null, Experiment.Faults.AUTO, null), off);
         Experiment.Faults on = ExperimentLoader.load(null, List.of("debug.fail=\"server:round:2:batch:5\"",
                 "debug.nan=\"client:1:round:0:batch:7\"")).fault();
         assertEquals(new Experiment.FaultPoint(-1, 2, 5), on.fail());
@@ -251,11 +251,16 @@ class ExperimentLoaderTest {
                 "debug.forget=\"round:2\"", "debug.refuse=\"client:1:round:1:batch:1\"")).fault();
         assertEquals(List.of(3, 90.0, 2), List.of(dropout.minInstitutes(), dropout.siteTimeoutSeconds(), dropout.forget()));
         assertEquals(new Experiment.FaultPoint(1, 1, 1), dropout.refuse());
+        Experiment.Faults stall = ExperimentLoader.load(null, List.of("fault.round-timeout=2m",
+                "debug.stall=\"server:round:1:batch:0\"")).fault();
+        assertEquals(120.0, stall.roundTimeoutSeconds());
+        assertEquals(new Experiment.FaultPoint(-1, 1, 0), stall.stall());
         assertEquals(new Experiment.FaultPoint(2, 1, -1),
                 ExperimentLoader.load(null, List.of("debug.absent=\"client:2:round:1\"")).fault().absent());
         for (String bad : List.of("fault.round-attempts=0", "debug.fail=\"client:1:round:2\"", "debug.nan=\"server:round:2:batch:5\"",
                 "fault.min-institutes=5", "fault.site-timeout=0s", "debug.forget=\"2\"",
-                "debug.absent=\"client:1:round:2:batch:0\"")) {
+                "debug.absent=\"client:1:round:2:batch:0\"", "fault.round-timeout=0s", "fault.round-timeout=soon",
+                "debug.stall=\"round:2\"")) {
             ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.load(null, List.of(bad)));
             assertTrue(e.getMessage().contains(bad.substring(0, bad.indexOf('='))), e.getMessage());
         }

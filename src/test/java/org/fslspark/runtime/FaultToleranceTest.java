@@ -168,6 +168,28 @@ class FaultToleranceTest {
     }
 
     /**
+     * A round that neither runs nor fails (debug.stall: a task waits at a point of round 2 until Spark cancels it) is
+     * cancelled at its deadline (fault.round-timeout) and rerun, and the run ends as the run without it: a stalled client
+     * of SplitFed-V2's barrier stage, a stalled server of FSL-SAGE's one-way round.
+     */
+    @Test
+    void aRoundPastItsDeadlineIsCancelledAndRerunExactly() throws Exception {
+        Map<String, String> stalls = Map.of("splitfed-v2", "client:1:round:2:batch:1", "fsl-sage", "server:round:2:batch:1");
+        for (String algorithm : List.of("splitfed-v2", "fsl-sage")) {
+            Path out = dir.resolve(algorithm + "-stalled");
+            long start = System.nanoTime();
+            FederatedTraining.Summary s = train(algorithm, out, FederatedTraining.Start.OVERWRITE,
+                    "debug.stall=\"" + stalls.get(algorithm) + "\"", "fault.round-timeout=15s");
+            assertTrue((System.nanoTime() - start) / 1e9 >= 15, "the stalled attempt waited for its deadline");
+            assertEndsAsClean(algorithm, out, s);
+            List<String> events = Files.readAllLines(out.resolve("events.csv"));
+            assertEquals(2, events.size(), "one event: " + events);
+            assertTrue(events.get(1).startsWith("2,,retried,the attempt did not finish within 15 s (fault.round-timeout)"),
+                    events.get(1));
+        }
+    }
+
+    /**
      * A client whose frame the per-batch server refuses (debug.refuse: activations of a wrong shape) drops out of that
      * round alone: the round completes with the other institute, recorded (participants, a refused-frame event naming
      * the check), and the next round takes it back from the driver's copy of its state, without a rerun.
