@@ -203,7 +203,16 @@ public final class Alignment {
         }
 
         private double centralDifference(INDArray z, int[] labels, INDArray targets) {
-            INDArray r = perSampleInputGradient(twin, z, labels).subi(targets);
+            // r is as large as the buffer (100 MB in float64 for resnet20's 1,000 samples) and new every epoch: freed
+            // here, since ND4J frees off-heap memory only when the Java GC collects its array, which a small heap
+            // rarely does (resnet20's 100-epoch fits grew the process by that much per epoch; docs/REPRODUCTION.md).
+            try (INDArray r = perSampleInputGradient(twin, z, labels).subi(targets)) {
+                return stepAlong(z, labels, r);
+            }
+        }
+
+        /** The central difference of the loss gradient along the residual {@code r} (scaled in place). */
+        private double stepAlong(INDArray z, int[] labels, INDArray r) {
             double rNorm = r.norm2Number().doubleValue();
             twin.zeroGrads();
             if (rNorm == 0) {
