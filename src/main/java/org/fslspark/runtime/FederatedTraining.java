@@ -217,7 +217,7 @@ public final class FederatedTraining {
          * exists: an entry missing from it did not exist yet.
          */
         private boolean copyComplete = true;
-        /** Fails an attempt whose pinned executor is lost, rather than let its tasks wait for it. */
+        /** Fails an attempt whose pinned executor is lost, or that runs past its deadline, rather than let it wait. */
         private final AttemptWatch watch;
         /** The longest a round has taken so far (seconds, alignment included), for fault.round-timeout = auto. */
         private double slowestRound;
