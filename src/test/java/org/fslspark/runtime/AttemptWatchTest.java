@@ -53,6 +53,36 @@ class AttemptWatchTest {
         }
     }
 
+    private SparkSession spark;
+    private SparkContext sc;
+    private JavaSparkContext jsc;
+    private ExecutorService pool;
+    private AttemptWatch watch;
+
+    @org.junit.jupiter.api.BeforeEach
+    void start() {
+        spark = Fixtures.spark();
+        sc = spark.sparkContext();
+        jsc = JavaSparkContext.fromSparkContext(sc);
+        pool = Executors.newCachedThreadPool();
+        watch = AttemptWatch.on(sc);
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void stop() {
+        watch.close();
+        pool.shutdownNow();
+        spark.stop();
+    }
+
+    /** A job in the attempt's group that ends at once: [x + 1 for x in xs]. */
+    private List<Integer> quickJob(String description, List<Integer> xs) throws Exception {
+        return pool.submit(() -> {
+            jsc.setJobGroup(GROUP, description, true);
+            return jsc.parallelize(xs, xs.size()).map(x -> x + 1).collect();
+        }).get(30, TimeUnit.SECONDS);
+    }
+
     private static SiteExecutors utaustinAndUmich() {
         return SiteExecutors.of(List.of(
                 new SiteExecutors.Executor("7", "127.0.0.3", 1, "utaustin", "utaustin"),
@@ -61,47 +91,32 @@ class AttemptWatchTest {
 
     @Test
     void losingAPinnedExecutorCancelsTheAttemptsJobsAndThoseItStartsAfter() throws Exception {
-        SparkSession spark = Fixtures.spark();
-        ExecutorService pool = Executors.newCachedThreadPool();
-        SparkContext sc = spark.sparkContext();
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
-        AttemptWatch watch = AttemptWatch.on(sc);
-        try {
-            SiteExecutors executors = utaustinAndUmich();
-            watch.arm(GROUP, executors, List.of("utaustin"), "osu", 0);
-            Future<?> job = waitingJob(pool, jsc);
-            awaitActive(sc);
-            // umich takes no part in the round: its executor's loss changes nothing.
-            watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "8", "Command exited with code 137"));
-            Thread.sleep(500);
-            assertFalse(job.isDone());
-            assertNull(watch.lost());
+        SiteExecutors executors = utaustinAndUmich();
+        watch.arm(GROUP, executors, List.of("utaustin"), "osu", 0);
+        Future<?> job = waitingJob(pool, jsc);
+        awaitActive(sc);
+        // umich takes no part in the round: its executor's loss changes nothing.
+        watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "8", "Command exited with code 137"));
+        Thread.sleep(500);
+        assertFalse(job.isDone());
+        assertNull(watch.lost());
 
-            long start = System.nanoTime();
-            watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "Command exited with code 137"));
-            ExecutionException cancelled = assertThrows(ExecutionException.class, () -> job.get(30, TimeUnit.SECONDS));
-            assertTrue(String.valueOf(cancelled.getCause().getMessage()).contains("cancelled"), cancelled.getCause().getMessage());
-            assertTrue((System.nanoTime() - start) / 1e9 < 10, "cancelled after " + (System.nanoTime() - start) / 1e9 + " s");
-            assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's tasks were "
-                    + "pinned to it", watch.lost());
+        long start = System.nanoTime();
+        watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "Command exited with code 137"));
+        ExecutionException cancelled = assertThrows(ExecutionException.class, () -> job.get(30, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(cancelled.getCause().getMessage()).contains("cancelled"), cancelled.getCause().getMessage());
+        assertTrue((System.nanoTime() - start) / 1e9 < 10, "cancelled after " + (System.nanoTime() - start) / 1e9 + " s");
+        assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's tasks were "
+                + "pinned to it", watch.lost());
 
-            // A job the attempt starts after the loss (its next stage) is cancelled as it starts.
-            assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        // A job the attempt starts after the loss (its next stage) is cancelled as it starts.
+        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
 
-            assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's tasks were "
-                    + "pinned to it", watch.disarm());
-            // Disarmed (the attempt is over): a loss cancels nothing.
-            watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "again"));
-            Future<?> after = pool.submit(() -> {
-                jsc.setJobGroup(GROUP, "round 2", true);
-                return jsc.parallelize(List.of(1, 2), 2).map(x -> x + 1).collect();
-            });
-            assertEquals(List.of(2, 3), after.get(30, TimeUnit.SECONDS));
-        } finally {
-            watch.close();
-            pool.shutdownNow();
-            spark.stop();
-        }
+        assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's tasks were "
+                + "pinned to it", watch.disarm());
+        // Disarmed (the attempt is over): a loss cancels nothing.
+        watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "again"));
+        assertEquals(List.of(2, 3), quickJob("round 2", List.of(1, 2)));
     }
 
     /**
@@ -111,67 +126,39 @@ class AttemptWatchTest {
      */
     @Test
     void anExecutorRemovedBeforeTheAttemptFailsItAsItStarts() throws Exception {
-        SparkSession spark = Fixtures.spark();
-        ExecutorService pool = Executors.newCachedThreadPool();
-        SparkContext sc = spark.sparkContext();
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
-        AttemptWatch watch = AttemptWatch.on(sc);
-        try {
-            watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "Command exited with code 137"));
-            assertEquals(Set.of("7"), watch.removed());
-            SiteExecutors refreshed = SiteExecutors.of(utaustinAndUmich().executors(), Set.of("127.0.0.3:1", "127.0.0.4:1"),
-                    watch.removed());
-            assertFalse(refreshed.has("utaustin"));
-            assertTrue(refreshed.has("umich"));
+        watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "Command exited with code 137"));
+        assertEquals(Set.of("7"), watch.removed());
+        SiteExecutors refreshed = SiteExecutors.of(utaustinAndUmich().executors(), Set.of("127.0.0.3:1", "127.0.0.4:1"),
+                watch.removed());
+        assertFalse(refreshed.has("utaustin"));
+        assertTrue(refreshed.has("umich"));
 
-            watch.arm(GROUP, utaustinAndUmich(), List.of("utaustin", "umich"), "osu", 0);
-            assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's "
-                    + "tasks were pinned to it", watch.lost());
-            assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
-            watch.disarm();
-            // An attempt without the removed executor is not affected.
-            watch.arm(GROUP, refreshed, List.of("umich"), "osu", 0);
-            assertNull(watch.lost());
-            assertEquals(List.of(2), pool.submit(() -> {
-                jsc.setJobGroup(GROUP, "round 1", true);
-                return jsc.parallelize(List.of(1), 1).map(x -> x + 1).collect();
-            }).get(30, TimeUnit.SECONDS));
-            assertNull(watch.disarm());
-        } finally {
-            watch.close();
-            pool.shutdownNow();
-            spark.stop();
-        }
+        watch.arm(GROUP, utaustinAndUmich(), List.of("utaustin", "umich"), "osu", 0);
+        assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's "
+                + "tasks were pinned to it", watch.lost());
+        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        watch.disarm();
+        // An attempt without the removed executor is not affected.
+        watch.arm(GROUP, refreshed, List.of("umich"), "osu", 0);
+        assertNull(watch.lost());
+        assertEquals(List.of(2), quickJob("round 1", List.of(1)));
+        assertNull(watch.disarm());
     }
 
     /** An attempt past its deadline has its jobs cancelled, naming fault.round-timeout; a disarmed deadline never fires. */
     @Test
     void anAttemptPastItsDeadlineIsCancelled() throws Exception {
-        SparkSession spark = Fixtures.spark();
-        ExecutorService pool = Executors.newCachedThreadPool();
-        SparkContext sc = spark.sparkContext();
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
-        AttemptWatch watch = AttemptWatch.on(sc);
-        try {
-            watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
-            long start = System.nanoTime();
-            ExecutionException cancelled = assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
-            double seconds = (System.nanoTime() - start) / 1e9;
-            assertTrue(seconds > 0.9 && seconds < 20, "cancelled after " + seconds + " s");
-            assertTrue(String.valueOf(cancelled.getCause().getMessage()).contains("cancelled"), cancelled.getCause().getMessage());
-            assertEquals("the attempt did not finish within 1 s (fault.round-timeout); its Spark jobs were cancelled", watch.disarm());
+        watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
+        long start = System.nanoTime();
+        ExecutionException cancelled = assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertTrue(seconds > 0.9 && seconds < 20, "cancelled after " + seconds + " s");
+        assertTrue(String.valueOf(cancelled.getCause().getMessage()).contains("cancelled"), cancelled.getCause().getMessage());
+        assertEquals("the attempt did not finish within 1 s (fault.round-timeout); its Spark jobs were cancelled", watch.disarm());
 
-            watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
-            assertNull(watch.disarm());
-            Thread.sleep(1500);
-            assertEquals(List.of(2), pool.submit(() -> {
-                jsc.setJobGroup(GROUP, "round 2", true);
-                return jsc.parallelize(List.of(1), 1).map(x -> x + 1).collect();
-            }).get(30, TimeUnit.SECONDS));
-        } finally {
-            watch.close();
-            pool.shutdownNow();
-            spark.stop();
-        }
+        watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
+        assertNull(watch.disarm());
+        Thread.sleep(1500);
+        assertEquals(List.of(2), quickJob("round 2", List.of(1)));
     }
 }
