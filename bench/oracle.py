@@ -25,8 +25,16 @@ open, it takes these rules (the project's too):
   auxiliary model (or the warm start's average); alignment minibatches are consecutive runs of
   the buffer, oldest first; the alignment loss's gradient is exact (double backpropagation).
 
-Parameters are flat vectors, x_c then x_s, each layer's weights then bias; convolution weights
-[out, in, k, k], dense weights [in, out] (the transpose of torch.nn.Linear's).
+Parameters are flat vectors, x_c then x_s, each layer's weights then bias (the ResNets' convolutions have
+none); convolution weights [out, in, k, k], dense weights [in, out] (the transpose of torch.nn.Linear's);
+a batch norm's [gamma | beta | running mean | running variance] (docs/BATCHNORM.md). Batch norm rules:
+- every forward pass of training is in training mode (batch statistics; running statistics move with
+  momentum 0.1 and the unbiased variance, as torch.nn.BatchNorm2d); the running statistics are state: averaged
+  with the parameters wherever a model is averaged, never stepped by an optimizer;
+- an auxiliary model on a ResNet's cut starts with a global average pool (one value per channel);
+- FSL-SAGE's alignment targets are the server's gradients in training mode, taken in the minibatches the
+  clients uploaded (a buffer that overflows keeps the newest samples of its oldest minibatch as a
+  smaller one), and leave the server as it was.
 
 Usage: /usr/bin/python3 bench/oracle.py TRACE OUT [--compare]   (Debian's python3-torch)
        /usr/bin/python3 bench/oracle.py --serve   (reads "TRACE<tab>OUT" lines, answers each with a line
@@ -64,14 +72,19 @@ def write(path, values):
 # ---- flat parameter vectors ------------------------------------------------------------------
 
 def tensors(module):
-    """The module's parameters in flat-vector order, each as it lies in the vector."""
+    """The module's parameters and batch-norm statistics in flat-vector order, each as it lies in the vector."""
     out = []
     for layer in module.modules():
-        if isinstance(layer, nn.Conv2d):
-            out += [layer.weight, layer.bias]
-        elif isinstance(layer, nn.Linear):
-            out += [layer.weight, layer.bias]
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            out += [layer.weight] + ([] if layer.bias is None else [layer.bias])
+        elif isinstance(layer, nn.BatchNorm2d):
+            out += [layer.weight, layer.bias, layer.running_mean, layer.running_var]
     return out
+
+
+def trainable(module):
+    """What an optimizer steps: the parameters, not the running statistics."""
+    return [t for t in tensors(module) if t.requires_grad]
 
 
 def flat_of(t):
@@ -109,7 +122,7 @@ class Optimizer:
         self.v = None
 
     def step(self, module):
-        params = tensors(module)
+        params = trainable(module)
         lr = self.spec["learning_rate"]
         with torch.no_grad():
             if self.spec["name"] == "sgd":
@@ -146,13 +159,17 @@ def split_model(s):
     return nn.Sequential(*layers[:m["cut"]]), nn.Sequential(*layers[m["cut"]:])
 
 
-def auxiliary_model(s, cut_values):
+def auxiliary_model(s, cut_shape):
     a = s["auxiliary"]
     classes = s["model"]["classes"]
+    if s["model"]["name"].startswith("resnet"):
+        first, inputs = [nn.AdaptiveAvgPool2d(1), nn.Flatten()], cut_shape[0]
+    else:
+        first, inputs = [nn.Flatten()], int(np.prod(cut_shape))
     if a["model"] == "linear":
-        return nn.Sequential(nn.Flatten(), nn.Linear(cut_values, classes))
+        return nn.Sequential(*first, nn.Linear(inputs, classes))
     if a["model"] == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(cut_values, a["hidden"]), nn.ReLU(), nn.Linear(a["hidden"], classes))
+        return nn.Sequential(*first, nn.Linear(inputs, a["hidden"]), nn.ReLU(), nn.Linear(a["hidden"], classes))
     raise SystemExit("oracle: auxiliary model %s is not replayed" % a["model"])
 
 
@@ -191,12 +208,11 @@ class Replay:
         self.client_top = [self.learner(split_model(s)[1], s["optimizer"]) for _ in range(self.m)]
         self.server = self.learner(split_model(s)[1], s["server_optimizer"])
         self.server_copies = [self.learner(split_model(s)[1], s["server_optimizer"]) for _ in range(self.m)]
-        cut_values = int(np.prod(self.cut_shape()))
-        self.client_aux = [self.learner(auxiliary_model(s, cut_values), s["optimizer"], self.aux_init) for _ in range(self.m)]
+        self.cut = tuple(self.cut_shape())
+        self.client_aux = [self.learner(auxiliary_model(s, self.cut), s["optimizer"], self.aux_init) for _ in range(self.m)]
         self.server_aux = [None] * self.m
         self.aux_spec = s["alignment"]["optimizer"]
-        self.cut_values = cut_values
-        self.buffers = [None] * self.m  # (z, y) of at most capacity samples, oldest first
+        self.buffers = [[] for _ in range(self.m)]  # uploaded (z, y) minibatches, at most capacity samples, oldest first
         self.aligned_before = False
         self.averaged_aux = None
         self.warm_head = None
@@ -343,7 +359,7 @@ class Replay:
         self.averaged_aux = None
         if t % self.s["alignment"]["interval"] == 0 or not self.aligned_before:
             for i in range(self.m):
-                if self.buffers[i] is not None:
+                if self.buffers[i]:
                     self.align(i)
                     self.aligned[i] = get_flat(self.server_aux[i].module)
                     set_flat(self.client_aux[i].module, self.aligned[i])
@@ -361,25 +377,31 @@ class Replay:
         self.one_way(t, step, self.buffer)
 
     def buffer(self, i, z, y):
-        cap = self.s["alignment"]["capacity"]
-        if self.buffers[i] is None:
-            self.buffers[i] = (z, y)
-        else:
-            self.buffers[i] = (torch.cat([self.buffers[i][0], z]), torch.cat([self.buffers[i][1], y]))
-        self.buffers[i] = (self.buffers[i][0][-cap:], self.buffers[i][1][-cap:])
+        batches = self.buffers[i]
+        batches.append((z, y))
+        excess = sum(len(b[1]) for b in batches) - self.s["alignment"]["capacity"]
+        while excess > 0:
+            oldest_z, oldest_y = batches.pop(0)
+            if excess < len(oldest_y):
+                batches.insert(0, (oldest_z[excess:], oldest_y[excess:]))
+            excess -= len(oldest_y)
 
     def align(self, i):
         """Targets from the current x_s, then E_align epochs on sum_n ||grad_z l(a(z_n)) - g_n||^2."""
         a_spec = self.s["alignment"]
         if self.server_aux[i] is None:
             start = self.warm_head if self.warm_head is not None else self.aux_init
-            self.server_aux[i] = self.learner(auxiliary_model(self.s, self.cut_values), self.aux_spec, start)
+            self.server_aux[i] = self.learner(auxiliary_model(self.s, self.cut), self.aux_spec, start)
         a = self.server_aux[i]
+        targets = []
+        for zb, yb in self.buffers[i]:
+            set_flat(self.server.module, self.global_s)  # each probe starts from, and leaves, the server as it is
+            zb = zb.detach().requires_grad_()
+            targets.append(torch.autograd.grad(F.cross_entropy(self.server.module(zb), yb, reduction="sum"), zb)[0])
         set_flat(self.server.module, self.global_s)
-        z, y = self.buffers[i]
-        z = z.detach().requires_grad_()
-        g, = torch.autograd.grad(F.cross_entropy(self.server.module(z), y, reduction="sum"), z)
-        self.server.module.zero_grad(set_to_none=True)
+        z = torch.cat([b[0] for b in self.buffers[i]])
+        y = torch.cat([b[1] for b in self.buffers[i]])
+        g = torch.cat(targets)
         n = len(y)
         size = n if a_spec["batch_size"] <= 0 else min(n, a_spec["batch_size"])
         for _ in range(a_spec["epochs"]):

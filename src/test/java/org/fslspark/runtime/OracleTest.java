@@ -47,6 +47,16 @@ class OracleTest {
      */
     static final double TOLERANCE = 1e-4;
     /**
+     * The same for resnet20, at a tenth of the learning rate ({@link #RESNET}). Batch norm's shift gradients are sums
+     * that nearly cancel, so float32 rounding moves them by percents and training amplifies it: the oracle's own
+     * float32 replay differs from its float64 one by 5e-5 to 5e-4 (FedAvg, SL; at the full learning rate SL's reached
+     * 2.5e-2). A rule broken on purpose in the oracle, FedAvg taking one client's running statistics instead of their
+     * average, moved the vector by 7e-3 to 1e-2. Measured against the run (2026-12-04): 1e-6 to 4e-4 (docs/BATCHNORM.md).
+     */
+    static final double BATCH_NORM_TOLERANCE = 2e-3;
+    static final String RESNET = "model.name=resnet20;train.optimizer.learning-rate=0.001;"
+            + "train.server-optimizer.learning-rate=0.001";
+    /**
      * Nesterov momentum, not Adam: Adam divides each coordinate's step by its own gradient scale, so a
      * coordinate whose gradient is nearly zero (a nearly dead unit) moves by about the learning rate
      * whatever its sign, and float32 rounding differences of 1e-6 in such gradients become
@@ -91,14 +101,18 @@ class OracleTest {
 
     /**
      * Each algorithm on both splits; then keys that change a rule: FedAvg's weights, the MLP head, alignment minibatches;
-     * and the reference's simple_conv, whose LRN the oracle takes from torch.nn.LocalResponseNorm.
+     * the reference's simple_conv, whose LRN the oracle takes from torch.nn.LocalResponseNorm; and resnet20's batch
+     * norm: running statistics averaged (FedAvg) and handed on (SL), FSL-SAGE's targets per uploaded minibatch with a
+     * buffer of 30 samples that keeps part of its oldest minibatch, pooled auxiliary heads.
      */
     @ParameterizedTest(name = "{0} on {1} {2}")
     @CsvSource({"fedavg, iid,", "fedavg, dirichlet,", "sl, iid,", "sl, dirichlet,", "splitfed-v1, iid,",
             "splitfed-v1, dirichlet,", "splitfed-v2, iid,", "splitfed-v2, dirichlet,", "cse-fsl, iid,",
             "cse-fsl, dirichlet,", "fsl-sage, iid,", "fsl-sage, dirichlet,",
             "fedavg, dirichlet, train.weights=uniform", "cse-fsl, iid, auxiliary.model=mlp",
-            "fsl-sage, dirichlet, auxiliary.model=mlp;alignment.batch-size=24", "splitfed-v2, iid, model.name=simple_conv"})
+            "fsl-sage, dirichlet, auxiliary.model=mlp;alignment.batch-size=24", "splitfed-v2, iid, model.name=simple_conv",
+            "fedavg, iid, " + RESNET, "sl, dirichlet, " + RESNET,
+            "fsl-sage, dirichlet, " + RESNET + ";auxiliary.model=mlp;alignment.buffer-capacity=30"})
     void runEqualsTheIndependentImplementation(String algorithm, String split, String keys) throws Exception {
         Path base = dir.resolve(split);
         String run = algorithm + (keys == null ? "" : "-" + Integer.toHexString(keys.hashCode()));
@@ -118,7 +132,8 @@ class OracleTest {
                         + ", the oracle has (a model the specification averages or aligns there)");
                 double difference = relativeDifference(floats(trace.resolve(name)), floats(f));
                 System.out.printf("oracle %s %s %s: %.2e%n", algorithm, split, name, difference);
-                assertTrue(difference <= TOLERANCE, algorithm + " on " + split + ": " + name + " differs from the oracle's by "
+                double tolerance = keys != null && keys.contains("resnet") ? BATCH_NORM_TOLERANCE : TOLERANCE;
+                assertTrue(difference <= tolerance, algorithm + " on " + split + ": " + name + " differs from the oracle's by "
                         + difference + " (relative)");
                 compared.add(name);
             }
