@@ -5,6 +5,8 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -14,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -31,12 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AttemptWatchTest {
     private static final String GROUP = "fsl-test-round-1";
 
-    /** A job in the attempt's group whose one task waits up to 60 s, or until Spark cancels it. */
-    private static Future<?> waitingJob(ExecutorService pool, JavaSparkContext jsc) {
+    /** A job in the attempt's group whose one task runs {@code seconds}, or until Spark cancels it; it returns [1]. */
+    private static Future<List<Integer>> waitingJob(ExecutorService pool, JavaSparkContext jsc, int seconds) {
         return pool.submit(() -> {
             jsc.setJobGroup(GROUP, "round 1", true);
             return jsc.parallelize(List.of(1), 1).map(x -> {
-                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
                 while (System.nanoTime() < end && !TaskContext.get().isInterrupted()) {
                     Thread.sleep(20);
                 }
@@ -59,7 +62,7 @@ class AttemptWatchTest {
     private ExecutorService pool;
     private AttemptWatch watch;
 
-    @org.junit.jupiter.api.BeforeEach
+    @BeforeEach
     void start() {
         spark = Fixtures.spark();
         sc = spark.sparkContext();
@@ -68,7 +71,7 @@ class AttemptWatchTest {
         watch = AttemptWatch.on(sc);
     }
 
-    @org.junit.jupiter.api.AfterEach
+    @AfterEach
     void stop() {
         watch.close();
         pool.shutdownNow();
@@ -93,13 +96,12 @@ class AttemptWatchTest {
     void losingAPinnedExecutorCancelsTheAttemptsJobsAndThoseItStartsAfter() throws Exception {
         SiteExecutors executors = utaustinAndUmich();
         watch.arm(GROUP, executors, List.of("utaustin"), "osu", 0);
-        Future<?> job = waitingJob(pool, jsc);
+        Future<?> job = waitingJob(pool, jsc, 60);
         awaitActive(sc);
         // umich takes no part in the round: its executor's loss changes nothing.
         watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "8", "Command exited with code 137"));
-        Thread.sleep(500);
-        assertFalse(job.isDone());
         assertNull(watch.lost());
+        assertThrows(TimeoutException.class, () -> job.get(500, TimeUnit.MILLISECONDS), "the job still runs");
 
         long start = System.nanoTime();
         watch.onExecutorRemoved(new SparkListenerExecutorRemoved(System.currentTimeMillis(), "7", "Command exited with code 137"));
@@ -110,7 +112,7 @@ class AttemptWatchTest {
                 + "pinned to it", watch.lost());
 
         // A job the attempt starts after the loss (its next stage) is cancelled as it starts.
-        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc, 60).get(30, TimeUnit.SECONDS));
 
         assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's tasks were "
                 + "pinned to it", watch.disarm());
@@ -136,7 +138,7 @@ class AttemptWatchTest {
         watch.arm(GROUP, utaustinAndUmich(), List.of("utaustin", "umich"), "osu", 0);
         assertEquals("the executor of institute utaustin (executor 7) was lost (Command exited with code 137); the round's "
                 + "tasks were pinned to it", watch.lost());
-        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc, 60).get(30, TimeUnit.SECONDS));
         watch.disarm();
         // An attempt without the removed executor is not affected.
         watch.arm(GROUP, refreshed, List.of("umich"), "osu", 0);
@@ -150,7 +152,7 @@ class AttemptWatchTest {
     void anAttemptPastItsDeadlineIsCancelled() throws Exception {
         watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
         long start = System.nanoTime();
-        ExecutionException cancelled = assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc).get(30, TimeUnit.SECONDS));
+        ExecutionException cancelled = assertThrows(ExecutionException.class, () -> waitingJob(pool, jsc, 60).get(30, TimeUnit.SECONDS));
         double seconds = (System.nanoTime() - start) / 1e9;
         assertTrue(seconds > 0.9 && seconds < 20, "cancelled after " + seconds + " s");
         assertTrue(String.valueOf(cancelled.getCause().getMessage()).contains("cancelled"), cancelled.getCause().getMessage());
@@ -158,7 +160,8 @@ class AttemptWatchTest {
 
         watch.arm(GROUP, SiteExecutors.NONE, List.of(), "osu", 1);
         assertNull(watch.disarm());
-        Thread.sleep(1500);
-        assertEquals(List.of(2), quickJob("round 2", List.of(1)));
+        // A job of the group running past the disarmed deadline completes.
+        assertEquals(List.of(1), waitingJob(pool, jsc, 2).get(30, TimeUnit.SECONDS));
+        assertNull(watch.lost());
     }
 }
