@@ -393,12 +393,12 @@ class Replay:
             start = self.warm_head if self.warm_head is not None else self.aux_init
             self.server_aux[i] = self.learner(auxiliary_model(self.s, self.cut), self.aux_spec, start)
         a = self.server_aux[i]
+        set_flat(self.server.module, self.global_s)
         targets = []
-        for zb, yb in self.buffers[i]:
-            set_flat(self.server.module, self.global_s)  # each probe starts from, and leaves, the server as it is
+        for zb, yb in self.buffers[i]:  # batch statistics: a probe's gradient does not depend on the running ones
             zb = zb.detach().requires_grad_()
             targets.append(torch.autograd.grad(F.cross_entropy(self.server.module(zb), yb, reduction="sum"), zb)[0])
-        set_flat(self.server.module, self.global_s)
+        set_flat(self.server.module, self.global_s)  # the probes moved its running statistics
         z = torch.cat([b[0] for b in self.buffers[i]])
         y = torch.cat([b[1] for b in self.buffers[i]])
         g = torch.cat(targets)
