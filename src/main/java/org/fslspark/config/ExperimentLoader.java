@@ -168,8 +168,9 @@ public final class ExperimentLoader {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("data.tokenizer: " + e.getMessage(), e);
             }
-            model = ModelSpec.gpt(classes, context, r.intAtLeast("model.width", 1), r.intAtLeast("model.depth", 1),
-                    r.intAtLeast("model.heads", 1), 0);
+            int width = r.intAtLeast("model.width", 0);
+            model = ModelSpec.gpt(classes, context, width > 0 ? width : ModelZoo.optionDefault("gpt", "width"),
+                    r.intAtLeast("model.depth", 1), r.intAtLeast("model.heads", 1), 0);
         } else {
             if (modelName.equals("gpt")) {
                 throw new ConfigException("model.name = gpt is a language model; it needs data.format = text, got '"
@@ -180,7 +181,8 @@ public final class ExperimentLoader {
                 throw new ConfigException("data.input-shape must be [channels, height, width] of positive sizes, got " + shape);
             }
             classes = r.intAtLeast("data.classes", 2);
-            model = new ModelSpec(modelName, shape.stream().mapToLong(Long::longValue).toArray(), classes, 0);
+            model = new ModelSpec(modelName, shape.stream().mapToLong(Long::longValue).toArray(), classes, 0,
+                    imageOptions(modelName, r.intAtLeast("model.width", 0)));
         }
         Cuts cuts = cuts(r, model, institutes);
         model = model.withCut(cuts.model());
@@ -272,6 +274,22 @@ public final class ExperimentLoader {
                         faultPoint(r.string("debug.stall"), "debug.stall", true)),
                 trace.isEmpty() ? trace : onEveryHost(trace), security(r, testbed, master), codecs(r),
                 c.root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+    }
+
+    /**
+     * An image model's options from {@code model.width} (0: the model's default). The default width is left out of
+     * the spec, so a run at the default is the same model (and checkpoint) whether or not the key is set.
+     */
+    private static Map<String, Integer> imageOptions(String model, int width) {
+        Integer standard = ModelZoo.optionDefault(model, "width");
+        if (width == 0 || (standard != null && width == standard)) {
+            return Map.of();
+        }
+        if (standard == null) {
+            throw new ConfigException("model.width = " + width + ": " + model + " has no width (gpt, resnet20 and"
+                    + " resnet18 have one); leave it at 0");
+        }
+        return Map.of("width", width);
     }
 
     /**

@@ -79,6 +79,7 @@ public record Checkpoint(ModelSpec spec, String tokenizer, INDArray params, Map<
         } else {
             json.add("input_shape", new Gson().toJsonTree(spec.inputShape()));
             json.addProperty("classes", spec.classes());
+            spec.options().forEach(json::addProperty); // a ResNet's width when not its default
         }
         json.addProperty("cut", spec.cut());
         if (isLanguageModel()) {
@@ -153,7 +154,9 @@ public record Checkpoint(ModelSpec spec, String tokenizer, INDArray params, Map<
             return ModelSpec.gpt(json.get("vocabulary").getAsInt(), json.get("context").getAsInt(),
                     json.get("width").getAsInt(), json.get("depth").getAsInt(), json.get("heads").getAsInt(), cut);
         }
-        return new ModelSpec(name, new Gson().fromJson(json.get("input_shape"), long[].class), json.get("classes").getAsInt(), cut);
+        Map<String, Integer> options = json.has("width") ? Map.of("width", json.get("width").getAsInt()) : Map.of();
+        return new ModelSpec(name, new Gson().fromJson(json.get("input_shape"), long[].class), json.get("classes").getAsInt(),
+                cut, options);
     }
 
     private static byte[] read(FileSystem fs, Path p) throws IOException {
@@ -182,7 +185,8 @@ public record Checkpoint(ModelSpec spec, String tokenizer, INDArray params, Map<
 
     private static String describe(ModelSpec s) {
         if (!s.name().equals("gpt")) {
-            return s.name() + java.util.Arrays.toString(s.inputShape()) + " with " + s.classes() + " classes";
+            return s.name() + java.util.Arrays.toString(s.inputShape()) + " with " + s.classes() + " classes"
+                    + (s.options().isEmpty() ? "" : " " + s.options());
         }
         Map<String, Object> m = new LinkedHashMap<>(s.options());
         m.put("context", s.inputShape()[0]);

@@ -14,7 +14,7 @@ import java.util.TreeMap;
  * <p>For image models the input shape is [channels, height, width], the classes are the labels,
  * the cut is how many layers run on the client (for the ResNets: 1 = the stem, k + 1 = the stem and
  * stages 1..k) and there are no options, except the ResNets' {@code width} (channels of the stem and
- * first stage; the config always takes the default, tests shrink it). For the {@code gpt}
+ * first stage, {@code model.width}; absent at the model's default). For the {@code gpt}
  * language model the input shape is [context] (token ids), the classes are the vocabulary, the cut
  * is the block after which the model is cut, and the options are {@code width}, {@code depth} and
  * {@code heads} (see {@link #gpt}). Each zoo entry validates its options.

@@ -48,6 +48,12 @@ public final class ModelZoo {
         return MODELS.keySet().stream().sorted().toList();
     }
 
+    /** The named model's default for the option {@code key}, or null if the model (or no model) takes that option. */
+    public static Integer optionDefault(String model, String key) {
+        Entry e = MODELS.get(model);
+        return e == null ? null : e.optionDefaults.get(key);
+    }
+
     /** The project's Fashion-MNIST CNN: two 3x3 conv blocks on the client, an MLP on the server. */
     private static List<Layer> fmnistCnn(ModelSpec s) {
         long c = s.inputShape()[0];
@@ -110,7 +116,7 @@ public final class ModelZoo {
      * ResNet-18 in its CIFAR form, as the FSL-SAGE reference's: a 3x3 stem of {@code width} (64)
      * channels with batch norm and ReLU and no max-pool, four stages of two basic blocks of 64-128-256-512
      * channels (strides 1, 2, 2, 2), global average pool and a linear head; Kaiming-normal (fan-out)
-     * convolutions, as torchvision's. The option {@code width} scales every stage (tests use 4; not a config key).
+     * convolutions, as torchvision's. The option {@code width} ({@code model.width}) scales every stage.
      */
     private static List<Layer> resnet18(ModelSpec s) {
         return resnet(s, MODELS.get("resnet18").optionDefaults.get("width"), new int[]{2, 2, 2, 2}, true);

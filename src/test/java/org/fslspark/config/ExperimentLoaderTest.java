@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -108,6 +109,23 @@ class ExperimentLoaderTest {
         assertEquals("byte", e.data().tokenizer());
         // Image experiments are unchanged.
         assertFalse(ExperimentLoader.load(new File("conf/quickstart.conf"), List.of()).data().isText());
+    }
+
+    @Test
+    void modelWidthNarrowsAResNetAndIsRefusedForAModelWithoutOne() throws IOException {
+        String resnet = "model.name = resnet20\ndata.input-shape = [1, 28, 28]";
+        File f = write(resnet);
+        assertEquals(Map.of("width", 8), ExperimentLoader.load(f, List.of("model.width=8")).model().options());
+        // The default width, set or not, is the same model (and so the same checkpoint).
+        assertEquals(ExperimentLoader.load(f, List.of()).model(), ExperimentLoader.load(f, List.of("model.width=16")).model());
+        assertTrue(ExperimentLoader.load(f, List.of()).model().options().isEmpty());
+        String refused = error("model.name = simple_conv", "model.width=8");
+        assertTrue(refused.contains("model.width") && refused.contains("simple_conv has no width"), refused);
+        assertTrue(error(resnet, "model.width=-1").contains("model.width"));
+        // gpt's 0 is its 128.
+        assertEquals(org.fslspark.model.ModelSpec.gpt(257, 48, 128, 4, 4, 0).options(),
+                ExperimentLoader.load(write("data.format = text\nmodel.name = gpt"), List.of("data.context=48",
+                        "data.partition.scheme=document")).model().options());
     }
 
     @Test

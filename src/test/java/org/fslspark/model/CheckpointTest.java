@@ -44,6 +44,17 @@ class CheckpointTest {
     }
 
     @Test
+    void aNarrowResNetKeepsItsWidthAndIsToldApartFromTheDefault() throws Exception {
+        ModelSpec narrow = new ModelSpec("resnet20", new long[]{1, 8, 8}, 4, 2, Map.of("width", 4));
+        String location = "file://" + dir.resolve("resnet");
+        new Checkpoint(narrow, null, ModelZoo.full(narrow, 3).params(), Map.of()).write(location, CONF);
+        Checkpoint c = Checkpoint.read(location, CONF);
+        assertEquals(narrow, c.spec());
+        String m = c.mismatch(new ModelSpec("resnet20", new long[]{1, 8, 8}, 4, 1), null);
+        assertTrue(m != null && m.contains("width=4"), m);
+    }
+
+    @Test
     void aMergedLoraCheckpointComputesWhatBasePlusAdaptersCompute() throws Exception {
         Network base = ModelZoo.full(TINY, 3);
         String basePath = dir.resolve("base").toString();

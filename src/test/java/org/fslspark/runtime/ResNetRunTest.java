@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * resnet20 (batch norm, residual blocks, the default cut after stage 1) through the real runtime for one
- * round, with SplitFed-V2, FSL-SAGE (linear auxiliary head on pooled features) and CSE-FSL (MLP head): the global client part comes back with averaged running statistics that moved, and the reported
+ * round, with SplitFed-V2, FSL-SAGE (linear auxiliary head on pooled features) and CSE-FSL (MLP head, at
+ * model.width 8): the global client part comes back with averaged running statistics that moved, and the reported
  * test loss is the evaluation-mode loss of the global model (running statistics, not the test batch's).
  */
 class ResNetRunTest {
@@ -38,10 +39,12 @@ class ResNetRunTest {
         spark.stop();
     }
 
-    @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"splitfed-v2, linear", "fsl-sage, linear", "cse-fsl, mlp"})
-    void oneRoundOfResnet20(String algorithm, String auxiliary, @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "{0} {1} width {2}")
+    @CsvSource({"splitfed-v2, linear, 16", "fsl-sage, linear, 16", "cse-fsl, mlp, 8"})
+    void oneRoundOfResnet20(String algorithm, String auxiliary, int width, @org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
         Experiment e = Fixtures.experiment(dir, "institutes=[osu, utaustin]", "algorithm=" + algorithm, "model.name=resnet20",
+                "model.width=" + width,
                 "train.rounds=1", "train.batch-size=16", "data.train-subset=64", "data.partition.scheme=iid",
                 "server-interval=2", "alignment.epochs=2", "auxiliary.model=" + auxiliary, "auxiliary.hidden=32",
                 Fixtures.smallTestSet(dir.resolve("test"), 50));
@@ -49,9 +52,9 @@ class ResNetRunTest {
         FederatedTraining.Summary s = FederatedTraining.run(e, spark, true, r -> { });
         assertEquals(1, s.rounds().size());
 
-        // The stem's running mean (after its 16 x 1 x 3 x 3 weights, gamma and beta) left its initial 0.
+        // The stem's running mean (after its width x 1 x 3 x 3 weights, gamma and beta) left its initial 0.
         double[] runningMean = s.clientParams().reshape(1, s.clientParams().length())
-                .get(NDArrayIndex.point(0), NDArrayIndex.interval(144 + 32, 144 + 48)).toDoubleVector();
+                .get(NDArrayIndex.point(0), NDArrayIndex.interval(11 * width, 12 * width)).toDoubleVector();
         assertTrue(Arrays.stream(runningMean).anyMatch(v -> Math.abs(v) > 1e-4), Arrays.toString(runningMean));
 
         SplitModel model = ModelZoo.split(e.model(), e.seed());
