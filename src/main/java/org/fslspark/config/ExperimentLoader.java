@@ -634,11 +634,27 @@ public final class ExperimentLoader {
             Object was = before.hasPath(key) ? before.getValue(key).unwrapped()
                     : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null;
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
+            if (key.equals("model.width")) {
+                was = widthAsBuilt(before, was);
+                is = widthAsBuilt(now, is);
+            }
             if (!ignored.test(key) && !java.util.Objects.equals(was, is)) {
                 return java.util.Optional.of(key + " = " + is + " differs from the saved run's " + was);
             }
         }
         return java.util.Optional.empty();
+    }
+
+    /**
+     * {@code model.width} as {@code c}'s model is built with it: 0 is the model's default width, and a model without a
+     * width ignores it (runs saved before 0 was the default hold gpt's 128 there, whatever their model).
+     */
+    private static Object widthAsBuilt(Config c, Object width) {
+        if (!(width instanceof Number n) || !c.hasPath("model.name")) {
+            return width;
+        }
+        Integer standard = ModelZoo.optionDefault(c.getString("model.name"), "width");
+        return standard == null ? 0 : n.intValue() == 0 ? standard : n.intValue();
     }
 
     /** Lists the valid keys with their default values, for the help text. */

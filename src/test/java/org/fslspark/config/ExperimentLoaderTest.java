@@ -215,6 +215,24 @@ class ExperimentLoaderTest {
         assertTrue(e.getMessage().contains("transport.activation-codec = int8 differs from the saved run's float32"), e.getMessage());
     }
 
+    /**
+     * model.width's default was gpt's 128 before the ResNets had a width: such runs resume as the model they built
+     * (gpt at 128; a model without a width, whatever it held), but a ResNet saved with 128 was built at its own width.
+     */
+    @Test
+    void aWidthIsComparedAsTheModelWasBuiltWithIt() {
+        java.util.function.BiFunction<String, String, String> saved = (model, width) -> ExperimentLoader.load(null,
+                List.of("model.name=" + model, "model.width=0")).resolvedConfig().replace("width=0", "width=" + width);
+        ExperimentLoader.requireResumable(saved.apply("simple_conv", "128"),
+                ExperimentLoader.load(null, List.of("model.name=simple_conv")).resolvedConfig());
+        ExperimentLoader.requireResumable(saved.apply("fmnist_cnn", "128"), ExperimentLoader.load(null, List.of()).resolvedConfig());
+        ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(
+                saved.apply("resnet20", "128"), ExperimentLoader.load(null, List.of("model.name=resnet20")).resolvedConfig()));
+        assertTrue(e.getMessage().contains("model.width = 16 differs from the saved run's 128"), e.getMessage());
+        ExperimentLoader.requireResumable(saved.apply("resnet20", "16"),
+                ExperimentLoader.load(null, List.of("model.name=resnet20")).resolvedConfig());
+    }
+
     @Test
     void aCutPerSiteIsReadFromAMapWithADefault() {
         Experiment e = ExperimentLoader.load(null, List.of("model.cut={iitb = 8, osu = 0, default = 3}"));
