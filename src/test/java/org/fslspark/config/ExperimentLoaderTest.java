@@ -217,7 +217,8 @@ class ExperimentLoaderTest {
 
     /**
      * model.width's default was gpt's 128 before the ResNets had a width: such runs resume as the model they built
-     * (gpt at 128; a model without a width, whatever it held), but a ResNet saved with 128 was built at its own width.
+     * (gpt at 128; a model without a width, whatever it held). A ResNet saved with 128 is refused: since then that
+     * means 128 channels, and the saved config cannot tell an older run at the default apart.
      */
     @Test
     void aWidthIsComparedAsTheModelWasBuiltWithIt() {
