@@ -634,9 +634,9 @@ public final class ExperimentLoader {
             Object was = before.hasPath(key) ? before.getValue(key).unwrapped()
                     : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null;
             Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
-            if (key.equals("model.width")) {
-                was = widthAsBuilt(before, was);
-                is = widthAsBuilt(now, is);
+            if (MODEL_OPTIONS.contains(key)) {
+                was = optionAsBuilt(before, key, was);
+                is = optionAsBuilt(now, key, is);
             }
             if (!ignored.test(key) && !java.util.Objects.equals(was, is)) {
                 return java.util.Optional.of(key + " = " + is + " differs from the saved run's " + was);
@@ -645,15 +645,19 @@ public final class ExperimentLoader {
         return java.util.Optional.empty();
     }
 
+    /** The model options some models take and the others ignore (a saved config holds them all). */
+    private static final Set<String> MODEL_OPTIONS = Set.of("model.width", "model.depth", "model.heads");
+
     /**
-     * {@code model.width} as {@code c}'s model is built with it: 0 is the model's default width, and a model without a
-     * width ignores it (runs saved before 0 was the default hold gpt's 128 there, whatever their model).
+     * A model option as {@code c}'s model is built with it: 0 is the model's default, and a model without the option
+     * ignores it, so a default that changes (model.width's was gpt's 128 for every model) does not make old runs
+     * look different.
      */
-    private static Object widthAsBuilt(Config c, Object width) {
-        if (!(width instanceof Number n) || !c.hasPath("model.name")) {
-            return width;
+    private static Object optionAsBuilt(Config c, String key, Object value) {
+        if (!(value instanceof Number n) || !c.hasPath("model.name")) {
+            return value;
         }
-        Integer standard = ModelZoo.optionDefault(c.getString("model.name"), "width");
+        Integer standard = ModelZoo.optionDefault(c.getString("model.name"), key.substring("model.".length()));
         return standard == null ? 0 : n.intValue() == 0 ? standard : n.intValue();
     }
 

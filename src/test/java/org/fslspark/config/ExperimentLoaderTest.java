@@ -235,6 +235,18 @@ class ExperimentLoaderTest {
     }
 
     @Test
+    void depthAndHeadsAreComparedOnlyForTheModelThatTakesThem() {
+        String resnet = ExperimentLoader.load(null, List.of("model.name=resnet20")).resolvedConfig();
+        ExperimentLoader.requireResumable(resnet,
+                ExperimentLoader.load(null, List.of("model.name=resnet20", "model.depth=6", "model.heads=2")).resolvedConfig());
+        File lm = new File("conf/fortunes-lm.conf");
+        String gpt = ExperimentLoader.load(lm, List.of("model.depth=4")).resolvedConfig();
+        ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(gpt,
+                ExperimentLoader.load(lm, List.of("model.depth=6")).resolvedConfig()));
+        assertTrue(e.getMessage().contains("model.depth = 6 differs from the saved run's 4"), e.getMessage());
+    }
+
+    @Test
     void aCutPerSiteIsReadFromAMapWithADefault() {
         Experiment e = ExperimentLoader.load(null, List.of("model.cut={iitb = 8, osu = 0, default = 3}"));
         // fmnist_cnn's default cut is 6; the global model is split at the shallowest, utaustin's and umich's 3.
