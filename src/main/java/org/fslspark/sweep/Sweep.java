@@ -248,9 +248,13 @@ public final class Sweep {
                 + " --- |".repeat(metrics.size() + 1) + "\n");
         r.summary().forEach((point, stats) -> b.append("| ").append(Grid.label(point))
                 .append(" | ").append(String.join(" | ", stats.stream().map(SweepSummary.Stat::text).toList())).append(" |\n"));
-        b.append(String.format(Locale.ROOT, "%n%d seeds per point; ± is half the 95%% confidence interval of the mean "
-                + "(Student's t, n-1 degrees of freedom); a target's figures are over the seeds that reached it.%n", s.seeds()));
+        b.append(String.format(Locale.ROOT, "%n%s per point; ± is half the 95%% confidence interval of the mean "
+                + "(Student's t, n-1 degrees of freedom); a target's figures are over the seeds that reached it.%n", seeds(s)));
         return b.toString();
+    }
+
+    private static String seeds(Spec s) {
+        return s.seeds() == 1 ? "1 seed" : s.seeds() + " seeds";
     }
 
     /**
@@ -260,7 +264,7 @@ public final class Sweep {
     private static byte[] plot(Spec s, Result r, String xTitle, ToDoubleFunction<RoundRecord> x, boolean logarithmic)
             throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(600).title("Test accuracy against " + xTitle
-                + ", " + s.seeds() + " seeds").xAxisTitle(xTitle).yAxisTitle("test accuracy").build();
+                + ", " + seeds(s)).xAxisTitle(xTitle).yAxisTitle("test accuracy").build();
         // Below the plot: a point's label (every grid key) is long. Traffic spans orders of magnitude between algorithms.
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
         chart.getStyler().setXAxisLogarithmic(logarithmic);
