@@ -81,13 +81,15 @@ class CommandsTest {
 
     @Test
     void trainStopsAtTheTargetAccuracyOrWhenTheTrafficBudgetIsUsedUpAndSaysWhy() throws Exception {
-        Cli.Result r = train("target", "train.rounds=3", "stop.target-accuracy=0.3").ok();
+        // Deterministic order and a target far below the first round's accuracy (0.31 here): in arrival order that
+        // accuracy moves with timing, and it once fell just short of a target of 0.3 (0.2990).
+        Cli.Result r = train("target", "train.rounds=3", "train.server-order=client-by-client", "stop.target-accuracy=0.2").ok();
         List<RoundRecord> rounds = ResultsWriter.readRounds(dir.resolve("target/rounds.csv"));
         assertEquals(1, rounds.size(), r.out());
         RoundRecord first = rounds.get(0);
-        assertTrue(first.testAccuracy() >= 0.3, "accuracy " + first.testAccuracy());
-        assertTrue(r.out().contains("Done: reached target accuracy 0.3 in round 0."), r.out());
-        assertTrue(r.out().contains(String.format(Locale.ROOT, "Target accuracy 0.3 first reached: round 0, %.1f s measured, "
+        assertTrue(first.testAccuracy() >= 0.2, "accuracy " + first.testAccuracy());
+        assertTrue(r.out().contains("Done: reached target accuracy 0.2 in round 0."), r.out());
+        assertTrue(r.out().contains(String.format(Locale.ROOT, "Target accuracy 0.2 first reached: round 0, %.1f s measured, "
                 + "%.1f s modelled.", first.cumulativeSeconds(), first.cumulativeModelledSeconds())), r.out());
 
         // A round's payload is the same every round (same data, same model sizes): a budget one byte above the first
