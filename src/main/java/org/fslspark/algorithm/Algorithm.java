@@ -46,6 +46,14 @@ public interface Algorithm {
         return false;
     }
 
+    /**
+     * The config keys of {@link AlgorithmSettings} it reads, by their first segment ("server-interval", "auxiliary",
+     * "alignment", "warm-start"); it ignores the others, so resume and sweep reuse do not compare them.
+     */
+    default Set<String> settingsRead() {
+        return Set.of();
+    }
+
     /** Whether the server aligns the auxiliary models at the start of {@code round}. */
     default boolean alignsAt(int round, boolean alignedBefore) {
         return false;

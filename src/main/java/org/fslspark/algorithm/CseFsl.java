@@ -25,6 +25,11 @@ public final class CseFsl implements Algorithm {
     }
 
     @Override
+    public Set<String> settingsRead() {
+        return Set.of("server-interval", "auxiliary");
+    }
+
+    @Override
     public boolean usesAuxiliary() {
         return true;
     }

@@ -39,6 +39,11 @@ public final class FslSage implements Algorithm {
     }
 
     @Override
+    public Set<String> settingsRead() {
+        return Set.of("server-interval", "auxiliary", "alignment", "warm-start");
+    }
+
+    @Override
     public boolean usesAuxiliary() {
         return true;
     }

@@ -28,6 +28,11 @@ public final class FslSageOracle implements Algorithm {
     }
 
     @Override
+    public Set<String> settingsRead() {
+        return Set.of("server-interval");
+    }
+
+    @Override
     public Set<Part> averaged() {
         return Set.of(Part.CLIENT);
     }

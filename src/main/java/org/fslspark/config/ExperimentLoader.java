@@ -638,6 +638,12 @@ public final class ExperimentLoader {
                 was = optionAsBuilt(before, key, was);
                 is = optionAsBuilt(now, key, is);
             }
+            if (!settingRead(before, key)) {
+                was = null;
+            }
+            if (!settingRead(now, key)) {
+                is = null;
+            }
             if (!ignored.test(key) && !java.util.Objects.equals(was, is)) {
                 return java.util.Optional.of(key + " = " + is + " differs from the saved run's " + was);
             }
@@ -659,6 +665,21 @@ public final class ExperimentLoader {
         }
         Integer standard = ModelZoo.optionDefault(c.getString("model.name"), key.substring("model.".length()));
         return standard == null ? 0 : n.intValue() == 0 ? standard : n.intValue();
+    }
+
+    /** The first segments of the keys {@link AlgorithmSettings} holds, each read by some algorithms only. */
+    private static final Set<String> ALGORITHM_SETTINGS = Set.of("server-interval", "auxiliary", "alignment", "warm-start");
+
+    /**
+     * Whether {@code c}'s algorithm reads {@code key}: a key of {@link AlgorithmSettings} that it ignores (FedAvg's
+     * alignment.epochs) counts as absent, so a default that changes does not make old runs look different.
+     */
+    private static boolean settingRead(Config c, String key) {
+        String first = key.split("\\.", 2)[0];
+        if (!ALGORITHM_SETTINGS.contains(first) || !c.hasPath("algorithm") || !Algorithms.names().contains(c.getString("algorithm"))) {
+            return true;
+        }
+        return Algorithms.byName(c.getString("algorithm"), AlgorithmSettings.defaults()).settingsRead().contains(first);
     }
 
     /** Lists the valid keys with their default values, for the help text. */

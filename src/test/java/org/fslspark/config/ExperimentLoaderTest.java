@@ -247,6 +247,39 @@ class ExperimentLoaderTest {
     }
 
     @Test
+    void algorithmSettingsAreComparedOnlyForTheAlgorithmsThatReadThem() {
+        List<String> changed = List.of("alignment.epochs=7", "auxiliary.hidden=64", "server-interval=3", "warm-start=true");
+        for (String algorithm : List.of("fedavg", "sl", "splitfed-v1", "splitfed-v2")) {
+            ExperimentLoader.requireResumable(ExperimentLoader.load(null, List.of("algorithm=" + algorithm)).resolvedConfig(),
+                    ExperimentLoader.load(null, concat(List.of("algorithm=" + algorithm), changed)).resolvedConfig());
+        }
+        // CSE-FSL reads the interval and its auxiliary model, not FSL-SAGE's alignment; FSL-SAGE reads all four.
+        String cse = ExperimentLoader.load(null, List.of("algorithm=cse-fsl")).resolvedConfig();
+        ExperimentLoader.requireResumable(cse, ExperimentLoader.load(null, List.of("algorithm=cse-fsl", "alignment.epochs=7",
+                "warm-start=true")).resolvedConfig());
+        String sage = ExperimentLoader.load(null, List.of("algorithm=fsl-sage")).resolvedConfig();
+        for (String key : changed) {
+            String name = key.substring(0, key.indexOf('='));
+            for (String saved : key.startsWith("alignment") || key.startsWith("warm-start") ? List.of(sage) : List.of(sage, cse)) {
+                String algorithm = saved == sage ? "fsl-sage" : "cse-fsl";
+                ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(saved,
+                        ExperimentLoader.load(null, List.of("algorithm=" + algorithm, key)).resolvedConfig()), algorithm + " " + key);
+                assertTrue(e.getMessage().startsWith("cannot resume: " + name + " = "), e.getMessage());
+            }
+        }
+        // A changed algorithm is named first, whatever its settings.
+        ConfigException e = assertThrows(ConfigException.class, () -> ExperimentLoader.requireResumable(sage,
+                ExperimentLoader.load(null, List.of("algorithm=fedavg")).resolvedConfig()));
+        assertTrue(e.getMessage().startsWith("cannot resume: algorithm = fedavg differs from the saved run's fsl-sage"), e.getMessage());
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    @Test
     void aCutPerSiteIsReadFromAMapWithADefault() {
         Experiment e = ExperimentLoader.load(null, List.of("model.cut={iitb = 8, osu = 0, default = 3}"));
         // fmnist_cnn's default cut is 6; the global model is split at the shallowest, utaustin's and umich's 3.
