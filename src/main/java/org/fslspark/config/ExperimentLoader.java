@@ -631,24 +631,19 @@ public final class ExperimentLoader {
         before.entrySet().forEach(e -> keys.add(e.getKey()));
         now.entrySet().forEach(e -> keys.add(e.getKey()));
         for (String key : keys) {
-            Object was = before.hasPath(key) ? before.getValue(key).unwrapped()
-                    : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null;
-            Object is = now.hasPath(key) ? now.getValue(key).unwrapped() : null;
-            if (MODEL_OPTIONS.contains(key)) {
-                was = optionAsBuilt(before, key, was);
-                is = optionAsBuilt(now, key, is);
-            }
-            if (!settingRead(before, key)) {
-                was = null;
-            }
-            if (!settingRead(now, key)) {
-                is = null;
-            }
+            Object was = asRead(before, key, before.hasPath(key) ? before.getValue(key).unwrapped()
+                    : defaults.hasPath(key) ? defaults.getValue(key).unwrapped() : null);
+            Object is = asRead(now, key, now.hasPath(key) ? now.getValue(key).unwrapped() : null);
             if (!ignored.test(key) && !java.util.Objects.equals(was, is)) {
                 return java.util.Optional.of(key + " = " + is + " differs from the saved run's " + was);
             }
         }
         return java.util.Optional.empty();
+    }
+
+    /** {@code key}'s value as {@code c}'s model and algorithm read it: null where they ignore the key. */
+    private static Object asRead(Config c, String key, Object value) {
+        return MODEL_OPTIONS.contains(key) ? optionAsBuilt(c, key, value) : settingRead(c, key) ? value : null;
     }
 
     /** The model options some models take and the others ignore (a saved config holds them all). */
