@@ -3,6 +3,7 @@ package org.fslspark.bench;
 import org.fslspark.config.ExperimentLoader;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.sweep.Grid;
+import org.fslspark.sweep.Seeds;
 import org.fslspark.sweep.Sweep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,8 +28,9 @@ public final class Reproduction implements Callable<Integer> {
     List<String> algorithms = List.of("fedavg", "sl", "splitfed-v1", "splitfed-v2", "cse-fsl", "fsl-sage");
     @Option(names = "--splits", split = ",", description = "Partitions: iid and/or dirichlet (default: ${DEFAULT-VALUE}).")
     List<String> splits = List.of("iid", "dirichlet");
-    @Option(names = "--seeds", description = "Seeds 1..N per algorithm and split (default: ${DEFAULT-VALUE}).")
-    int seeds = 3;
+    @Option(names = "--seeds", paramLabel = "N|A..B", converter = Seeds.Converter.class,
+            description = "Seeds 1..N per algorithm and split, or A..B (default: 3).")
+    Seeds seeds = Seeds.upTo(3);
     @Option(names = "--model", description = "Zoo model instead of the base experiment's, at its default cut (e.g. resnet20: "
             + "the server holds most of the network).")
     String model;

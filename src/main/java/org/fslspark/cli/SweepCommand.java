@@ -3,6 +3,7 @@ package org.fslspark.cli;
 import org.fslspark.config.Experiment;
 import org.fslspark.metrics.RoundRecord;
 import org.fslspark.sweep.Grid;
+import org.fslspark.sweep.Seeds;
 import org.fslspark.sweep.Sweep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -14,7 +15,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "sweep", mixinStandardHelpOptions = true,
-        description = {"Run an experiment over a grid of key values, each point with seeds 1..N, in one Spark application, "
+        description = {"Run an experiment over a grid of key values, each point with seeds 1..N (or A..B), in one Spark application, "
                 + "and summarise the seeds of each point: mean, standard deviation and 95%% confidence interval of best and "
                 + "final accuracy, traffic, time, and traffic, rounds and time to each target accuracy.",
                 "Each distinct split is prepared once under OUT/data (every seed has its own); a re-run reuses the finished "
@@ -29,8 +30,10 @@ final class SweepCommand implements Callable<Integer> {
                     + "e.g. --grid 'algorithm=[cse-fsl,fsl-sage]' --grid 'data.partition.scheme=[iid,dirichlet]'.")
     List<String> grid = new ArrayList<>();
 
-    @Option(names = "--seeds", paramLabel = "N", description = "Seeds 1..N per point (default: ${DEFAULT-VALUE}).")
-    int seeds = 3;
+    @Option(names = "--seeds", paramLabel = "N|A..B", converter = Seeds.Converter.class,
+            description = "Seeds 1..N per point, or A..B (to share a sweep's seeds between processes: a later sweep over "
+                    + "1..B with the same --out reuses their runs) (default: 3).")
+    Seeds seeds = Seeds.upTo(3);
 
     @Option(names = "--targets", split = ",", paramLabel = "ACC",
             description = "Target accuracies the summary reports traffic and time to (default: ${DEFAULT-VALUE}).")
@@ -54,8 +57,8 @@ final class SweepCommand implements Callable<Integer> {
         Sweep.Spec spec = new Sweep.Spec(experiment.config, overrides, Grid.parse(grid), seeds,
                 out != null ? out : "out/sweep/" + base.name(), targets);
         List<Sweep.Planned> plan = Sweep.plan(spec);
-        System.out.printf("%s: %d grid points x %d seeds = %d runs, %d rounds each; results in %s%n", base.name(),
-                plan.size() / seeds, seeds, plan.size(), base.train().rounds(), spec.out());
+        System.out.printf("%s: %d grid points x %s = %d runs, %d rounds each; results in %s%n", base.name(),
+                plan.size() / seeds.count(), seeds, plan.size(), base.train().rounds(), spec.out());
         try (CommandSession session = new CommandSession(plan.get(0).experiment())) {
             Sweep.Result r = Sweep.run(session.spark, spec, System.out, new Sweep.Listener() {
                 @Override

@@ -41,7 +41,7 @@ import java.util.Map;
 import java.util.function.ToDoubleFunction;
 
 /**
- * A grid of experiments, each point run with seeds 1..N in one Spark application, and what the seeds say
+ * A grid of experiments, each point run with seeds 1..N (or A..B) in one Spark application, and what the seeds say
  * together. Layout under the sweep's output location (any Hadoop URI):
  * <ul>
  *   <li>{@code runs/<key>=<value>/.../seed=<s>/}: each run's own results (as {@code fsl train} writes them);
@@ -61,14 +61,16 @@ public final class Sweep {
     private Sweep() {
     }
 
-    /** A sweep: the base experiment's config (a local path or any Hadoop URI) and its overrides, the grid, seeds 1..{@code seeds}, the output location. */
-    public record Spec(String config, List<String> overrides, Grid grid, int seeds, String out, List<Double> targets) {
+    /** A sweep: the base experiment's config (a local path or any Hadoop URI) and its overrides, the grid, the seeds, the output location. */
+    public record Spec(String config, List<String> overrides, Grid grid, Seeds seeds, String out, List<Double> targets) {
         public Spec {
-            if (seeds < 1) {
-                throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
-            }
             overrides = List.copyOf(overrides);
             targets = List.copyOf(targets);
+        }
+
+        /** Seeds 1..{@code seeds}. */
+        public Spec(String config, List<String> overrides, Grid grid, int seeds, String out, List<Double> targets) {
+            this(config, overrides, grid, Seeds.upTo(seeds), out, targets);
         }
     }
 
@@ -96,7 +98,7 @@ public final class Sweep {
         }
     }
 
-    /** The sweep's runs in order: every point of the grid with seeds 1..N, each with its own output and data location. */
+    /** The sweep's runs in order: every point of the grid with each seed, each with its own output and data location. */
     public static List<Planned> plan(Spec s) {
         List<Planned> runs = new ArrayList<>();
         Map<String, Map<String, String>> directories = new LinkedHashMap<>();
@@ -106,7 +108,7 @@ public final class Sweep {
                 throw new IllegalArgumentException("grid points " + other + " and " + point + " would share the directory "
                         + Grid.directory(point) + "; give values that differ in letters or digits");
             }
-            for (int seed = 1; seed <= s.seeds(); seed++) {
+            for (int seed = s.seeds().first(); seed <= s.seeds().last(); seed++) {
                 List<String> keys = new ArrayList<>(s.overrides());
                 point.forEach((k, v) -> keys.add(k + "=" + v));
                 keys.add("seed=" + seed);
@@ -254,7 +256,8 @@ public final class Sweep {
     }
 
     private static String seeds(Spec s) {
-        return s.seeds() == 1 ? "1 seed" : s.seeds() + " seeds";
+        Seeds seeds = s.seeds();
+        return seeds.first() > 1 ? seeds.toString() : seeds.count() == 1 ? "1 seed" : seeds.count() + " seeds";
     }
 
     /**

@@ -65,6 +65,32 @@ class SweepTest {
     }
 
     /**
+     * Seeds A..B plan exactly the runs that 1..B plans for those seeds (same outputs, same splits), so two processes can
+     * share a sweep's seeds and a sweep over 1..B on the merged output reuses them.
+     */
+    @Test
+    void aSeedRangePlansTheFullSweepsRunsForItsSeeds(@TempDir Path dir) {
+        Grid grid = Grid.parse(List.of("algorithm=[fedavg,sl]"));
+        List<String> base = List.of("train.rounds=1");
+        String out = dir.resolve("sweep").toString();
+        List<Sweep.Planned> all = Sweep.plan(new Sweep.Spec("conf/quickstart.conf", base, grid, 3, out, List.of(0.8)));
+        List<Sweep.Planned> part = Sweep.plan(new Sweep.Spec("conf/quickstart.conf", base, grid, Seeds.parse("2..3"), out,
+                List.of(0.8)));
+        List<Sweep.Planned> expected = all.stream().filter(p -> p.seed() >= 2).toList();
+        assertEquals(List.of(2, 3, 2, 3), part.stream().map(Sweep.Planned::seed).toList());
+        for (int i = 0; i < part.size(); i++) {
+            assertEquals(expected.get(i).title(), part.get(i).title());
+            assertEquals(expected.get(i).experiment().output(), part.get(i).experiment().output());
+            assertEquals(expected.get(i).experiment().data().location(), part.get(i).experiment().data().location());
+        }
+        assertEquals(new Seeds(1, 3), Seeds.parse("3"));
+        assertEquals(new Seeds(4, 4), Seeds.parse(" 4..4 "));
+        for (String bad : List.of("0", "3..2", "0..2", "two", "1..", "")) {
+            assertThrows(IllegalArgumentException.class, () -> Seeds.parse(bad), bad);
+        }
+    }
+
+    /**
      * Two points x two seeds of FedAvg, two rounds each; the first sweep is stopped by an error in run 3 after its
      * round 0 (as a killed driver would stop it, after that round's checkpoint). The re-run reuses runs 1 and 2
      * untouched, resumes run 3 from its checkpoint (its round 0 row, time columns included, is the killed attempt's)
