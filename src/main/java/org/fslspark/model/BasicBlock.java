@@ -81,7 +81,7 @@ public final class BasicBlock extends CompositeLayer {
         INDArray h = relu1.forward(bn1.forward(conv1.forward(x), training));
         INDArray branch = bn2.forward(conv2.forward(h), training);
         INDArray shortcut = shortcutConv == null ? x : shortcutNorm.forward(shortcutConv.forward(x), training);
-        INDArray sum = branch.add(shortcut, buffer("sum", x.dataType(), branch.shape()));
+        INDArray sum = Dnnl.add(branch, shortcut, buffer("sum", x.dataType(), branch.shape()));
         return relu2.forward(sum);
     }
 
@@ -96,10 +96,11 @@ public final class BasicBlock extends CompositeLayer {
         INDArray gradBranch = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(gradSum)))),
                 inputGradient);
         if (shortcutConv == null) {
-            return inputGradient ? gradBranch.add(gradSum, buffer("gradIn", gradSum.dataType(), gradSum.shape())) : null;
+            return inputGradient ? Dnnl.add(gradBranch, gradSum, buffer("gradIn", gradSum.dataType(), gradSum.shape())) : null;
         }
         INDArray gradShortcut = shortcutConv.backward(shortcutNorm.backward(gradSum), inputGradient);
-        return inputGradient ? gradBranch.add(gradShortcut, buffer("gradIn", gradShortcut.dataType(), gradShortcut.shape())) : null;
+        return inputGradient ? Dnnl.add(gradBranch, gradShortcut, buffer("gradIn", gradShortcut.dataType(), gradShortcut.shape()))
+                : null;
     }
 
     @Override

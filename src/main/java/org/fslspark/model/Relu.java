@@ -4,6 +4,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.same.Sign;
 import org.nd4j.linalg.factory.Nd4j;
 
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu;
+
 /** max(x, 0). */
 public final class Relu extends Layer {
     private INDArray output;
@@ -33,18 +35,28 @@ public final class Relu extends Layer {
         if (frozen != null) {
             return buffer("out", x.dataType(), x.shape()).assign(x).muli(frozen);
         }
-        output = Ops.execInto("relu", new INDArray[]{x}, new INDArray[]{buffer("out", x.dataType(), x.shape())},
-                new int[0], 0.0)[0];
+        INDArray y = buffer("out", x.dataType(), x.shape());
+        if (Dnnl.usable(x) && Dnnl.dense(x)) {
+            Dnnl.eltwise(dnnl_eltwise_relu, 0f, 0f, Dnnl.Layout.dense(x.length())).exec(x, y);
+            output = y;
+        } else {
+            output = Ops.execInto("relu", new INDArray[]{x}, new INDArray[]{y}, new int[0], 0.0)[0];
+        }
         return output;
     }
 
     @Override
     public INDArray backward(INDArray gradOutput) {
-        // dy/dx = sign(relu(x)) (0 or 1): two fast elementwise passes, ~5x faster than libnd4j's relu_bp here.
         if (frozen != null) {
             return buffer("gradIn", frozen.dataType(), frozen.shape()).assign(frozen).muli(gradOutput);
         }
         INDArray g = buffer("gradIn", output.dataType(), output.shape());
+        if (Dnnl.usable(output, gradOutput) && Dnnl.dense(output) && Dnnl.dense(gradOutput)) {
+            // One pass; oneDNN passes the gradient where its "input" is positive, and relu(x) > 0 exactly where x > 0.
+            Dnnl.eltwiseBackward(dnnl_eltwise_relu, 0f, 0f, Dnnl.Layout.dense(output.length())).exec(output, gradOutput, g);
+            return g;
+        }
+        // dy/dx = sign(relu(x)) (0 or 1): two fast elementwise passes, ~5x faster than libnd4j's relu_bp here.
         Nd4j.exec(new Sign(output, g));
         return g.muli(gradOutput);
     }

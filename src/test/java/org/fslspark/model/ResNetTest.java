@@ -37,9 +37,9 @@ class ResNetTest {
     }
 
     /**
-     * oneDNN's batch normalisation (float, training mode) against the libnd4j path, which the finite-difference test
-     * above checks in double: output, running statistics, input and parameter gradients, over two steps so that the
-     * gradients accumulate.
+     * oneDNN's batch normalisation (float) against the libnd4j path, which the finite-difference test above checks in
+     * double: in training mode output, running statistics, input and parameter gradients, over two steps so that the
+     * gradients accumulate; then an evaluation with the running statistics.
      */
     @Test
     void batchNormOnOneDnnEqualsTheLibnd4jPath() {
@@ -52,7 +52,8 @@ class ResNetTest {
         } finally {
             Dnnl.setEnabled(true);
         }
-        String[] what = {"output", "input gradient", "parameters (running statistics)", "parameter gradients"};
+        String[] what = {"output", "input gradient", "parameters (running statistics)", "parameter gradients",
+                "evaluation output (running statistics)"};
         for (int i = 0; i < fast.length; i++) {
             double rel = fast[i].sub(slow[i]).norm2Number().doubleValue() / slow[i].norm2Number().doubleValue();
             assertTrue(rel < 1e-5, what[i] + ": relative L2 difference oneDNN vs libnd4j " + rel);
@@ -106,7 +107,8 @@ class ResNetTest {
             y = net.forward(FiniteDifferences.random(6 + step, 8, 5, 6, 7).castTo(DataType.FLOAT).muli(3).addi(1)).dup();
             gradIn = net.backward(FiniteDifferences.random(8 + step, 8, 5, 6, 7).castTo(DataType.FLOAT)).dup();
         }
-        return new INDArray[]{y, gradIn, net.params().dup(), net.grads().dup()};
+        INDArray eval = net.predict(FiniteDifferences.random(10, 8, 5, 6, 7).castTo(DataType.FLOAT).muli(3).addi(1)).dup();
+        return new INDArray[]{y, gradIn, net.params().dup(), net.grads().dup(), eval};
     }
 
     @Test
