@@ -141,7 +141,7 @@ public final class BatchNorm2d extends Layer {
                 return y;
             }
         }
-        // libnd4j's batchnorm normalises with the statistics given (oneDNN's kernel for float NCHW).
+        // Double (gradient checks), views and -Dfsl.dnnl=false: libnd4j's batchnorm with the statistics given.
         INDArray y = buffer("out", x.dataType(), x.shape());
         return Ops.execInto("batchnorm", new INDArray[]{x, mean, var, gamma, beta}, new INDArray[]{y}, OP_ARGS, EPS)[0];
     }

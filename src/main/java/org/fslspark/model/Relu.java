@@ -35,12 +35,11 @@ public final class Relu extends Layer {
         if (frozen != null) {
             return buffer("out", x.dataType(), x.shape()).assign(x).muli(frozen);
         }
-        INDArray y = buffer("out", x.dataType(), x.shape());
+        output = buffer("out", x.dataType(), x.shape());
         if (Dnnl.usable(x) && Dnnl.dense(x)) {
-            Dnnl.eltwise(dnnl_eltwise_relu, 0f, 0f, Dnnl.Layout.dense(x.length())).exec(x, y);
-            output = y;
+            Dnnl.eltwise(dnnl_eltwise_relu, 0f, 0f, Dnnl.Layout.dense(x.length())).exec(x, output);
         } else {
-            output = Ops.execInto("relu", new INDArray[]{x}, new INDArray[]{y}, new int[0], 0.0)[0];
+            Ops.execInto("relu", new INDArray[]{x}, new INDArray[]{output}, new int[0], 0.0);
         }
         return output;
     }
