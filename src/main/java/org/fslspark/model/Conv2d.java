@@ -7,7 +7,8 @@ import java.util.Random;
 /**
  * 2-D convolution, NCHW activations, weights [out, in, k, k], then bias (optional: a convolution
  * followed by batch normalisation has none, as in ResNets, since the normalisation's shift replaces
- * it). Runs libnd4j's conv2d (oneDNN).
+ * it). Runs oneDNN's convolution primitives on the layouts they choose (docs/PERFORMANCE.md), or libnd4j's
+ * conv2d and conv2d_bp off that path (double precision, other backends).
  */
 public final class Conv2d extends Layer {
     private final int in;
@@ -105,6 +106,15 @@ public final class Conv2d extends Layer {
         input = x;
         long[] o = outputShape(new long[]{x.size(1), x.size(2), x.size(3)});
         INDArray y = buffer("out", x.dataType(), x.size(0), o[0], o[1], o[2]);
+        if (Dnnl.usable(x, weight) && Dnnl.dense(x)) {
+            Dnnl.Primitive conv = Dnnl.convolution(x.shape(), weight.shape(), hasBias, y.shape(), stride, padding);
+            if (hasBias) {
+                conv.exec(x, weight, bias, y);
+            } else {
+                conv.exec(x, weight, y);
+            }
+            return y;
+        }
         INDArray[] inputs = hasBias ? new INDArray[]{x, weight, bias} : new INDArray[]{x, weight};
         return Ops.execInto("conv2d", inputs, new INDArray[]{y}, args())[0];
     }
@@ -114,17 +124,9 @@ public final class Conv2d extends Layer {
         return backward(gradOutput, true);
     }
 
-    /**
-     * Channels from which the backward pass calls oneDNN's primitives itself (plain layouts): libnd4j 1.0.0-M2.1's
-     * conv2d_bp took 284 ms against oneDNN's 46 at 512 channels, 4x4, batch 64 (143 against 29 at 256, 67 against 43
-     * at 64, 28x28), but 3.2 against 9.2 ms at 16 channels (docs/PERFORMANCE.md).
-     */
-    static final int DNNL_BACKWARD_CHANNELS = 64;
-
     @Override
     public INDArray backward(INDArray gradOutput, boolean inputGradient) {
-        if (in >= DNNL_BACKWARD_CHANNELS && out >= DNNL_BACKWARD_CHANNELS && Dnnl.usable(input, weight, gradOutput)
-                && Dnnl.dense(input) && Dnnl.dense(gradOutput)) {
+        if (Dnnl.usable(input, weight, gradOutput) && Dnnl.dense(input) && Dnnl.dense(gradOutput)) {
             return backwardDnnl(gradOutput, inputGradient);
         }
         // conv2d_bp overwrites its outputs, so the parameter gradients land in scratch and are added.

@@ -207,8 +207,37 @@ final class Dnnl {
         private final dnnl_memory scratchpad;
         private final long scratchpadBytes;
         private final Address scratchpadAddress = new Address();
+        /** Per argument: a reorder between the caller's plain array and the layout the primitive chose, or null. */
+        private final Primitive[] reorders;
+        /** Per argument: whether the primitive writes it (reordered back after the run) or reads it. */
+        private final boolean[] outputs;
+        /** Per argument: bytes of the argument in the primitive's layout, where it differs from the caller's. */
+        private final long[] reorderedBytes;
 
         private Primitive(dnnl_primitive_desc pd, int[] argIds) {
+            this(pd, argIds, null, null);
+        }
+
+        /**
+         * With {@code plain} (the caller's layout per argument, null where the argument is given as the primitive wants
+         * it), every argument whose layout the primitive chose differently ({@code format_tag::any}) is reordered into
+         * a per-thread buffer before the run, or out of it afterwards when {@code outputs} says the primitive writes it.
+         */
+        private Primitive(dnnl_primitive_desc pd, int[] argIds, Layout[] plain, boolean[] outputs) {
+            this.outputs = outputs;
+            reorders = plain == null ? null : new Primitive[argIds.length];
+            reorderedBytes = new long[argIds.length];
+            for (int i = 0; plain != null && i < argIds.length; i++) {
+                dnnl_memory_desc_t chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, argIds[i]);
+                if (plain[i] == null) {
+                    continue;
+                }
+                dnnl_memory_desc_t user = plain[i].desc(dnnl_f32);
+                if (dnnl_memory_desc_equal(user, chosen) == 0) {
+                    reorders[i] = outputs[i] ? reorder(chosen, user) : reorder(user, chosen);
+                    reorderedBytes[i] = dnnl_memory_desc_get_size(chosen);
+                }
+            }
             dnnl_memory_desc_t scratchDesc = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
             scratchpadBytes = scratchDesc == null ? 0 : dnnl_memory_desc_get_size(scratchDesc);
             argCount = argIds.length + (scratchpadBytes > 0 ? 1 : 0);
@@ -238,14 +267,31 @@ final class Dnnl {
         void exec(long... addressList) {
             Context c = CONTEXT.get();
             c.matchThreads();
+            long[] at = addressList;
+            if (reorders != null) {
+                at = addressList.clone();
+                for (int i = 0; i < at.length; i++) {
+                    if (reorders[i] != null) {
+                        at[i] = c.buffer(i + 1, reorderedBytes[i]);
+                        if (!outputs[i]) {
+                            reorders[i].exec(addressList[i], at[i]);
+                        }
+                    }
+                }
+            }
             for (int i = 0; i < memories.length; i++) {
-                check(dnnl_memory_set_data_handle(memories[i], addresses[i].at(addressList[i])), "data handle");
+                check(dnnl_memory_set_data_handle(memories[i], addresses[i].at(at[i])), "data handle");
             }
             if (scratchpad != null) {
-                check(dnnl_memory_set_data_handle(scratchpad, scratchpadAddress.at(c.scratchpad(scratchpadBytes))), "scratchpad");
+                check(dnnl_memory_set_data_handle(scratchpad, scratchpadAddress.at(c.buffer(0, scratchpadBytes))), "scratchpad");
             }
             check(dnnl_primitive_execute(primitive, c.stream, argCount, args), "execute");
             check(dnnl_stream_wait(c.stream), "stream wait");
+            for (int i = 0; reorders != null && i < at.length; i++) {
+                if (reorders[i] != null && outputs[i]) {
+                    reorders[i].exec(at[i], addressList[i]);
+                }
+            }
         }
 
         /** Runs on these arrays (in argument order). */
@@ -258,6 +304,11 @@ final class Dnnl {
         }
 
         private void destroy() {
+            for (int i = 0; reorders != null && i < reorders.length; i++) {
+                if (reorders[i] != null) {
+                    reorders[i].destroy();
+                }
+            }
             dnnl_primitive_destroy(primitive);
             for (dnnl_memory m : memories) {
                 dnnl_memory_destroy(m);
@@ -280,18 +331,19 @@ final class Dnnl {
     private static final class Context {
         private final dnnl_stream stream = new dnnl_stream();
         private final Map<String, Primitive> primitives = new HashMap<>();
-        private final List<BytePointer> scratch = new ArrayList<>(1);
+        /** Growing buffers by slot: 0 the scratchpad, 1.. a primitive's arguments in the layouts it chose. */
+        private final List<BytePointer> buffers = new ArrayList<>();
 
         Context() {
             check(dnnl_stream_create(stream, ENGINE, dnnl_stream_default_flags), "stream");
             // The cleanup holds the native objects only, not the context.
             dnnl_stream s = stream;
             Map<String, Primitive> p = primitives;
-            List<BytePointer> sp = scratch;
+            List<BytePointer> b = buffers;
             CLEANER.register(this, () -> {
                 p.values().forEach(Primitive::destroy);
                 dnnl_stream_destroy(s);
-                sp.forEach(BytePointer::deallocate);
+                b.forEach(BytePointer::deallocate);
             });
         }
 
@@ -312,13 +364,21 @@ final class Dnnl {
             }
         }
 
-        long scratchpad(long bytes) {
-            if (scratch.isEmpty() || scratch.get(0).capacity() < bytes) {
-                scratch.forEach(BytePointer::deallocate);
-                scratch.clear();
-                scratch.add(new BytePointer(Math.max(bytes, 1L << 20)));
+        /** The address of slot {@code slot}'s buffer, grown to at least {@code bytes} (its contents are then lost). */
+        long buffer(int slot, long bytes) {
+            while (buffers.size() <= slot) {
+                buffers.add(null);
             }
-            return scratch.get(0).address();
+            BytePointer b = buffers.get(slot);
+            if (b == null || b.capacity() < bytes) {
+                if (b != null) {
+                    b.deallocate();
+                }
+                // Aligned for vector loads: a BytePointer's own address is only malloc's 16.
+                b = new BytePointer(Math.max(bytes, 1L << 20) + 64);
+                buffers.set(slot, b);
+            }
+            return (b.address() + 63) & -64L;
         }
     }
 
@@ -543,40 +603,65 @@ final class Dnnl {
     }
 
     /**
-     * A convolution's input gradient, on plain layouts: diff_src NCHW {@code src}, weights [oc, ic, kh, kw],
-     * diff_dst NCHW {@code dst}, one stride and one padding for both axes. Arguments: diff_dst, weights, diff_src.
+     * A convolution, NCHW {@code src} and {@code dst}, weights [oc, ic, kh, kw], one stride and one padding for both
+     * axes, in training mode (its backward follows). Arguments: src, weights, [bias [oc]], dst.
      */
+    static Primitive convolution(long[] src, long[] weights, boolean bias, long[] dst, long stride, long padding) {
+        return cached(key("conv", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)}, stride, padding,
+                bias), () -> {
+            Layout[] plain = {Layout.dense(src), Layout.dense(weights), bias ? Layout.dense(weights[0]) : null, Layout.dense(dst)};
+            dnnl_primitive_desc pd = convolutionForward(src, weights, bias, dst, stride, padding);
+            try {
+                return bias ? new Primitive(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, plain,
+                        new boolean[]{false, false, false, true})
+                        : new Primitive(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+                        new Layout[]{plain[0], plain[1], plain[3]}, new boolean[]{false, false, true});
+            } finally {
+                dnnl_primitive_desc_destroy(pd);
+            }
+        });
+    }
+
+    /** A convolution's input gradient, shapes as {@link #convolution}. Arguments: diff_dst, weights, diff_src. */
     static Primitive convolutionBackwardData(long[] src, long[] weights, long[] dst, long stride, long padding) {
         return cached(key("conv_bwd_data", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)}, stride,
-                padding), () -> withHint(convolutionForward(src, weights, null, dst, stride, padding), hint -> {
+                padding), () -> withHint(convolutionForward(src, weights, false, dst, stride, padding), hint -> {
             dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-            check(dnnl_convolution_backward_data_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
-                    Layout.dense(weights).desc(dnnl_f32), Layout.dense(dst).desc(dnnl_f32), pair(stride), pair(padding),
-                    pair(padding)), "convolution backward data");
-            return finish(primitiveDesc(desc, userScratchpad(), hint, "convolution backward data"), DNNL_ARG_DIFF_DST,
-                    DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
+            check(dnnl_convolution_backward_data_desc_init(desc, dnnl_convolution_direct, any(src), any(weights), any(dst),
+                    pair(stride), pair(padding), pair(padding)), "convolution backward data");
+            dnnl_primitive_desc pd = primitiveDesc(desc, userScratchpad(), hint, "convolution backward data");
+            try {
+                return new Primitive(pd, new int[]{DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+                        new Layout[]{Layout.dense(dst), Layout.dense(weights), Layout.dense(src)}, new boolean[]{false, false, true});
+            } finally {
+                dnnl_primitive_desc_destroy(pd);
+            }
         }));
     }
 
     /**
-     * A convolution's weight (and bias) gradients, overwritten, on plain layouts as
-     * {@link #convolutionBackwardData}. Arguments: src, diff_dst, diff_weights, [diff_bias [oc]].
+     * A convolution's weight (and bias) gradients, overwritten, shapes as {@link #convolution}. Arguments: src,
+     * diff_dst, diff_weights, [diff_bias [oc]].
      */
     static Primitive convolutionBackwardWeights(long[] src, long[] weights, long[] dst, long stride, long padding,
                                                 boolean bias) {
         return cached(key("conv_bwd_weights", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)},
-                stride, padding, bias), () -> {
-            dnnl_memory_desc_t biasDesc = bias ? Layout.dense(weights[0]).desc(dnnl_f32) : null;
-            return withHint(convolutionForward(src, weights, biasDesc, dst, stride, padding), hint -> {
-                dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-                check(dnnl_convolution_backward_weights_desc_init(desc, dnnl_convolution_direct, Layout.dense(src).desc(dnnl_f32),
-                        Layout.dense(weights).desc(dnnl_f32), biasDesc, Layout.dense(dst).desc(dnnl_f32), pair(stride),
-                        pair(padding), pair(padding)), "convolution backward weights");
-                dnnl_primitive_desc pd = primitiveDesc(desc, userScratchpad(), hint, "convolution backward weights");
-                return bias ? finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS)
-                        : finish(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS);
-            });
-        });
+                stride, padding, bias), () -> withHint(convolutionForward(src, weights, bias, dst, stride, padding), hint -> {
+            dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+            check(dnnl_convolution_backward_weights_desc_init(desc, dnnl_convolution_direct, any(src), any(weights),
+                    bias ? Layout.dense(weights[0]).desc(dnnl_f32) : null, any(dst), pair(stride), pair(padding), pair(padding)),
+                    "convolution backward weights");
+            dnnl_primitive_desc pd = primitiveDesc(desc, userScratchpad(), hint, "convolution backward weights");
+            Layout[] plain = {Layout.dense(src), Layout.dense(dst), Layout.dense(weights), Layout.dense(weights[0])};
+            try {
+                return bias ? new Primitive(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
+                        plain, new boolean[]{false, false, true, true})
+                        : new Primitive(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+                        Arrays.copyOf(plain, 3), new boolean[]{false, false, true});
+            } finally {
+                dnnl_primitive_desc_destroy(pd);
+            }
+        }));
     }
 
     /** A backward primitive made with its forward descriptor as the hint, which is destroyed afterwards. */
@@ -593,13 +678,33 @@ final class Dnnl {
         return new long[]{v, v};
     }
 
-    private static dnnl_primitive_desc convolutionForward(long[] src, long[] weights, dnnl_memory_desc_t bias, long[] dst,
-                                                          long stride, long padding) {
+    /** A tensor of these dimensions in whatever layout the primitive prefers (PyTorch's and libnd4j's route to
+     * oneDNN's blocked kernels; on plain NCHW oneDNN 2.5 falls back to a slower gemm-based convolution). */
+    private static dnnl_memory_desc_t any(long[] dims) {
+        dnnl_memory_desc_t m = new dnnl_memory_desc_t();
+        check(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, dnnl_format_tag_any), "memory descriptor " + Arrays.toString(dims));
+        return m;
+    }
+
+    private static dnnl_primitive_desc convolutionForward(long[] src, long[] weights, boolean bias, long[] dst, long stride,
+                                                          long padding) {
         dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-        check(dnnl_convolution_forward_desc_init(desc, dnnl_forward_training, dnnl_convolution_direct,
-                Layout.dense(src).desc(dnnl_f32), Layout.dense(weights).desc(dnnl_f32), bias, Layout.dense(dst).desc(dnnl_f32),
-                pair(stride), pair(padding), pair(padding)), "convolution");
+        check(dnnl_convolution_forward_desc_init(desc, dnnl_forward_training, dnnl_convolution_direct, any(src), any(weights),
+                bias ? Layout.dense(weights[0]).desc(dnnl_f32) : null, any(dst), pair(stride), pair(padding), pair(padding)),
+                "convolution");
         return primitiveDesc(desc, userScratchpad(), null, "convolution");
+    }
+
+    /** Copies between two layouts of one tensor. Arguments: from, to. */
+    private static Primitive reorder(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
+        dnnl_primitive_desc pd = new dnnl_primitive_desc();
+        dnnl_primitive_attr attr = userScratchpad();
+        try {
+            check(dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr), "reorder");
+        } finally {
+            dnnl_primitive_attr_destroy(attr);
+        }
+        return finish(pd, DNNL_ARG_FROM, DNNL_ARG_TO);
     }
 
     /** An elementwise op ({@code dnnl_eltwise_*}) with its alpha and beta. Arguments: src, dst (may be the same). */
