@@ -78,11 +78,38 @@ public final class BasicBlock extends CompositeLayer {
 
     @Override
     public INDArray forward(INDArray x, boolean training) {
+        if (!training && fusable(x)) {
+            return evaluate(x);
+        }
         INDArray h = relu1.forward(bn1.forward(conv1.forward(x), training));
         INDArray branch = bn2.forward(conv2.forward(h), training);
         INDArray shortcut = shortcutConv == null ? x : shortcutNorm.forward(shortcutConv.forward(x), training);
         INDArray sum = Dnnl.add(branch, shortcut, buffer("sum", x.dataType(), branch.shape()));
         return relu2.forward(sum);
+    }
+
+    private boolean fusable(INDArray x) {
+        return conv1 instanceof Conv2d c1 && !c1.hasBias() && conv2 instanceof Conv2d c2 && !c2.hasBias()
+                && (shortcutConv == null || shortcutConv instanceof Conv2d s && !s.hasBias())
+                && Dnnl.usable(x, c1.weight(), c2.weight()) && Dnnl.dense(x);
+    }
+
+    /** Evaluation as one fused oneDNN pass ({@link Dnnl.ResidualBlock}); equal to the layer-by-layer one within float rounding. */
+    private INDArray evaluate(INDArray x) {
+        INDArray w1 = ((Conv2d) conv1).weight();
+        INDArray w2 = ((Conv2d) conv2).weight();
+        INDArray[] n1 = bn1.evaluationScaleShift();
+        INDArray[] n2 = bn2.evaluationScaleShift();
+        INDArray y = buffer("sum", x.dataType(), x.size(0), out, (x.size(2) - 1) / stride + 1, (x.size(3) - 1) / stride + 1);
+        if (shortcutConv == null) {
+            Dnnl.residualBlock(x.shape(), w1.shape(), w2.shape(), null, stride).exec(x, w1, n1[0], n1[1], w2, n2[0], n2[1], y);
+        } else {
+            INDArray ws = ((Conv2d) shortcutConv).weight();
+            INDArray[] ns = shortcutNorm.evaluationScaleShift();
+            Dnnl.residualBlock(x.shape(), w1.shape(), w2.shape(), ws.shape(), stride)
+                    .exec(x, w1, n1[0], n1[1], w2, n2[0], n2[1], ws, ns[0], ns[1], y);
+        }
+        return y;
     }
 
     @Override

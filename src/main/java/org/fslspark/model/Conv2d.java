@@ -48,6 +48,15 @@ public final class Conv2d extends Layer {
         return new Conv2d(in, out, kernel, stride, padding, false, Math.sqrt(2.0 / fan));
     }
 
+    /** The weights [out, in, k, k] (a view of the parameters), for fused passes; whether the layer has a bias. */
+    INDArray weight() {
+        return weight;
+    }
+
+    boolean hasBias() {
+        return hasBias;
+    }
+
     @Override
     public long numParams() {
         return (long) out * in * kernel * kernel + (hasBias ? out : 0);

@@ -197,8 +197,13 @@ final class Dnnl {
         }
     }
 
+    /** What the per-thread cache holds and destroys. */
+    private interface Native {
+        void destroy();
+    }
+
     /** A created primitive with one memory object per argument, executed on arrays' addresses. */
-    static final class Primitive {
+    static final class Primitive implements Native {
         private final dnnl_primitive primitive;
         private final dnnl_memory[] memories;
         private final Address[] addresses;
@@ -303,7 +308,8 @@ final class Dnnl {
             exec(a);
         }
 
-        private void destroy() {
+        @Override
+        public void destroy() {
             for (int i = 0; reorders != null && i < reorders.length; i++) {
                 if (reorders[i] != null) {
                     reorders[i].destroy();
@@ -330,7 +336,7 @@ final class Dnnl {
     /** One thread's stream, primitives and scratchpad; destroyed when the thread is gone. */
     private static final class Context {
         private final dnnl_stream stream = new dnnl_stream();
-        private final Map<String, Primitive> primitives = new HashMap<>();
+        private final Map<String, Native> primitives = new HashMap<>();
         /** Growing buffers by slot: 0 the scratchpad, 1.. a primitive's arguments in the layouts it chose. */
         private final List<BytePointer> buffers = new ArrayList<>();
 
@@ -338,10 +344,10 @@ final class Dnnl {
             check(dnnl_stream_create(stream, ENGINE, dnnl_stream_default_flags), "stream");
             // The cleanup holds the native objects only, not the context.
             dnnl_stream s = stream;
-            Map<String, Primitive> p = primitives;
+            Map<String, Native> p = primitives;
             List<BytePointer> b = buffers;
             CLEANER.register(this, () -> {
-                p.values().forEach(Primitive::destroy);
+                p.values().forEach(Native::destroy);
                 dnnl_stream_destroy(s);
                 b.forEach(BytePointer::deallocate);
             });
@@ -384,22 +390,23 @@ final class Dnnl {
 
     private static final ThreadLocal<Context> CONTEXT = ThreadLocal.withInitial(Context::new);
 
-    private interface Factory {
-        Primitive create();
+    private interface Factory<T extends Native> {
+        T create();
     }
 
-    private static Primitive cached(String key, Factory factory) {
-        Map<String, Primitive> primitives = CONTEXT.get().primitives;
-        Primitive p = primitives.get(key);
+    @SuppressWarnings("unchecked") // a key names one kind of object
+    private static <T extends Native> T cached(String key, Factory<T> factory) {
+        Map<String, Native> primitives = CONTEXT.get().primitives;
+        Native p = primitives.get(key);
         if (p == null) {
             if (primitives.size() >= MAX_PRIMITIVES) {
-                primitives.values().forEach(Primitive::destroy);
+                primitives.values().forEach(Native::destroy);
                 primitives.clear();
             }
             p = factory.create();
             primitives.put(key, p);
         }
-        return p;
+        return (T) p;
     }
 
     private static dnnl_primitive_attr attributes(float scale, float sum, Layout addend) {
@@ -705,6 +712,123 @@ final class Dnnl {
             dnnl_primitive_attr_destroy(attr);
         }
         return finish(pd, DNNL_ARG_FROM, DNNL_ARG_TO);
+    }
+
+    /**
+     * A ResNet basic block in evaluation mode, {@code relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))} with s the
+     * identity or {@code bns(convs(x))} (1x1): two or three convolutions on the layouts oneDNN chooses, each batch norm
+     * (running statistics, folded into a scale and shift per channel) and ReLU a post-op, the residual sum a sum
+     * post-op into the shortcut's output. So the block reads x and writes y once each in NCHW, where the layer-by-layer
+     * pass makes eleven passes over memory besides the convolutions and reorders each convolution's input and output.
+     */
+    static final class ResidualBlock implements Native {
+        private final Primitive in;
+        private final Primitive conv1;
+        private final Primitive conv2;
+        private final Primitive shortcut;
+        private final Primitive out;
+        private final long xBytes;
+        private final long hBytes;
+        private final long sBytes;
+
+        private ResidualBlock(long[] x, long[] w1, long[] w2, long[] ws, long stride) {
+            long[] h = {x[0], w1[0], (x[2] + 2 - 3) / stride + 1, (x[3] + 2 - 3) / stride + 1};
+            dnnl_primitive_desc pd1 = scaledConvolution(any(x), w1, any(h), stride, 1, false, true);
+            dnnl_primitive_desc pdS = null;
+            dnnl_primitive_desc pd2 = null;
+            try {
+                dnnl_memory_desc_t xd = dnnl_primitive_desc_query_md(pd1, dnnl_query_src_md, 0);
+                dnnl_memory_desc_t hd = dnnl_primitive_desc_query_md(pd1, dnnl_query_dst_md, 0);
+                dnnl_memory_desc_t yd = xd;
+                if (ws != null) {
+                    pdS = scaledConvolution(xd, ws, any(h), stride, 0, false, false);
+                    yd = dnnl_primitive_desc_query_md(pdS, dnnl_query_dst_md, 0);
+                }
+                pd2 = scaledConvolution(hd, w2, yd, 1, 1, true, true);
+                xBytes = dnnl_memory_desc_get_size(xd);
+                hBytes = dnnl_memory_desc_get_size(hd);
+                sBytes = ws == null ? 0 : dnnl_memory_desc_get_size(yd);
+                // Always a copy in: with the identity shortcut the block's output overwrites it.
+                in = reorder(Layout.dense(x).desc(dnnl_f32), xd);
+                out = reorder(yd, Layout.dense(h).desc(dnnl_f32));
+                conv1 = scaledConvolution(pd1, w1);
+                shortcut = pdS == null ? null : scaledConvolution(pdS, ws);
+                conv2 = scaledConvolution(pd2, w2);
+            } finally {
+                dnnl_primitive_desc_destroy(pd1);
+                if (pdS != null) {
+                    dnnl_primitive_desc_destroy(pdS);
+                }
+                if (pd2 != null) {
+                    dnnl_primitive_desc_destroy(pd2);
+                }
+            }
+        }
+
+        /** Arguments: x, w1, scale1, shift1, w2, scale2, shift2, [ws, scales, shifts], y. */
+        void exec(INDArray... a) {
+            Context c = CONTEXT.get();
+            // Slots above any primitive's own argument slots (1..5 here).
+            long x = c.buffer(8, xBytes);
+            long h = c.buffer(9, hBytes);
+            long y = shortcut == null ? x : c.buffer(10, sBytes);
+            in.exec(address(a[0]), x);
+            conv1.exec(x, address(a[1]), h, address(a[2]), address(a[3]));
+            if (shortcut != null) {
+                shortcut.exec(x, address(a[7]), y, address(a[8]), address(a[9]));
+            }
+            conv2.exec(h, address(a[4]), y, address(a[5]), address(a[6]));
+            out.exec(y, address(a[a.length - 1]));
+        }
+
+        @Override
+        public void destroy() {
+            for (Primitive p : new Primitive[]{in, conv1, shortcut, conv2, out}) {
+                if (p != null) {
+                    p.destroy();
+                }
+            }
+        }
+    }
+
+    /** The block for these shapes (NCHW input; weights [oc, ic, k, k]; {@code ws} null for the identity shortcut). */
+    static ResidualBlock residualBlock(long[] x, long[] w1, long[] w2, long[] ws, long stride) {
+        return cached(key("residual_block", new Layout[]{Layout.dense(x), Layout.dense(w1), Layout.dense(w2),
+                ws == null ? null : Layout.dense(ws)}, stride), () -> new ResidualBlock(x, w1, w2, ws, stride));
+    }
+
+    /**
+     * An inference convolution without bias whose output is multiplied and shifted per channel, then with {@code sum}
+     * added to what dst holds, then with {@code relu} passed through ReLU; {@code src} and {@code dst} are layouts
+     * (possibly {@link #any}).
+     */
+    private static dnnl_primitive_desc scaledConvolution(dnnl_memory_desc_t src, long[] weights, dnnl_memory_desc_t dst,
+                                                         long stride, long padding, boolean sum, boolean relu) {
+        dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+        check(dnnl_convolution_forward_desc_init(desc, dnnl_forward_inference, dnnl_convolution_direct, src, any(weights), null,
+                dst, pair(stride), pair(padding), pair(padding)), "convolution");
+        dnnl_primitive_attr attr = userScratchpad();
+        dnnl_post_ops ops = new dnnl_post_ops();
+        check(dnnl_post_ops_create(ops), "post-ops");
+        dnnl_memory_desc_t perChannel = Layout.dense(1, weights[0], 1, 1).desc(dnnl_f32);
+        check(dnnl_post_ops_append_binary(ops, dnnl_binary_mul, perChannel), "scale post-op");
+        check(dnnl_post_ops_append_binary(ops, dnnl_binary_add, perChannel), "shift post-op");
+        if (sum) {
+            check(dnnl_post_ops_append_sum(ops, 1f), "sum post-op");
+        }
+        if (relu) {
+            check(dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_relu, 0f, 0f), "relu post-op");
+        }
+        check(dnnl_primitive_attr_set_post_ops(attr, ops), "set post-ops");
+        dnnl_post_ops_destroy(ops);
+        return primitiveDesc(desc, attr, null, "scaled convolution");
+    }
+
+    /** Arguments: src, weights (plain, reordered), dst, scale, shift. */
+    private static Primitive scaledConvolution(dnnl_primitive_desc pd, long[] weights) {
+        return new Primitive(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST,
+                DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, 2 * DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1},
+                new Layout[]{null, Layout.dense(weights), null, null, null}, new boolean[5]);
     }
 
     /** An elementwise op ({@code dnnl_eltwise_*}) with its alpha and beta. Arguments: src, dst (may be the same). */

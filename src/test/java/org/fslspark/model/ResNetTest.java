@@ -61,6 +61,32 @@ class ResNetTest {
     }
 
     /**
+     * A basic block's evaluation as one fused oneDNN pass (batch norms, ReLUs and the residual sum as post-ops) against
+     * the layer-by-layer libnd4j path on the same network, for the identity and the projection shortcut, after
+     * training-mode passes have moved the running statistics.
+     */
+    @Test
+    void residualBlockEvaluationOnOneDnnEqualsTheLibnd4jPath() {
+        Network net = new Network(List.of(new BasicBlock(16, 16, 1, false), new BasicBlock(16, 32, 2, true)),
+                new long[]{16, 9, 9}).initialize(new Random(3));
+        for (int step = 0; step < 3; step++) {
+            net.forward(FiniteDifferences.random(20 + step, 4, 16, 9, 9).castTo(DataType.FLOAT).muli(2).addi(0.5));
+        }
+        INDArray x = FiniteDifferences.random(30, 4, 16, 9, 9).castTo(DataType.FLOAT);
+        INDArray fast = net.predict(x).dup();
+        INDArray slow;
+        try {
+            Dnnl.setEnabled(false);
+            slow = net.predict(x).dup();
+        } finally {
+            Dnnl.setEnabled(true);
+        }
+        assertArrayEquals(new long[]{4, 32, 5, 5}, fast.shape());
+        double rel = fast.sub(slow).norm2Number().doubleValue() / slow.norm2Number().doubleValue();
+        assertTrue(rel < 1e-5, "relative L2 difference fused oneDNN vs libnd4j " + rel);
+    }
+
+    /**
      * The convolution on oneDNN (blocked layouts, reorders) against libnd4j's conv2d and conv2d_bp: output, input and
      * parameter gradients, over the shapes the model zoo uses (a one-channel stem, 16 and 64 channels, strided, 1x1
      * and 5x5 with bias), two steps accumulating.
