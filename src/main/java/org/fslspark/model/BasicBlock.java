@@ -94,7 +94,7 @@ public final class BasicBlock extends CompositeLayer {
                 && Dnnl.usable(x, c1.weight(), c2.weight()) && Dnnl.dense(x);
     }
 
-    /** Evaluation as one fused oneDNN pass ({@link Dnnl.ResidualBlock}); equal to the layer-by-layer one within float rounding. */
+    /** Evaluation as one fused oneDNN pass ({@link Dnnl.ResidualBlock}), equal to the layer-by-layer one within rounding. */
     private INDArray evaluate(INDArray x) {
         INDArray w1 = ((Conv2d) conv1).weight();
         INDArray w2 = ((Conv2d) conv2).weight();

@@ -46,16 +46,18 @@ import static org.bytedeco.dnnl.global.dnnl.*;
  * no permuting copies) with a fused bias, scale, accumulation and broadcast add; softmax and its
  * backward; layer normalisation and its backward with PyTorch's semantics; GELU-tanh and its
  * backward; convolution and batch normalisation on oneDNN's blocked layouts (nChw16c), whose kernels
- * are several times faster here than its plain-NCHW ones (docs/PERFORMANCE.md), reordered from and to the layers' NCHW arrays around
- * each call, and a ResNet block's whole evaluation fused into its convolutions. Its OpenMP runtime is libnd4j's (both load {@code libgomp.so.1}; the loader maps it
+ * are several times faster here than its plain-NCHW ones (docs/PERFORMANCE.md), reordered from and
+ * to the layers' NCHW arrays around each call; and a ResNet block's whole evaluation fused into its
+ * convolutions. Its OpenMP runtime is libnd4j's (both load {@code libgomp.so.1}; the loader maps it
  * once), so the two libraries share the same two threads.
  *
  * <p>Primitives are created once per thread and signature (op, layouts, attributes) and kept; each
  * execution points their memory objects at the arrays' current addresses. Scratchpads are the
- * caller's, as are the blocked copies of reordered arguments (growing buffers per thread and slot), so a
- * primitive holds no mutable state and the per-thread cache is only about creation cost. Everything here is for {@link DataType#FLOAT} arrays on ND4J's
- * CPU backend; {@link #usable} tells the layers when to take this path, and they keep their ND4J
- * path for DOUBLE (gradient checks), other backends, and {@code -Dfsl.dnnl=false}.
+ * caller's, as are the blocked copies of reordered arguments (growing buffers per thread and slot),
+ * so a primitive holds no mutable state and the per-thread cache is only about creation cost.
+ * Everything here is for {@link DataType#FLOAT} arrays on ND4J's CPU backend; {@link #usable} tells
+ * the layers when to take this path, and they keep their ND4J path for DOUBLE (gradient checks),
+ * other backends, and {@code -Dfsl.dnnl=false}.
  */
 final class Dnnl {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -636,12 +638,12 @@ final class Dnnl {
     static Primitive convolution(long[] src, long[] weights, boolean bias, long[] dst, long stride, long padding) {
         return cached(key("conv", new Layout[]{Layout.dense(src), Layout.dense(weights), Layout.dense(dst)}, stride, padding,
                 bias), () -> {
-            Layout[] plain = {Layout.dense(src), Layout.dense(weights), bias ? Layout.dense(weights[0]) : null, Layout.dense(dst)};
+            Layout[] plain = {Layout.dense(src), Layout.dense(weights), Layout.dense(weights[0]), Layout.dense(dst)};
             dnnl_primitive_desc pd = convolutionForward(src, weights, bias, dst, stride, padding);
             return bias ? finish(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, plain,
                     new boolean[]{false, false, false, true})
-                    : finish(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new Layout[]{plain[0], plain[1], plain[3]},
-                    new boolean[]{false, false, true});
+                    : finish(pd, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+                    new Layout[]{plain[0], plain[1], plain[3]}, new boolean[]{false, false, true});
         });
     }
 
@@ -693,11 +695,14 @@ final class Dnnl {
         return new long[]{v, v};
     }
 
-    /** A tensor of these dimensions in whatever layout the primitive prefers (PyTorch's and libnd4j's route to
-     * oneDNN's blocked kernels; on plain NCHW oneDNN 2.5 falls back to a slower gemm-based convolution). */
+    /**
+     * A tensor of these dimensions in whatever layout the primitive prefers (PyTorch's and libnd4j's route to oneDNN's
+     * blocked kernels; on plain NCHW oneDNN 2.5 falls back to a slower gemm-based convolution).
+     */
     private static dnnl_memory_desc_t any(long[] dims) {
         dnnl_memory_desc_t m = new dnnl_memory_desc_t();
-        check(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, dnnl_format_tag_any), "memory descriptor " + Arrays.toString(dims));
+        check(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, dnnl_format_tag_any),
+                "memory descriptor " + Arrays.toString(dims));
         return m;
     }
 
