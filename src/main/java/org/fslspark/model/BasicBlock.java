@@ -100,7 +100,8 @@ public final class BasicBlock extends CompositeLayer {
         INDArray w2 = ((Conv2d) conv2).weight();
         INDArray[] n1 = bn1.evaluationScaleShift();
         INDArray[] n2 = bn2.evaluationScaleShift();
-        INDArray y = buffer("sum", x.dataType(), x.size(0), out, (x.size(2) - 1) / stride + 1, (x.size(3) - 1) / stride + 1);
+        long[] o = outputShape(new long[]{x.size(1), x.size(2), x.size(3)});
+        INDArray y = buffer("sum", x.dataType(), x.size(0), o[0], o[1], o[2]);
         if (shortcutConv == null) {
             Dnnl.residualBlock(x.shape(), w1.shape(), w2.shape(), null, stride).exec(x, w1, n1[0], n1[1], w2, n2[0], n2[1], y);
         } else {

@@ -234,10 +234,10 @@ final class Dnnl {
             reorders = plain == null ? null : new Primitive[argIds.length];
             reorderedBytes = new long[argIds.length];
             for (int i = 0; plain != null && i < argIds.length; i++) {
-                dnnl_memory_desc_t chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, argIds[i]);
                 if (plain[i] == null) {
                     continue;
                 }
+                dnnl_memory_desc_t chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, argIds[i]);
                 dnnl_memory_desc_t user = plain[i].desc(dnnl_f32);
                 if (dnnl_memory_desc_equal(user, chosen) == 0) {
                     reorders[i] = outputs[i] ? reorder(chosen, user) : reorder(user, chosen);
