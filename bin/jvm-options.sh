@@ -7,9 +7,21 @@ fsl_opens=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/jav
   --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED)
 # ND4J's off-heap memory is capped deliberately (JavaCPP counts every native buffer against
 # maxbytes and the whole process against maxphysicalbytes), not left to its defaults. The process
-# cap leaves about 2 GiB above heap and ND4J's buffers for the JVM itself, the native libraries and
-# the allocator's arenas: at 5g a language-model run with both full failed during alignment.
-fsl_memory=(-Dorg.bytedeco.javacpp.maxbytes=${FSL_OFFHEAP:-2g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${FSL_PHYSICAL:-6g})
+# cap is three quarters of the machine's memory, at least 6g: a local run holds four sites and the
+# server part in one JVM, and beside heap and ND4J's buffers the native libraries and the
+# allocator's arenas take gigabytes (FSL-SAGE's alignment rounds on simple_conv cut after its
+# first block peak at 6.2-7.2 GiB resident; a fixed 6g stopped them). Below the machine's memory,
+# JavaCPP fails with an error that names FSL_PHYSICAL before the kernel's OOM killer would strike.
+fsl_default_physical() {
+  local kib
+  kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)
+  if [[ $kib =~ ^[0-9]+$ ]] && (( kib * 3 / 4 / 1048576 > 6 )); then
+    echo "$(( kib * 3 / 4 / 1048576 ))g"
+  else
+    echo 6g
+  fi
+}
+fsl_memory=(-Dorg.bytedeco.javacpp.maxbytes=${FSL_OFFHEAP:-2g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${FSL_PHYSICAL:-$(fsl_default_physical)})
 # FSL_CUDA=1: ND4J's CUDA 11.6 backend (Maven profile cuda; CUDA 11.6 and cuDNN 8.3 on the host) for
 # the builds these scripts start, instead of the CPU one. The CUDA natives have no oneDNN build.
 if [[ ${FSL_CUDA:-0} == 1 ]]; then

@@ -43,13 +43,19 @@ public final class QuickstartMemory implements Callable<Integer> {
         System.out.printf("%n%s exited %d; peak resident memory (VmHWM of the training JVM, driver and tasks, "
                         + "heap and off-heap): %.0f MiB%nLimits from the launcher: heap %s, ND4J off-heap %s, "
                         + "physical %s (FSL_HEAP, FSL_OFFHEAP, FSL_PHYSICAL)%n", String.join(" ", command), p.exitValue(),
-                peakKiB / 1024.0, env("FSL_HEAP", "2g"), env("FSL_OFFHEAP", "2g"), env("FSL_PHYSICAL", "5g"));
+                peakKiB / 1024.0, env("FSL_HEAP", "2g"), property("org.bytedeco.javacpp.maxbytes"),
+                property("org.bytedeco.javacpp.maxphysicalbytes"));
         return p.exitValue();
     }
 
     private static String env(String name, String fallback) {
         String v = System.getenv(name);
         return v == null ? fallback + " (default)" : v;
+    }
+
+    /** A cap of this JVM's: bin/fsl started it and the training JVM from the same environment. */
+    private static String property(String name) {
+        return System.getProperty(name, "JavaCPP's default");
     }
 
     /** The launcher execs java, so the pid is the JVM's; 0 once it is gone. */

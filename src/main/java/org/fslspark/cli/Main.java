@@ -46,11 +46,36 @@ public final class Main {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("error: " + ex.getMessage());
+            String hint = memoryHint(ex);
+            if (!hint.isEmpty()) {
+                cmd.getErr().println(hint);
+            }
             if (System.getenv("FSL_DEBUG") != null) {
                 ex.printStackTrace(cmd.getErr());
             }
             return 2;
         });
         return cl;
+    }
+
+    /**
+     * What to change when JavaCPP refused an allocation at its caps (its message names totalBytes and
+     * physicalBytes, and it reaches the user wrapped in Spark's errors); "" for any other error.
+     */
+    static String memoryHint(Throwable ex) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && m.contains("totalBytes") && m.contains("physicalBytes")) {
+                return "hint: the process reached JavaCPP's memory caps (ND4J's buffers " + cap("org.bytedeco.javacpp.maxbytes")
+                        + ", the whole process " + cap("org.bytedeco.javacpp.maxphysicalbytes") + "): raise FSL_OFFHEAP or "
+                        + "FSL_PHYSICAL for bin/fsl, spark.{driver,executor}.memoryOverhead on a cluster; a run continues "
+                        + "from its newest round checkpoint with `fsl train --resume` (a sweep by running it again)";
+            }
+        }
+        return "";
+    }
+
+    private static String cap(String property) {
+        return System.getProperty(property, "JavaCPP's default");
     }
 }
