@@ -13,13 +13,10 @@ fsl_opens=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/jav
 # first block peak at 6.2-7.2 GiB resident; a fixed 6g stopped them). Below the machine's memory,
 # JavaCPP fails with an error that names FSL_PHYSICAL before the kernel's OOM killer would strike.
 fsl_default_physical() {
-  local kib
+  local kib g=0
   kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)
-  if [[ $kib =~ ^[0-9]+$ ]] && (( kib * 3 / 4 / 1048576 > 6 )); then
-    echo "$(( kib * 3 / 4 / 1048576 ))g"
-  else
-    echo 6g
-  fi
+  [[ $kib =~ ^[0-9]+$ ]] && g=$(( kib * 3 / 4 / 1048576 ))
+  echo "$(( g > 6 ? g : 6 ))g"
 }
 fsl_memory=(-Dorg.bytedeco.javacpp.maxbytes=${FSL_OFFHEAP:-2g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${FSL_PHYSICAL:-$(fsl_default_physical)})
 # FSL_CUDA=1: ND4J's CUDA 11.6 backend (Maven profile cuda; CUDA 11.6 and cuDNN 8.3 on the host) for

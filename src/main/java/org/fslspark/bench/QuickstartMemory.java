@@ -1,5 +1,6 @@
 package org.fslspark.bench;
 
+import org.fslspark.runtime.MemoryCaps;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -41,21 +42,15 @@ public final class QuickstartMemory implements Callable<Integer> {
             peakKiB = Math.max(peakKiB, vmHwmKiB(p.pid()));
         }
         System.out.printf("%n%s exited %d; peak resident memory (VmHWM of the training JVM, driver and tasks, "
-                        + "heap and off-heap): %.0f MiB%nLimits from the launcher: heap %s, ND4J off-heap %s, "
-                        + "physical %s (FSL_HEAP, FSL_OFFHEAP, FSL_PHYSICAL)%n", String.join(" ", command), p.exitValue(),
-                peakKiB / 1024.0, env("FSL_HEAP", "2g"), property("org.bytedeco.javacpp.maxbytes"),
-                property("org.bytedeco.javacpp.maxphysicalbytes"));
+                        + "heap and off-heap): %.0f MiB%nLimits from the launcher (the same for this JVM and the training one): heap %s, "
+                        + "%s (FSL_HEAP, FSL_OFFHEAP, FSL_PHYSICAL)%n", String.join(" ", command), p.exitValue(),
+                peakKiB / 1024.0, env("FSL_HEAP", "2g"), MemoryCaps.inEffect());
         return p.exitValue();
     }
 
     private static String env(String name, String fallback) {
         String v = System.getenv(name);
         return v == null ? fallback + " (default)" : v;
-    }
-
-    /** A cap of this JVM's: bin/fsl started it and the training JVM from the same environment. */
-    private static String property(String name) {
-        return System.getProperty(name, "JavaCPP's default");
     }
 
     /** The launcher execs java, so the pid is the JVM's; 0 once it is gone. */

@@ -1,5 +1,6 @@
 package org.fslspark.cli;
 
+import org.fslspark.runtime.MemoryCaps;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -66,16 +67,11 @@ public final class Main {
         for (Throwable t = ex; t != null; t = t.getCause()) {
             String m = t.getMessage();
             if (m != null && m.contains("totalBytes") && m.contains("physicalBytes")) {
-                return "hint: the process reached JavaCPP's memory caps (ND4J's buffers " + cap("org.bytedeco.javacpp.maxbytes")
-                        + ", the whole process " + cap("org.bytedeco.javacpp.maxphysicalbytes") + "): raise FSL_OFFHEAP or "
+                return "hint: the process reached JavaCPP's memory caps (" + MemoryCaps.inEffect() + "): raise FSL_OFFHEAP or "
                         + "FSL_PHYSICAL for bin/fsl, spark.{driver,executor}.memoryOverhead on a cluster; a run continues "
                         + "from its newest round checkpoint with `fsl train --resume` (a sweep by running it again)";
             }
         }
         return "";
-    }
-
-    private static String cap(String property) {
-        return System.getProperty(property, "JavaCPP's default");
     }
 }

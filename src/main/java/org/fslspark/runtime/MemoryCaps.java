@@ -18,6 +18,12 @@ public final class MemoryCaps {
     private MemoryCaps() {
     }
 
+    /** This JVM's caps as set (by bin/fsl, spark-submit or {@link #forClusterDriver}), for messages. */
+    public static String inEffect() {
+        return "ND4J's buffers " + System.getProperty(MAX_BYTES, "JavaCPP's default") + ", the whole process "
+                + System.getProperty(MAX_PHYSICAL_BYTES, "JavaCPP's default");
+    }
+
     /** The caps of a role ("driver" or "executor") as megabytes: [maxbytes, maxphysicalbytes]. */
     static long[] megabytes(SparkConf conf, String role) {
         long heap = conf.getSizeAsMb("spark." + role + ".memory", "1g");
